@@ -1,0 +1,51 @@
+# CUDA detection. MT_ENABLE_CUDA=AUTO compiles the CUDA code when nvcc is found (PATH,
+# CUDACXX, or /usr/local/cuda); the configure summary says what was found. GPU code targets
+# sm_80 (A100) and sm_90 (H100/H200) unless CMAKE_CUDA_ARCHITECTURES says otherwise.
+# Result: MT_HAVE_CUDA, MT_HAVE_NCCL, and the imported target mt::nccl when NCCL is present.
+
+set(MT_HAVE_CUDA OFF)
+set(MT_HAVE_NCCL OFF)
+if(NOT MT_ENABLE_CUDA STREQUAL "OFF")
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX}
+     AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 has no CUDA20 flags for nvcc
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(MT_HAVE_CUDA ON)
+  elseif(MT_ENABLE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "MT_ENABLE_CUDA=ON but no nvcc was found (set CUDACXX)")
+  endif()
+endif()
+
+if(MT_HAVE_CUDA)
+  list(JOIN CMAKE_CUDA_ARCHITECTURES ", sm_" archs)
+  mt_feature("CUDA" ON "nvcc ${CMAKE_CUDA_COMPILER_VERSION}, sm_${archs}")
+  find_path(MT_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(MT_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(MT_NCCL_INCLUDE AND MT_NCCL_LIBRARY)
+    set(MT_HAVE_NCCL ON)
+    add_library(mt::nccl UNKNOWN IMPORTED)
+    set_target_properties(mt::nccl PROPERTIES IMPORTED_LOCATION ${MT_NCCL_LIBRARY}
+                                              INTERFACE_INCLUDE_DIRECTORIES ${MT_NCCL_INCLUDE})
+    mt_feature("NCCL" ON "${MT_NCCL_LIBRARY}")
+  else()
+    mt_feature("NCCL" OFF "nccl.h/libnccl not found: the nccl backend is left out")
+  endif()
+  if(TARGET CUDA::cublas)
+    mt_feature("cuBLAS" ON "${CUDAToolkit_VERSION}")
+  else()
+    mt_feature("cuBLAS" OFF "not found")
+  endif()
+else()
+  mt_feature("CUDA" OFF "nvcc not found (or MT_ENABLE_CUDA=OFF): GPU kernels and tests left out")
+  mt_feature("NCCL" OFF "needs CUDA")
+endif()

@@ -1,0 +1,26 @@
+// Subcommands of the `meshtrain` entry point. Each Add*Command registers one subcommand (its
+// options and help) on the root app and returns how to run it once parsed.
+//
+// Exit codes shared by every command: 0 success, 1 runtime failure, 2 invalid input (job file,
+// flags, environment) detected before any work starts.
+#pragma once
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace mt::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitInvalid = 2;
+
+struct Command {
+  CLI::App* app;             // the subcommand; truthy after parsing when it was chosen
+  std::function<int()> run;  // runs it; returns the exit code
+};
+
+Command AddValidateCommand(CLI::App& root);
+Command AddDocsCommand(CLI::App& root);
+
+}  // namespace mt::cli

@@ -1,0 +1,60 @@
+// `meshtrain docs job-file|params [--out FILE]`: print reference documentation generated from
+// the code (the JobSpec proto, the MT_* parameter table). docs/*.md are these outputs, kept
+// equal by tests; scripts/gen-docs.sh rewrites them.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "launcher/cli/commands.h"
+#include "runtime/core/params.h"
+#include "runtime/job/reference.h"
+
+namespace mt::cli {
+namespace {
+
+struct DocsArgs {
+  std::string topic;
+  std::string out;
+};
+
+std::string ParamsDocument() {
+  return "# Environment parameters\n\n"
+         "<!-- Generated from runtime/core/params.def by `meshtrain docs params`. Do not edit:\n"
+         "     change params.def, then run scripts/gen-docs.sh. A test checks they match. -->\n\n"
+         "Every `MT_*` variable meshtrain reads, read once at first use. A malformed value makes\n"
+         "`meshtrain` exit 2 before doing any work; an unknown `MT_*` name is warned about.\n\n" +
+         params::MarkdownTable();
+}
+
+int RunDocs(const DocsArgs& args) {
+  std::string text = args.topic == "job-file" ? job::JobFileReference() : ParamsDocument();
+  if (args.out.empty()) {
+    std::fputs(text.c_str(), stdout);
+    return kExitOk;
+  }
+  std::ofstream out(args.out, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "%s: cannot write\n", args.out.c_str());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddDocsCommand(CLI::App& root) {
+  auto args = std::make_shared<DocsArgs>();
+  CLI::App* app = root.add_subcommand(
+      "docs", "Print reference documentation generated from the code: 'job-file' (every job "
+              "file key, its type, default and meaning) or 'params' (every MT_* variable).");
+  app->add_option("topic", args->topic, "job-file or params")
+      ->required()
+      ->check(CLI::IsMember({"job-file", "params"}));
+  app->add_option("-o,--out", args->out, "Write to FILE instead of stdout");
+  return Command{app, [args] { return RunDocs(*args); }};
+}
+
+}  // namespace mt::cli

@@ -1,0 +1,47 @@
+// meshtrain: the command-line entry point. Parses the subcommand, checks the MT_* environment,
+// and turns the command's result into the exit code (the only place that does).
+#include <cstdio>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "launcher/cli/commands.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/params.h"
+
+namespace {
+
+constexpr char kDescription[] =
+    "meshtrain: distributed training job runtime.\n"
+    "One coordinator owns the job and the collective world; workers train a model over a\n"
+    "(pp, dp, tp) mesh, stream data from blob storage, checkpoint to a versioned store and\n"
+    "report to a control service. Exit codes: 0 ok, 1 failure, 2 invalid input.";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "meshtrain"};
+  app.set_version_flag("--version", "meshtrain 0.1.0");
+  app.require_subcommand(1);
+  std::vector<mt::cli::Command> commands = {
+      mt::cli::AddValidateCommand(app),
+      mt::cli::AddDocsCommand(app),
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help, version or the parse error
+    return rc == 0 ? mt::cli::kExitOk : mt::cli::kExitInvalid;
+  }
+  if (absl::Status env = mt::params::ValidateEnvironment(); !env.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(env.message()).c_str());
+    return mt::cli::kExitInvalid;
+  }
+  if (auto unknown = mt::params::UnknownVariables(); !unknown.empty()) {
+    MT_LOG(kWarn, kInit, "unknown MT_* environment variables (typos?): {}",
+           absl::StrJoin(unknown, ", "));
+  }
+  for (const mt::cli::Command& c : commands) {
+    if (*c.app) return c.run();
+  }
+  return mt::cli::kExitInvalid;  // unreachable: require_subcommand(1)
+}

@@ -1,0 +1,54 @@
+// `meshtrain validate JOB.yaml [--world N] [--quiet]`: load and check a job file without
+// running anything. Valid: prints the resolved summary, exit 0. Invalid: one line per problem
+// on stderr, exit 2.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "launcher/cli/commands.h"
+#include "runtime/job/load.h"
+#include "runtime/job/summary.h"
+
+namespace mt::cli {
+namespace {
+
+struct ValidateArgs {
+  std::string job;
+  int world = 0;
+  bool quiet = false;
+};
+
+int RunValidate(const ValidateArgs& args) {
+  job::LoadOptions options;
+  options.world = args.world;
+  job::LoadResult r = job::LoadJobFile(args.job, options);
+  if (!r.ok()) {
+    std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
+    return kExitInvalid;
+  }
+  if (!args.quiet) {
+    std::printf("%s: valid\n%s", args.job.c_str(), job::Summarize(r.spec, options).c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddValidateCommand(CLI::App& root) {
+  auto args = std::make_shared<ValidateArgs>();
+  CLI::App* app = root.add_subcommand(
+      "validate",
+      "Check a job file without running anything: syntax, unknown keys, types, required "
+      "fields, and semantic rules (mesh vs world size, divisibility, ranges, URIs). Prints the "
+      "resolved job (mesh, world, batch math) when valid; else one line per problem "
+      "'<field.path>: <what is wrong> (found <value>)' and exit code 2.");
+  app->add_option("job", args->job, "Job file (YAML)")->required();
+  app->add_option("--world", args->world,
+                  "World size the job will run with (e.g. --nproc or mpirun -np); default: "
+                  "mesh.dp * mesh.tp * mesh.pp")
+      ->check(CLI::PositiveNumber);
+  app->add_flag("-q,--quiet", args->quiet, "Print nothing when the job is valid");
+  return Command{app, [args] { return RunValidate(*args); }};
+}
+
+}  // namespace mt::cli

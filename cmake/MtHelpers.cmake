@@ -6,6 +6,7 @@
 #   mt_add_test(NAME SOURCES ... [DEPS ...] [LABELS unit|integration|e2e|gpu ...]
 #               [TIMEOUT s] [ENVIRONMENT k=v ...])
 #       A GoogleTest binary registered with ctest under the given labels (default: unit).
+#       With the gpu label it is skipped (not passed) when no CUDA device is present.
 #   mt_add_backend(NAME SOURCES ... [DEPS ...] [REQUIRES var ...])
 #       A comm backend module, built only when every REQUIRES variable is true; records a
 #       ✓/✗ feature line and defines MT_HAVE_BACKEND_<NAME> on mt::comm users.
@@ -33,11 +34,17 @@ function(mt_add_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   mt_target_defaults(${name})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  # gpu tests get a main() that exits 77 (ctest: skipped) when no CUDA device is visible.
+  if("gpu" IN_LIST ARG_LABELS)
+    set(test_main mt_gpu_test_main)
+  else()
+    set(test_main GTest::gtest_main)
+  endif()
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock ${test_main})
   target_compile_definitions(${name} PRIVATE MT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                              MT_BINARY_DIR="${PROJECT_BINARY_DIR}")
   add_test(NAME ${name} COMMAND ${name})
-  # Exit code 77 is how a gpu test reports "skipped: no device" (see tests/gpu_skip.h).
+  # Exit code 77 is how a gpu test reports "skipped: no device" (tests/support/gpu_main.cc).
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                                           SKIP_RETURN_CODE 77
                                           ENVIRONMENT "${ARG_ENVIRONMENT}")

@@ -18,17 +18,9 @@ struct DocsArgs {
   std::string out;
 };
 
-std::string ParamsDocument() {
-  return "# Environment parameters\n\n"
-         "<!-- Generated from runtime/core/params.def by `meshtrain docs params`. Do not edit:\n"
-         "     change params.def, then run scripts/gen-docs.sh. A test checks they match. -->\n\n"
-         "Every `MT_*` variable meshtrain reads, read once at first use. A malformed value makes\n"
-         "`meshtrain` exit 2 before doing any work; an unknown `MT_*` name is warned about.\n\n" +
-         params::MarkdownTable();
-}
-
 int RunDocs(const DocsArgs& args) {
-  std::string text = args.topic == "job-file" ? job::JobFileReference() : ParamsDocument();
+  std::string text =
+      args.topic == "job-file" ? job::JobFileReference() : params::MarkdownDocument();
   if (args.out.empty()) {
     std::fputs(text.c_str(), stdout);
     return kExitOk;
@@ -48,8 +40,9 @@ int RunDocs(const DocsArgs& args) {
 Command AddDocsCommand(CLI::App& root) {
   auto args = std::make_shared<DocsArgs>();
   CLI::App* app = root.add_subcommand(
-      "docs", "Print reference documentation generated from the code: 'job-file' (every job "
-              "file key, its type, default and meaning) or 'params' (every MT_* variable).");
+      "docs",
+      "Print reference documentation generated from the code: 'job-file' (every job "
+      "file key, its type, default and meaning) or 'params' (every MT_* variable).");
   app->add_option("topic", args->topic, "job-file or params")
       ->required()
       ->check(CLI::IsMember({"job-file", "params"}));

@@ -64,10 +64,10 @@ void SetSinkForTesting(std::function<void(std::string_view line)> sink);
 }  // namespace mt::log
 
 // MT_LOG(kInfo, kConfig, "loaded {} ({} ranks)", path, world);
-#define MT_LOG(level, subsys, ...)                                                  \
-  do {                                                                              \
-    if (::mt::log::Enabled(::mt::log::Level::level, ::mt::log::Subsys::subsys)) {   \
-      ::mt::log::Write(::mt::log::Level::level, ::mt::log::Subsys::subsys,          \
-                       ::fmt::format(__VA_ARGS__));                                 \
-    }                                                                               \
+#define MT_LOG(level, subsys, ...)                                                \
+  do {                                                                            \
+    if (::mt::log::Enabled(::mt::log::Level::level, ::mt::log::Subsys::subsys)) { \
+      ::mt::log::Write(::mt::log::Level::level, ::mt::log::Subsys::subsys,        \
+                       ::fmt::format(__VA_ARGS__));                               \
+    }                                                                             \
   } while (0)

@@ -26,10 +26,14 @@ constexpr Info kInfos[] = {
 
 std::string_view TypeName(Type t) {
   switch (t) {
-    case Type::kInt: return "int";
-    case Type::kDouble: return "double";
-    case Type::kBool: return "bool";
-    case Type::kString: return "string";
+    case Type::kInt:
+      return "int";
+    case Type::kDouble:
+      return "double";
+    case Type::kBool:
+      return "bool";
+    case Type::kString:
+      return "string";
   }
   return "?";
 }
@@ -44,10 +48,17 @@ std::string DefaultText(const Info& info) {
 absl::Status CheckValue(const Info& info, std::string_view value) {
   absl::Status st;
   switch (info.type) {
-    case Type::kInt: st = ParseInt(value).status(); break;
-    case Type::kDouble: st = ParseDouble(value).status(); break;
-    case Type::kBool: st = ParseBool(value).status(); break;
-    case Type::kString: break;
+    case Type::kInt:
+      st = ParseInt(value).status();
+      break;
+    case Type::kDouble:
+      st = ParseDouble(value).status();
+      break;
+    case Type::kBool:
+      st = ParseBool(value).status();
+      break;
+    case Type::kString:
+      break;
   }
   if (st.ok()) return st;
   return absl::InvalidArgumentError(
@@ -119,19 +130,28 @@ std::string MarkdownTable() {
   return out;
 }
 
+std::string MarkdownDocument() {
+  return "# Environment parameters\n\n"
+         "<!-- Generated from runtime/core/params.def by `meshtrain docs params`. Do not edit:\n"
+         "     change params.def, then run scripts/gen-docs.sh. A test checks they match. -->\n\n"
+         "Every `MT_*` variable meshtrain reads, read once at first use. A malformed value makes\n"
+         "`meshtrain` exit 2 before doing any work; an unknown `MT_*` name is warned about.\n\n" +
+         MarkdownTable();
+}
+
 // Accessors: a function-local static makes the read happen once, thread-safely.
 #define MT_PARAM_READ_Int(name, def) Read<int64_t>(name, def, ParseInt)
 #define MT_PARAM_READ_Double(name, def) Read<double>(name, def, ParseDouble)
 #define MT_PARAM_READ_Bool(name, def) Read<bool>(name, def, ParseBool)
-#define MT_PARAM_READ_String(name, def)                  \
-  [] {                                                   \
-    const char* v = std::getenv(name);                   \
-    return std::string(v != nullptr && *v ? v : def);    \
+#define MT_PARAM_READ_String(name, def)               \
+  [] {                                                \
+    const char* v = std::getenv(name);                \
+    return std::string(v != nullptr && *v ? v : def); \
   }()
-#define MT_PARAM(accessor, type, name, def, doc)                   \
-  MT_PARAM_TYPE_##type accessor() {                                \
-    static const auto value = MT_PARAM_READ_##type(name, def);     \
-    return value;                                                  \
+#define MT_PARAM(accessor, type, name, def, doc)               \
+  MT_PARAM_TYPE_##type accessor() {                            \
+    static const auto value = MT_PARAM_READ_##type(name, def); \
+    return value;                                              \
   }
 #include "runtime/core/params.def"
 #undef MT_PARAM

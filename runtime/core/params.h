@@ -20,7 +20,7 @@ namespace mt::params {
 enum class Type { kInt, kDouble, kBool, kString };
 
 struct Info {
-  std::string_view name;          // "MT_LOG_LEVEL"
+  std::string_view name;  // "MT_LOG_LEVEL"
   Type type;
   std::string_view default_text;  // the default, as written in the environment
   std::string_view doc;
@@ -41,8 +41,9 @@ absl::Status ValidateEnvironment();
 // MT_* variables in the environment that are not parameters (likely typos), for a warning.
 std::vector<std::string> UnknownVariables();
 
-// The Markdown table of all parameters (docs/parameters.md).
+// The Markdown table of all parameters, and the whole docs/parameters.md page around it.
 std::string MarkdownTable();
+std::string MarkdownDocument();
 
 // Accessors, one per params.def line.
 #define MT_PARAM_TYPE_Int int64_t

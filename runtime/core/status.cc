@@ -12,12 +12,12 @@ namespace mt {
 
 absl::Status Annotate(const absl::Status& status, std::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      fmt::format("{}: {}", context, std::string(status.message())));
+  return absl::Status(status.code(), fmt::format("{}: {}", context, std::string(status.message())));
 }
 
 absl::Status ErrnoStatus(int err, std::string_view call, std::string_view subject) {
-  return absl::ErrnoToStatus(err, fmt::format("{}: {} failed: {}", subject, call, std::strerror(err)));
+  return absl::ErrnoToStatus(err,
+                             fmt::format("{}: {} failed: {}", subject, call, std::strerror(err)));
 }
 
 void CheckFailed(const char* file, int line, std::string_view what) {

@@ -33,10 +33,10 @@ absl::Status DomainError(std::string_view domain, long code, std::string_view te
 #define MT_STATUS_CONCAT_(a, b) MT_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function if not OK.
-#define MT_RETURN_IF_ERROR(expr)                                 \
-  do {                                                           \
-    ::absl::Status mt_status_ = (expr);                          \
-    if (!mt_status_.ok()) return mt_status_;                     \
+#define MT_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status mt_status_ = (expr);      \
+    if (!mt_status_.ok()) return mt_status_; \
   } while (0)
 
 // `MT_ASSIGN_OR_RETURN(auto x, Foo());` evaluates Foo() (an absl::StatusOr<T>); on error returns
@@ -60,17 +60,17 @@ absl::Status DomainError(std::string_view domain, long code, std::string_view te
 //   runtime/kernels/cuda/cuda_check.h: MT_CUDA_CHECK, MT_NCCL_CHECK (with CUDA builds).
 // MT_DOMAIN_CHECK_(domain, expr, ok_pred, to_text, status_code): `ok_pred(rc)` says success;
 // `to_text(rc)` describes the error code.
-#define MT_DOMAIN_CHECK_(domain, expr, ok_pred, to_text, status_code)                        \
-  do {                                                                                     \
-    auto mt_rc_ = (expr);                                                                  \
-    if (!(ok_pred(mt_rc_))) {                                                              \
+#define MT_DOMAIN_CHECK_(domain, expr, ok_pred, to_text, status_code)                     \
+  do {                                                                                    \
+    auto mt_rc_ = (expr);                                                                 \
+    if (!(ok_pred(mt_rc_))) {                                                             \
       return ::mt::DomainError(domain, static_cast<long>(mt_rc_), to_text(mt_rc_), #expr, \
-                               status_code);                                               \
-    }                                                                                      \
+                               status_code);                                              \
+    }                                                                                     \
   } while (0)
 
 // POSIX calls that return -1 and set errno: MT_ERRNO_CHECK(::fsync(fd), path).
-#define MT_ERRNO_CHECK(expr, subject)                                 \
-  do {                                                                \
+#define MT_ERRNO_CHECK(expr, subject)                                  \
+  do {                                                                 \
     if ((expr) == -1) return ::mt::ErrnoStatus(errno, #expr, subject); \
   } while (0)

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/core/text.h"
 #include "google/protobuf/util/json_util.h"
+#include "runtime/core/text.h"
 #include "runtime/job/validate.h"
 
 namespace mt::job {
@@ -61,9 +61,9 @@ LoadResult LoadJobText(const std::string& text, const std::string& source,
   json_options.ignore_unknown_fields = false;
   auto st = google::protobuf::util::JsonStringToMessage(conv.json.dump(), &r.spec, json_options);
   if (!st.ok()) {
-    r.problems.push_back(Problem{source, absl::StrCat("protobuf JSON parse failed: ",
-                                                      std::string(st.message())),
-                                 "the converted job file", 0});
+    r.problems.push_back(
+        Problem{source, absl::StrCat("protobuf JSON parse failed: ", std::string(st.message())),
+                "the converted job file", 0});
     return r;
   }
   r.problems = Validate(r.spec, r.lines, options);
@@ -83,7 +83,7 @@ LoadResult LoadJobFile(const std::string& path, const LoadOptions& options) {
 }
 
 absl::StatusOr<meshtrain::v1::JobSpec> LoadJobOrError(const std::string& path,
-                                                     const LoadOptions& options) {
+                                                      const LoadOptions& options) {
   LoadResult r = LoadJobFile(path, options);
   if (!r.ok()) {
     return absl::InvalidArgumentError(

@@ -33,6 +33,6 @@ LoadResult LoadJobFile(const std::string& path, const LoadOptions& options = {})
 
 // For callers that only need pass/fail: the spec, or InvalidArgument listing every problem.
 absl::StatusOr<meshtrain::v1::JobSpec> LoadJobOrError(const std::string& path,
-                                                     const LoadOptions& options = {});
+                                                      const LoadOptions& options = {});
 
 }  // namespace mt::job

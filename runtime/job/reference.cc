@@ -15,12 +15,17 @@ using google::protobuf::FieldDescriptor;
 
 std::string ScalarType(const FieldDescriptor& f) {
   switch (f.cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING: return "string";
-    case FieldDescriptor::CPPTYPE_BOOL: return "bool";
+    case FieldDescriptor::CPPTYPE_STRING:
+      return "string";
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return "bool";
     case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT: return "number";
-    case FieldDescriptor::CPPTYPE_MESSAGE: return "block";
-    default: return "integer";
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return "number";
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return "block";
+    default:
+      return "integer";
   }
 }
 
@@ -54,7 +59,8 @@ std::string MeaningOf(const FieldDescriptor& f) {
   std::string text = doc.doc();
   if (doc.choices_size() > 0) {
     std::vector<std::string> quoted;
-    for (const auto& c : doc.choices()) quoted.push_back(absl::StrCat("`", c.empty() ? "\"\"" : c, "`"));
+    for (const auto& c : doc.choices())
+      quoted.push_back(absl::StrCat("`", c.empty() ? "\"\"" : c, "`"));
     absl::StrAppend(&text, " One of ", absl::StrJoin(quoted, ", "), ".");
   }
   return absl::StrReplaceAll(text, {{"|", "\\|"}});

@@ -58,7 +58,8 @@ std::string ParallelLines(const meshtrain::v1::JobSpec& s, const LoadOptions& o)
                           p.schedule(), mesh.pp(), double(s.model().n_layer()) / mesh.pp(),
                           100 * PipelineBubble(mesh.pp(), p.micro_batches(), p.virtual_stages()));
   }
-  absl::StrAppendFormat(&out, "  zero        %d, gradient buckets %g MiB\n", p.zero(), p.bucket_mb());
+  absl::StrAppendFormat(&out, "  zero        %d, gradient buckets %g MiB\n", p.zero(),
+                        p.bucket_mb());
   return out;
 }
 
@@ -71,14 +72,14 @@ std::string TrainLine(const meshtrain::v1::TrainSpec& t) {
 }
 
 std::string StorageLines(const meshtrain::v1::JobSpec& s) {
-  std::string out = absl::StrFormat("  data        %s (eval %g%%, shuffle seed %d)\n",
-                                    s.data().uri(), 100 * s.data().eval_fraction(),
-                                    s.data().shuffle_seed());
+  std::string out =
+      absl::StrFormat("  data        %s (eval %g%%, shuffle seed %d)\n", s.data().uri(),
+                      100 * s.data().eval_fraction(), s.data().shuffle_seed());
   if (s.has_checkpoint()) {
     const auto& c = s.checkpoint();
     absl::StrAppendFormat(&out, "  checkpoint  %s every %s, keep %d, %s\n", c.store(),
-                          c.every() ? absl::StrCat(c.every(), " steps") : "end",
-                          c.keep_last(), c.async() ? "async" : "sync");
+                          c.every() ? absl::StrCat(c.every(), " steps") : "end", c.keep_last(),
+                          c.async() ? "async" : "sync");
   } else {
     out += "  checkpoint  none (no checkpoint block)\n";
   }
@@ -90,16 +91,16 @@ std::string StorageLines(const meshtrain::v1::JobSpec& s) {
 
 std::string ControlLine(const meshtrain::v1::JobSpec& s) {
   const auto& c = s.control();
-  std::string out = absl::StrFormat(
-      "  control     %s, model %s, promote on %s (%s, by >= %g)", c.endpoint(),
-      c.model().empty() ? s.name() : c.model(), c.promote().metric(), c.promote().mode(),
-      c.promote().min_improvement());
+  std::string out =
+      absl::StrFormat("  control     %s, model %s, promote on %s (%s, by >= %g)", c.endpoint(),
+                      c.model().empty() ? s.name() : c.model(), c.promote().metric(),
+                      c.promote().mode(), c.promote().min_improvement());
   if (c.has_retrain()) {
     absl::StrAppendFormat(&out, ", retrain when %s < %g", c.retrain().metric(),
                           c.retrain().below());
   }
-  if (s.has_finetune()) absl::StrAppendFormat(&out, ", finetune %s (%s)", s.finetune().base(),
-                                              s.finetune().method());
+  if (s.has_finetune())
+    absl::StrAppendFormat(&out, ", finetune %s (%s)", s.finetune().base(), s.finetune().method());
   return out + "\n";
 }
 

@@ -4,8 +4,8 @@
 
 #include <regex>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace mt::job {
 namespace {
@@ -121,7 +121,8 @@ void ValidateParallel(Checker& c, const JobSpec& s) {
   c.Positive("parallel.micro_batches", p.micro_batches());
   c.Positive("parallel.virtual_stages", p.virtual_stages());
   c.Positive("parallel.bucket_mb", p.bucket_mb());
-  if (p.zero() != 0 && p.zero() != 1) c.Fail("parallel.zero", "must be 0 or 1", absl::StrCat(p.zero()));
+  if (p.zero() != 0 && p.zero() != 1)
+    c.Fail("parallel.zero", "must be 0 or 1", absl::StrCat(p.zero()));
   const bool interleaved = p.schedule() == "interleaved";
   if (interleaved && p.virtual_stages() < 2) {
     c.Fail("parallel.virtual_stages", "must be at least 2 with schedule: interleaved",
@@ -232,9 +233,10 @@ void ValidateDevice(Checker& c, const JobSpec& s) {
     c.Fail("backend", "nccl needs device: cuda", Quote(s.backend()));
   }
   if (s.device() == "cuda" && (s.backend() == "gloo" || s.backend() == "mpi")) {
-    c.Fail("backend",
-           absl::StrCat(s.backend(), " moves host buffers only; use nccl or auto with device: cuda"),
-           Quote(s.backend()));
+    c.Fail(
+        "backend",
+        absl::StrCat(s.backend(), " moves host buffers only; use nccl or auto with device: cuda"),
+        Quote(s.backend()));
   }
 }
 
@@ -253,8 +255,8 @@ void ValidateResources(Checker& c, const JobSpec& s, int world) {
   const auto& r = s.resources();
   c.Positive("resources.ranks_per_pod", r.ranks_per_pod());
   if (r.ranks_per_pod() > 0 && world > 0 && world % r.ranks_per_pod() != 0) {
-    c.Fail("resources.ranks_per_pod",
-           absl::StrCat("must divide the world size ", world), absl::StrCat(r.ranks_per_pod()));
+    c.Fail("resources.ranks_per_pod", absl::StrCat("must divide the world size ", world),
+           absl::StrCat(r.ranks_per_pod()));
   }
   c.NonNegative("resources.gpus_per_pod", r.gpus_per_pod());
   if (s.device() == "cuda" && r.gpus_per_pod() > 0 && r.gpus_per_pod() < r.ranks_per_pod()) {

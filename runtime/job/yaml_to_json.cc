@@ -31,11 +31,16 @@ int LineOf(const YAML::Node& node) {
 // What a node is, for the (found ...) part of a type error.
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "null";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return Quote(node.Scalar());
-    default: return "nothing";
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    default:
+      return "nothing";
   }
 }
 
@@ -76,8 +81,7 @@ class Converter {
 json Converter::Message(const YAML::Node& node, const Descriptor& d, const std::string& path) {
   json obj = json::object();
   if (!node.IsMap() && !node.IsNull()) {
-    Add(path.empty() ? "(root)" : path, "expected a mapping of keys", Describe(node),
-        LineOf(node));
+    Add(path.empty() ? "(root)" : path, "expected a mapping of keys", Describe(node), LineOf(node));
     return obj;
   }
   std::set<std::string> seen;
@@ -109,9 +113,9 @@ void Converter::UnknownKey(const std::string& key, const Descriptor& d, const st
   std::vector<std::string> names;
   for (int i = 0; i < d.field_count(); ++i) names.push_back(d.field(i)->name());
   std::string hint = ClosestName(key, names);
-  std::string what = hint.empty()
-                         ? absl::StrCat("unknown field; expected one of ", absl::StrJoin(names, ", "))
-                         : absl::StrCat("unknown field; did you mean '", hint, "'?");
+  std::string what =
+      hint.empty() ? absl::StrCat("unknown field; expected one of ", absl::StrJoin(names, ", "))
+                   : absl::StrCat("unknown field (did you mean '", hint, "'?)");
   Add(Join(path, key), what, Quote(key), line);
 }
 
@@ -194,8 +198,8 @@ std::optional<json> Converter::Scalar(const YAML::Node& node, const FieldDescrip
       if (!node.IsScalar()) return fail("expected a string");
       const auto& choices = Doc(f).choices();
       if (!choices.empty() && std::find(choices.begin(), choices.end(), text) == choices.end()) {
-        return fail(absl::StrCat("unknown ", f.name(), "; expected one of ",
-                                 absl::StrJoin(choices, ", ")));
+        return fail(
+            absl::StrCat("unknown ", f.name(), "; expected one of ", absl::StrJoin(choices, ", ")));
       }
       return json(text);
     }
@@ -220,8 +224,8 @@ std::optional<json> Converter::Scalar(const YAML::Node& node, const FieldDescrip
       if (!node.IsScalar() || !absl::SimpleAtoi(text, &v)) return fail("expected an integer");
       bool narrow = f.cpp_type() == FieldDescriptor::CPPTYPE_INT32 ||
                     f.cpp_type() == FieldDescriptor::CPPTYPE_UINT32;
-      if (narrow && (v > std::numeric_limits<int32_t>::max() ||
-                     v < std::numeric_limits<int32_t>::min())) {
+      if (narrow &&
+          (v > std::numeric_limits<int32_t>::max() || v < std::numeric_limits<int32_t>::min())) {
         return fail("integer out of range");
       }
       return json(v);

@@ -5,8 +5,7 @@ namespace mt::cuda {
 namespace {
 
 // ---- kernel ----
-__global__ void AxpyKernel(float a, const float* __restrict__ x, float* __restrict__ y,
-                           int64_t n) {
+__global__ void AxpyKernel(float a, const float* __restrict__ x, float* __restrict__ y, int64_t n) {
   const int64_t stride = int64_t{blockDim.x} * gridDim.x;
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride) {
     y[i] = fmaf(a, x[i], y[i]);

@@ -14,5 +14,6 @@ inline const char* CudaText(cudaError_t e) { return cudaGetErrorString(e); }
 
 // MT_CUDA_CHECK(cudaMemcpy(...)); returns Internal "CUDA error 700 (an illegal memory access
 // was encountered) in cudaMemcpy(...)" from the enclosing function on failure.
-#define MT_CUDA_CHECK(expr) \
-  MT_DOMAIN_CHECK_("CUDA", expr, ::mt::cuda::CudaOk, ::mt::cuda::CudaText, absl::StatusCode::kInternal)
+#define MT_CUDA_CHECK(expr)                                                \
+  MT_DOMAIN_CHECK_("CUDA", expr, ::mt::cuda::CudaOk, ::mt::cuda::CudaText, \
+                   absl::StatusCode::kInternal)

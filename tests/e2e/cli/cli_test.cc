@@ -1,0 +1,145 @@
+// The `meshtrain` binary as a user runs it: exit codes, problem lines, summaries, help texts
+// and generated docs. Each invalid job under tests/data/jobs/invalid/ states the lines it must
+// produce in "# expect: ..." comments (and "# world: N" when --world is passed).
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const std::string kBinary = std::string(MT_BINARY_DIR) + "/bin/meshtrain";
+const std::string kJobs = std::string(MT_SOURCE_DIR) + "/tests/data/jobs";
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result Meshtrain(const std::string& args, const std::string& env = "") {
+  Result r;
+  std::string cmd = env + " " + kBinary + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// "# key: value" header values of a test job.
+std::vector<std::string> Header(const std::string& path, const std::string& key) {
+  std::vector<std::string> values;
+  for (const std::string& line : Lines(ReadFile(path))) {
+    std::string prefix = "# " + key + ": ";
+    if (line.rfind(prefix, 0) == 0) values.push_back(line.substr(prefix.size()));
+  }
+  return values;
+}
+
+std::string WorldFlag(const std::string& path) {
+  auto world = Header(path, "world");
+  return world.empty() ? "" : " --world " + world[0];
+}
+
+TEST(CliValidate, EveryInvalidJobExitsTwoWithExactlyItsProblemLines) {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(kJobs + "/invalid")) {
+    const std::string path = entry.path().string();
+    Result r = Meshtrain("validate " + path + WorldFlag(path));
+    EXPECT_EQ(r.exit_code, 2) << path << "\n" << r.output;
+    std::vector<std::string> expected;
+    for (std::string e : Header(path, "expect")) {
+      if (size_t pos = e.find("{file}"); pos != std::string::npos) e.replace(pos, 6, path);
+      expected.push_back(e);
+    }
+    ASSERT_FALSE(expected.empty()) << path << " has no '# expect:' line";
+    EXPECT_EQ(Lines(r.output), expected) << path;
+    ++files;
+  }
+  EXPECT_GE(files, 13);
+}
+
+TEST(CliValidate, ValidJobsPrintTheResolvedSummary) {
+  std::vector<std::string> jobs = {kJobs + "/valid/full.yaml",
+                                   std::string(MT_SOURCE_DIR) + "/examples/quickstart.yaml"};
+  for (const std::string& path : jobs) {
+    Result r = Meshtrain("validate " + path + WorldFlag(path));
+    EXPECT_EQ(r.exit_code, 0) << path << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr(path + ": valid"));
+    EXPECT_THAT(r.output, HasSubstr("-> world"));
+    EXPECT_THAT(r.output, HasSubstr("tokens/step"));
+  }
+  Result quiet = Meshtrain("validate -q " + jobs[0] + " --world 8");
+  EXPECT_EQ(quiet.exit_code, 0);
+  EXPECT_EQ(quiet.output, "");
+}
+
+TEST(CliValidate, MissingFileIsInvalidInput) {
+  Result r = Meshtrain("validate /nonexistent/job.yaml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output, "/nonexistent/job.yaml: cannot open job file (found no readable file)\n");
+}
+
+TEST(CliEnvironment, MalformedParameterStopsBeforeAnyWork) {
+  Result r = Meshtrain("validate " + kJobs + "/valid/full.yaml", "MT_RANK=two");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("MT_RANK: expected int (found \"two\")"));
+}
+
+TEST(CliHelp, RootAndEverySubcommandDescribeThemselves) {
+  Result root = Meshtrain("--help");
+  EXPECT_EQ(root.exit_code, 0);
+  for (const char* cmd : {"validate", "docs"}) {
+    EXPECT_THAT(root.output, HasSubstr(cmd));
+    Result sub = Meshtrain(std::string(cmd) + " --help");
+    EXPECT_EQ(sub.exit_code, 0) << cmd;
+    EXPECT_THAT(sub.output, HasSubstr("Usage:")) << cmd;
+  }
+  EXPECT_THAT(Meshtrain("validate --help").output, HasSubstr("--world"));
+  EXPECT_THAT(Meshtrain("docs --help").output, HasSubstr("job-file or params"));
+}
+
+TEST(CliUsage, NoOrUnknownSubcommandIsInvalidInput) {
+  EXPECT_EQ(Meshtrain("").exit_code, 2);
+  EXPECT_EQ(Meshtrain("frobnicate").exit_code, 2);
+  EXPECT_EQ(Meshtrain("validate").exit_code, 2);  // JOB is required
+  EXPECT_EQ(Meshtrain("docs nonsense").exit_code, 2);
+}
+
+TEST(CliDocs, GeneratedDocsMatchTheCommittedFiles) {
+  Result job = Meshtrain("docs job-file");
+  EXPECT_EQ(job.exit_code, 0);
+  EXPECT_EQ(job.output, ReadFile(std::string(MT_SOURCE_DIR) + "/docs/job-file.md"));
+  Result params = Meshtrain("docs params");
+  EXPECT_EQ(params.exit_code, 0);
+  EXPECT_EQ(params.output, ReadFile(std::string(MT_SOURCE_DIR) + "/docs/parameters.md"));
+}
+
+}  // namespace

@@ -39,10 +39,10 @@ int RunDocs(const DocsArgs& args) {
 
 Command AddDocsCommand(CLI::App& root) {
   auto args = std::make_shared<DocsArgs>();
-  CLI::App* app = root.add_subcommand(
-      "docs",
-      "Print reference documentation generated from the code: 'job-file' (every job "
-      "file key, its type, default and meaning) or 'params' (every MT_* variable).");
+  CLI::App* app = root.add_subcommand("docs", "Print reference docs generated from the code");
+  app->footer(
+      "job-file: every job file key with its type, default and meaning (docs/job-file.md). "
+      "params: every MT_* environment variable (docs/parameters.md).");
   app->add_option("topic", args->topic, "job-file or params")
       ->required()
       ->check(CLI::IsMember({"job-file", "params"}));

@@ -36,12 +36,12 @@ int RunValidate(const ValidateArgs& args) {
 
 Command AddValidateCommand(CLI::App& root) {
   auto args = std::make_shared<ValidateArgs>();
-  CLI::App* app = root.add_subcommand(
-      "validate",
-      "Check a job file without running anything: syntax, unknown keys, types, required "
-      "fields, and semantic rules (mesh vs world size, divisibility, ranges, URIs). Prints the "
-      "resolved job (mesh, world, batch math) when valid; else one line per problem "
-      "'<field.path>: <what is wrong> (found <value>)' and exit code 2.");
+  CLI::App* app = root.add_subcommand("validate", "Check a job file without running anything");
+  app->footer(
+      "Checks YAML syntax, unknown keys, types, required fields and the semantic rules (mesh vs "
+      "world size, divisibility by tp/pp, batch arithmetic, ranges, URI schemes). A valid job "
+      "prints its resolved summary (mesh, world, batch math) and exits 0; otherwise one line per "
+      "problem, '<field.path>: <what is wrong> (found <value>)', and exit code 2.");
   app->add_option("job", args->job, "Job file (YAML)")->required();
   app->add_option("--world", args->world,
                   "World size the job will run with (e.g. --nproc or mpirun -np); default: "

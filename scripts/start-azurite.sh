@@ -9,6 +9,11 @@ _mt_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _mt_npm_prefix="$_mt_root/.cache/npm"
 AZURITE_VERSION="${AZURITE_VERSION:-3.35.0}"
 
+# Node uses its bundled CA list; also trust the system store (egress proxies, corporate CAs).
+if [[ -z "${NODE_EXTRA_CA_CERTS:-}" && -r /etc/ssl/certs/ca-certificates.crt ]]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+
 _mt_azurite_bin="$_mt_npm_prefix/node_modules/.bin/azurite-blob"
 if [[ ! -x "$_mt_azurite_bin" ]] || [[ "$("$_mt_azurite_bin" --version 2>/dev/null)" != "$AZURITE_VERSION" ]]; then
   echo "start-azurite: installing azurite@$AZURITE_VERSION into .cache/npm"

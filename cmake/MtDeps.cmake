@@ -72,7 +72,15 @@ mt_require("xxHash" XXHASH_FOUND libxxhash-dev)
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS QUIET)
 mt_require("OpenBLAS" BLAS_FOUND libopenblas-dev)
-mt_feature("BLAS" ON "OpenBLAS")
+# Debian's /usr/include/.../cblas.h is an alternatives link that may point at another BLAS:
+# take OpenBLAS's own header so declarations match the library linked.
+find_path(MT_CBLAS_INCLUDE_DIR cblas.h
+          PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas
+          NO_DEFAULT_PATH)
+find_path(MT_CBLAS_INCLUDE_DIR cblas.h)
+mt_feature("BLAS" ON "OpenBLAS (${BLAS_LIBRARIES})")
+find_package(OpenMP QUIET COMPONENTS CXX)
+mt_require("OpenMP" OpenMP_CXX_FOUND "gcc (libgomp)")
 
 if(MT_BUILD_TESTS)
   find_package(GTest CONFIG QUIET)

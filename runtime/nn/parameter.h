@@ -1,0 +1,37 @@
+// A named model parameter with its gradient and the facts other parts need about it:
+// how tensor parallelism splits it (checkpoints record and reshard by this), and whether AdamW
+// decays it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/tensor/tensor.h"
+
+namespace mt::nn {
+
+// Which dimension tensor parallelism splits, in `groups` equal groups each split contiguously
+// (QKV is [3C, C] split as 3 groups so every rank holds the q, k and v rows of its heads).
+struct PartitionSpec {
+  int dim = -1;    // -1: replicated on every tensor-parallel rank
+  int groups = 1;  // >1: dimension `dim` is `groups` stacked blocks, each split over tp
+  bool replicated() const { return dim < 0; }
+};
+
+struct Parameter {
+  std::string name;  // stable, GPT-2 style: "h.3.attn.c_attn.weight"
+  Tensor value;      // f32 master copy
+  Tensor grad;       // same shape; backward accumulates (+=) into it
+  PartitionSpec partition;
+  bool weight_decay = false;  // 2-D weight matrices decay; biases, norms, embeddings do not
+};
+
+// Deterministic N(0, std^2) fill from (seed, name): the same parameter gets the same values
+// whatever the mesh, so sharded runs can start from the single-process initialisation.
+void FillNormal(Parameter& p, uint64_t seed, float stddev);
+
+// Total element count of a set of parameters.
+int64_t CountElements(const std::vector<Parameter>& params);
+
+}  // namespace mt::nn

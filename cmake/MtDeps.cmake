@@ -69,16 +69,26 @@ mt_require("SQLite3" SQLite3_FOUND libsqlite3-dev)
 find_package(PkgConfig QUIET)
 pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
 mt_require("xxHash" XXHASH_FOUND libxxhash-dev)
-set(BLA_VENDOR OpenBLAS)
-find_package(BLAS QUIET)
-mt_require("OpenBLAS" BLAS_FOUND libopenblas-dev)
+# OpenBLAS, OpenMP build: our kernels use OpenMP too, and the pthread build's spinning
+# threads fight OpenMP's for the same cores (measured: 5.5k vs 9.4k tokens/s on the quickstart
+# model, bench/RESULTS.md). Debian installs both builds side by side; the runtime path
+# (RUNPATH) makes the loader pick the OpenMP one whatever the alternatives link says.
+find_library(MT_OPENBLAS_LIBRARY openblas
+             PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp /usr/lib/aarch64-linux-gnu/openblas-openmp
+             NO_DEFAULT_PATH)
+mt_require("OpenBLAS (OpenMP build)" MT_OPENBLAS_LIBRARY libopenblas-openmp-dev)
+get_filename_component(MT_OPENBLAS_DIR ${MT_OPENBLAS_LIBRARY} DIRECTORY)
+add_library(mt::openblas SHARED IMPORTED)
+set_target_properties(mt::openblas PROPERTIES IMPORTED_LOCATION ${MT_OPENBLAS_LIBRARY}
+                      INTERFACE_LINK_OPTIONS "-Wl,-rpath,${MT_OPENBLAS_DIR}")
 # Debian's /usr/include/.../cblas.h is an alternatives link that may point at another BLAS:
 # take OpenBLAS's own header so declarations match the library linked.
 find_path(MT_CBLAS_INCLUDE_DIR cblas.h
-          PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas
+          PATHS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/x86_64-linux-gnu/openblas-pthread
+                /usr/include/openblas
           NO_DEFAULT_PATH)
 find_path(MT_CBLAS_INCLUDE_DIR cblas.h)
-mt_feature("BLAS" ON "OpenBLAS (${BLAS_LIBRARIES})")
+mt_feature("BLAS" ON "OpenBLAS, OpenMP build (${MT_OPENBLAS_LIBRARY})")
 find_package(OpenMP QUIET COMPONENTS CXX)
 mt_require("OpenMP" OpenMP_CXX_FOUND "gcc (libgomp)")
 

@@ -19,7 +19,7 @@ PACKAGES=(
   # config, CLI, logging, registry
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev
   # CPU math
-  libopenblas-dev
+  libopenblas-dev libopenblas-openmp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # test services (Azurite comes from npm into .cache/npm, see scripts/start-azurite.sh)

@@ -22,5 +22,7 @@ struct Command {
 
 Command AddValidateCommand(CLI::App& root);
 Command AddDocsCommand(CLI::App& root);
+Command AddRunCommand(CLI::App& root);
+Command AddDataCommand(CLI::App& root);
 
 }  // namespace mt::cli

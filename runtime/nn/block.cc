@@ -89,7 +89,7 @@ Block::Block(const BlockShape& s, const std::string& prefix, uint64_t seed, int 
 }
 
 std::vector<Parameter*> Block::Parameters() {
-  return {&ln1_w_, &ln1_b_, &qkv_w_, &qkv_b_, &proj_w_, &proj_b_,
+  return {&ln1_w_, &ln1_b_, &qkv_w_, &qkv_b_, &proj_w_,   &proj_b_,
           &ln2_w_, &ln2_b_, &fc_w_,  &fc_b_,  &fcproj_w_, &fcproj_b_};
 }
 
@@ -104,8 +104,8 @@ void Block::Forward(const float* x, float* y, BlockActivations& a) const {
   AttentionForward(a.atty.Data<float>(), a.att.Data<float>(), a.qkv.Data<float>(), a.batch, a.seq,
                    s.heads, s.head_size);
   float* x1 = a.x1.Data<float>();
-  LinearForward(x1, a.atty.Data<float>(), proj_w_.value.Data<float>(),
-                proj_b_.value.Data<float>(), rows, hc, c);
+  LinearForward(x1, a.atty.Data<float>(), proj_w_.value.Data<float>(), proj_b_.value.Data<float>(),
+                rows, hc, c);
   for (int64_t i = 0; i < rows * c; ++i) x1[i] += x[i];
   LayerNormForward(a.ln2.Data<float>(), a.ln2_mean.Data<float>(), a.ln2_rstd.Data<float>(), x1,
                    ln2_w_.value.Data<float>(), ln2_b_.value.Data<float>(), rows, c);
@@ -134,20 +134,20 @@ void Block::Backward(const float* x, const float* dy, float* dx, const BlockActi
   LinearBackward(g.dln2.Data<float>(), fc_w_.grad.Data<float>(), fc_b_.grad.Data<float>(),
                  g.dfc.Data<float>(), a.ln2.Data<float>(), fc_w_.value.Data<float>(), rows, c,
                  s.d_ff);
-  LayerNormBackward(dx1, ln2_w_.grad.Data<float>(), ln2_b_.grad.Data<float>(),
-                    g.dln2.Data<float>(), a.x1.Data<float>(), ln2_w_.value.Data<float>(),
-                    a.ln2_mean.Data<float>(), a.ln2_rstd.Data<float>(), rows, c);
+  LayerNormBackward(dx1, ln2_w_.grad.Data<float>(), ln2_b_.grad.Data<float>(), g.dln2.Data<float>(),
+                    a.x1.Data<float>(), ln2_w_.value.Data<float>(), a.ln2_mean.Data<float>(),
+                    a.ln2_rstd.Data<float>(), rows, c);
   // Attention half: x1 = x + proj(attention(qkv(ln_1(x))))
   for (int64_t i = 0; i < rows * c; ++i) dx[i] += dx1[i];
-  LinearBackward(g.datty.Data<float>(), proj_w_.grad.Data<float>(), proj_b_.grad.Data<float>(),
-                 dx1, a.atty.Data<float>(), proj_w_.value.Data<float>(), rows, hc, c);
+  LinearBackward(g.datty.Data<float>(), proj_w_.grad.Data<float>(), proj_b_.grad.Data<float>(), dx1,
+                 a.atty.Data<float>(), proj_w_.value.Data<float>(), rows, hc, c);
   AttentionBackward(g.dqkv.Data<float>(), g.datty.Data<float>(), a.qkv.Data<float>(),
                     a.att.Data<float>(), a.batch, a.seq, s.heads, s.head_size);
   LinearBackward(g.dln1.Data<float>(), qkv_w_.grad.Data<float>(), qkv_b_.grad.Data<float>(),
                  g.dqkv.Data<float>(), a.ln1.Data<float>(), qkv_w_.value.Data<float>(), rows, c,
                  3 * hc);
-  LayerNormBackward(dx, ln1_w_.grad.Data<float>(), ln1_b_.grad.Data<float>(),
-                    g.dln1.Data<float>(), x, ln1_w_.value.Data<float>(), a.ln1_mean.Data<float>(),
+  LayerNormBackward(dx, ln1_w_.grad.Data<float>(), ln1_b_.grad.Data<float>(), g.dln1.Data<float>(),
+                    x, ln1_w_.value.Data<float>(), a.ln1_mean.Data<float>(),
                     a.ln1_rstd.Data<float>(), rows, c);
 }
 

@@ -99,11 +99,11 @@ float Gpt::Forward(const int32_t* tokens, const int32_t* targets, int64_t batch,
   LayerNormForward(lnf_.Data<float>(), lnf_mean_.Data<float>(), lnf_rstd_.Data<float>(),
                    residual_.back().Data<float>(), lnf_w_.value.Data<float>(),
                    lnf_b_.value.Data<float>(), rows, c);
-  LinearForward(logits_.Data<float>(), lnf_.Data<float>(), wte_.value.Data<float>(), nullptr,
-                rows, c, v);
+  LinearForward(logits_.Data<float>(), lnf_.Data<float>(), wte_.value.Data<float>(), nullptr, rows,
+                c, v);
   if (targets == nullptr) return 0.0f;
-  counted_ = CrossEntropyForward(losses_.Data<float>(), probs_.Data<float>(),
-                                 logits_.Data<float>(), targets, rows, v);
+  counted_ = CrossEntropyForward(losses_.Data<float>(), probs_.Data<float>(), logits_.Data<float>(),
+                                 targets, rows, v);
   double sum = 0;
   for (int64_t r = 0; r < rows; ++r) sum += losses_.Data<float>()[r];
   return counted_ > 0 ? static_cast<float>(sum / counted_) : 0.0f;
@@ -128,8 +128,8 @@ void Gpt::Backward(float loss_scale) {
   Tensor* dx = &dresidual_b_;
   for (int64_t l = config_.n_layer - 1; l >= 0; --l) {
     Zero(*dx);
-    blocks_[l].Backward(residual_[l].Data<float>(), dy->Data<float>(), dx->Data<float>(),
-                        acts_[l], scratch_);
+    blocks_[l].Backward(residual_[l].Data<float>(), dy->Data<float>(), dx->Data<float>(), acts_[l],
+                        scratch_);
     std::swap(dy, dx);
   }
   EmbeddingBackward(wte_.grad.Data<float>(), wpe_.grad.Data<float>(), dy->Data<float>(), tokens_,

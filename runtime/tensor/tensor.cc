@@ -42,8 +42,8 @@ Tensor::Storage::~Storage() {
 absl::StatusOr<Tensor> Tensor::Empty(Shape shape, DType dtype, Allocator* allocator) {
   for (int64_t d : shape) {
     if (d < 0) {
-      return absl::InvalidArgumentError(fmt::format("negative dimension in shape [{}]",
-                                                    fmt::join(shape, ", ")));
+      return absl::InvalidArgumentError(
+          fmt::format("negative dimension in shape [{}]", fmt::join(shape, ", ")));
     }
   }
   Tensor t;

@@ -41,8 +41,7 @@ struct GradCheckOptions {
 // `loss` recomputes L from the current contents of `x`. `analytic` is dL/dx from backward.
 inline void ExpectGradMatches(const std::string& what, std::vector<float>& x,
                               const std::vector<float>& analytic,
-                              const std::function<double()>& loss,
-                              const GradCheckOptions& o = {}) {
+                              const std::function<double()>& loss, const GradCheckOptions& o = {}) {
   ASSERT_EQ(x.size(), analytic.size()) << what;
   const size_t stride = std::max<size_t>(1, x.size() / o.max_components);
   double max_abs = 0, max_rel = 0;
@@ -61,9 +60,8 @@ inline void ExpectGradMatches(const std::string& what, std::vector<float>& x,
     if (scale > 0) max_rel = std::max(max_rel, diff / scale);
     if (diff > o.atol + o.rtol * scale) ++bad;
   }
-  EXPECT_EQ(bad, 0u) << what << ": " << bad << " components off; max abs diff " << max_abs
-                     << " at " << worst << " (analytic " << analytic[worst] << "), max rel "
-                     << max_rel;
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " components off; max abs diff " << max_abs << " at "
+                     << worst << " (analytic " << analytic[worst] << "), max rel " << max_rel;
 }
 
 }  // namespace mt::testing

@@ -29,8 +29,8 @@ int64_t CrossEntropyForward(float* losses, float* probs, const float* logits,
   return counted;
 }
 
-void CrossEntropyBackward(float* dlogits, const float* probs, const int32_t* targets,
-                          float dloss, int64_t rows, int64_t vocab) {
+void CrossEntropyBackward(float* dlogits, const float* probs, const int32_t* targets, float dloss,
+                          int64_t rows, int64_t vocab) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     if (targets[r] < 0) continue;

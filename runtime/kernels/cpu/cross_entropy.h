@@ -12,7 +12,7 @@ int64_t CrossEntropyForward(float* losses, float* probs, const float* logits,
                             const int32_t* targets, int64_t rows, int64_t vocab);
 
 // dlogits += (probs - onehot(target)) * dloss for counted rows.
-void CrossEntropyBackward(float* dlogits, const float* probs, const int32_t* targets,
-                          float dloss, int64_t rows, int64_t vocab);
+void CrossEntropyBackward(float* dlogits, const float* probs, const int32_t* targets, float dloss,
+                          int64_t rows, int64_t vocab);
 
 }  // namespace mt::cpu

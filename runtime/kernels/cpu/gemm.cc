@@ -20,9 +20,8 @@ int openblas_get_num_threads(void);
 
 namespace mt::cpu {
 
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc) {
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
@@ -40,8 +39,8 @@ GemmProviderInfo GemmInfo() {
 
 std::optional<std::string> GemmWarning() {
   const std::string core = openblas_get_corename();
-  static constexpr std::string_view kGeneric[] = {"Prescott", "Core2", "Nehalem", "Katmai",
-                                                  "Banias", "Atom", "Dunnington"};
+  static constexpr std::string_view kGeneric[] = {"Prescott", "Core2", "Nehalem",   "Katmai",
+                                                  "Banias",   "Atom",  "Dunnington"};
   bool generic = false;
   for (std::string_view g : kGeneric) generic = generic || core == g;
   __builtin_cpu_init();

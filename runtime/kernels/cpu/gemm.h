@@ -10,9 +10,8 @@ namespace mt::cpu {
 
 // C = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X^T when trans_X.
 // op(A) is M x K, op(B) is K x N, C is M x N. Blocks; thread count is the provider's.
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc);
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 struct GemmProviderInfo {
   std::string name;  // "OpenBLAS 0.3.21 ..."

@@ -82,7 +82,7 @@ TEST(GptModel, NamesAndPartitionsFollowGpt2) {
   EXPECT_EQ(params[4]->partition.dim, 0);
   EXPECT_EQ(params[4]->partition.groups, 3);
   EXPECT_EQ(params[6]->name, "h.0.attn.c_proj.weight");
-  EXPECT_EQ(params[6]->partition.dim, 1);  // row-parallel
+  EXPECT_EQ(params[6]->partition.dim, 1);          // row-parallel
   EXPECT_TRUE(params[7]->partition.replicated());  // its bias is added after the all-reduce
   EXPECT_EQ(params.back()->name, "ln_f.bias");
   // 2 layers x (4*64+4*8 + 2*8*32+32+8 + 4*8) + 11*8 + 6*8 + 2*8

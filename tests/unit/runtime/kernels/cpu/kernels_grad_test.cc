@@ -151,9 +151,9 @@ TEST(CrossEntropyKernel, LossAndBackwardWithIgnoredTargets) {
     CrossEntropyForward(losses.data(), probs.data(), logits.data(), targets.data(), rows, vocab);
     return std::accumulate(losses.begin(), losses.end(), 0.0);
   };
-  EXPECT_EQ(CrossEntropyForward(losses.data(), probs.data(), logits.data(), targets.data(), rows,
-                                vocab),
-            3);
+  EXPECT_EQ(
+      CrossEntropyForward(losses.data(), probs.data(), logits.data(), targets.data(), rows, vocab),
+      3);
   EXPECT_EQ(losses[1], 0.0f);
   double lse = 0;
   for (int v = 0; v < vocab; ++v) lse += std::exp(double(logits[v]));

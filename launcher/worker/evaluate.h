@@ -1,0 +1,35 @@
+// Held-out evaluation: mean cross-entropy, and (when the dataset declares answer spans) exact-
+// match accuracy of greedy decoding.
+//
+// Why one forward pass suffices for greedy exact match: greedy decoding reproduces the answer
+// exactly iff, at every answer position, the argmax given the true prefix is the true next
+// token (the first wrong argmax is where greedy output would diverge). So the answer span
+// "=915\n" counts as correct iff argmax matches at each of its targets, end token included.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "launcher/worker/batch.h"
+#include "runtime/data/dataset.h"
+#include "runtime/nn/gpt.h"
+
+namespace mt::worker {
+
+struct EvalResult {
+  double loss = 0;
+  std::optional<double> accuracy;  // set when the dataset has answer spans
+  int64_t answers = 0;             // spans scored
+};
+
+// Span accuracy of one batch given the model's logits for it: {correct, total}.
+std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits,
+                                             int64_t vocab, const data::AnswerSpans& spans);
+
+// Evaluates `batches` batches of `batch_size` samples from `indices` (in order, wrapping).
+EvalResult Evaluate(nn::Gpt& model, const data::Dataset& ds, const std::string& split,
+                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches);
+
+}  // namespace mt::worker

@@ -1,0 +1,35 @@
+// The single-process training loop: data -> model -> AdamW, with evaluation, metrics and a
+// final summary. The parallel worker (mesh, collectives, checkpoints) wraps the same loop.
+//
+// Writes into run_dir: metrics.jsonl (one record per logged step and per evaluation) and
+// summary.json (written atomically at the end). Fails with a Status naming the job field or
+// file at fault: missing dataset, vocabulary or sequence length mismatch, non-finite loss.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "meshtrain/v1/job.pb.h"
+
+namespace mt::worker {
+
+struct TrainOptions {
+  meshtrain::v1::JobSpec spec;
+  std::string run_dir;
+  bool quiet = false;  // no progress line (tests)
+};
+
+struct TrainSummary {
+  int64_t steps = 0;
+  double final_loss = 0;
+  std::optional<double> eval_loss, eval_accuracy;
+  double tokens_per_s = 0;
+  double wall_s = 0;
+  int64_t skipped_updates = 0;  // non-finite steps dropped under nan_policy: skip
+};
+
+absl::StatusOr<TrainSummary> Train(const TrainOptions& options);
+
+}  // namespace mt::worker

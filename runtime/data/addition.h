@@ -1,0 +1,37 @@
+// The synthetic task: integer addition written as text, byte-tokenised, e.g. "482+37=915\n".
+// With reverse_answer (the default) the sum is written least-significant digit first
+// ("482+37=519" becomes "=915"), which lets a small causal model compute carries in the order
+// it emits digits (Lee et al., "Teaching arithmetic to small transformers", 2023).
+//
+// Held-out split: a problem (a, b) belongs to eval iff a hash of (a, b) falls in the eval
+// fraction, so no eval problem ever appears in training. Samples pack whole problems and pad
+// the tail with the pad token (0), which is never a training target.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace mt::data {
+
+struct AdditionOptions {
+  int digits = 3;               // operands in [0, 10^digits)
+  int64_t train_samples = 20000;
+  int64_t eval_samples = 512;
+  int64_t sample_len = 65;      // model seq_len + 1
+  double eval_fraction = 0.05;  // share of the problem space held out
+  uint64_t seed = 1;
+  bool reverse_answer = true;
+};
+
+// Writes the dataset (index.json + shards) into directory `dir`, creating it.
+absl::Status WriteAdditionDataset(const std::string& dir, const AdditionOptions& options);
+
+// The text of one problem, e.g. Problem(482, 37, true) == "482+37=915\n".
+std::string AdditionProblem(int64_t a, int64_t b, bool reverse_answer);
+
+// Whether (a, b) is held out for evaluation.
+bool IsEvalProblem(int64_t a, int64_t b, double eval_fraction);
+
+}  // namespace mt::data

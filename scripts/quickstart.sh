@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The quickstart: installs what is missing, builds, and runs examples/quickstart.yaml.
-# Today the runtime stops at validation (the trainer arrives with issue #3); every later part
-# extends this script rather than replacing it.
+# The quickstart: installs what is missing, builds, prepares the addition dataset and trains
+# examples/quickstart.yaml on this machine (one process, CPU), printing progress and a summary.
+# Later parts (coordinator, checkpoints, registry) extend this script rather than replace it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 preset="${MT_PRESET:-default}"
 bin="build/$preset/bin/meshtrain"
-"$bin" validate examples/quickstart.yaml --world 4
+"$bin" validate -q examples/quickstart.yaml
+if [[ ! -f runs/data/add2/index.json ]]; then
+  "$bin" data prepare --task addition --digits 2 --sample-len 13 --train-samples 60000 \
+    --eval-samples 1024 --out runs/data/add2
+fi
+"$bin" run examples/quickstart.yaml --run-dir runs/quickstart

@@ -26,15 +26,17 @@ int RunPrepare(PrepareArgs args) {
   }
   auto ds = data::Dataset::Open(args.out);  // re-read: proves the index and checksums
   if (!ds.ok()) {
-    std::fprintf(stderr, "meshtrain data prepare: %s\n", std::string(ds.status().message()).c_str());
+    std::fprintf(stderr, "meshtrain data prepare: %s\n",
+                 std::string(ds.status().message()).c_str());
     return kExitFailure;
   }
-  std::printf("wrote %s: %ld train + %ld eval samples of %ld tokens in %zu shards (task %s, %d "
-              "digits%s)\n",
-              args.out.c_str(), static_cast<long>(ds->Samples("train")),
-              static_cast<long>(ds->Samples("eval")), static_cast<long>(ds->index().sample_len),
-              ds->index().shards.size(), args.task.c_str(), args.addition.digits,
-              args.addition.reverse_answer ? ", answers reversed" : "");
+  std::printf(
+      "wrote %s: %ld train + %ld eval samples of %ld tokens in %zu shards (task %s, %d "
+      "digits%s)\n",
+      args.out.c_str(), static_cast<long>(ds->Samples("train")),
+      static_cast<long>(ds->Samples("eval")), static_cast<long>(ds->index().sample_len),
+      ds->index().shards.size(), args.task.c_str(), args.addition.digits,
+      args.addition.reverse_answer ? ", answers reversed" : "");
   return kExitOk;
 }
 
@@ -46,8 +48,8 @@ Command AddDataCommand(CLI::App& root) {
   data->require_subcommand(1);
   CLI::App* prepare = data->add_subcommand("prepare", "Write a dataset (index.json + shards)");
   prepare->footer(
-      "--task addition: integer addition as byte-tokenised text ('482+37=915\\n', the sum "
-      "written least-significant digit first unless --no-reverse), packed into samples of "
+      "--task addition: integer addition as byte-tokenised text, zero-padded ('482+037=9150\\n': "
+      "the sum written least-significant digit first unless --no-reverse), packed into samples of "
       "--sample-len tokens (model seq_len + 1), with a disjoint held-out problem set as the "
       "eval split.");
   prepare->add_option("--task", args->task, "Synthetic task")->check(CLI::IsMember({"addition"}));

@@ -1,5 +1,6 @@
 // Turns dataset samples into model inputs: tokens = sample[0, T), targets = sample[1, T]; the
-// dataset's pad token is never a target (-1).
+// dataset's pad token is never a target (-1). With answers_only, only targets inside the
+// dataset's answer spans count (from the prompt-ending token through the end token).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,11 @@ struct Batch {
 
 // Fills `out` with the samples `indices` of `split`, using the first seq + 1 tokens of each.
 void BuildBatch(const data::Dataset& ds, const std::string& split,
-                const std::vector<int64_t>& indices, int64_t seq, Batch& out);
+                const std::vector<int64_t>& indices, int64_t seq, Batch& out,
+                bool answers_only = false);
+
+// Sets every target outside an answer span to -1 (one sample of `seq` positions).
+void MaskToAnswers(const int32_t* tokens, int32_t* targets, int64_t seq,
+                   const data::AnswerSpans& spans);
 
 }  // namespace mt::worker

@@ -12,8 +12,8 @@ int32_t Argmax(const float* row, int64_t n) {
 
 }  // namespace
 
-std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits,
-                                             int64_t vocab, const data::AnswerSpans& spans) {
+std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits, int64_t vocab,
+                                             const data::AnswerSpans& spans) {
   int64_t correct = 0, total = 0;
   for (int64_t b = 0; b < batch.batch; ++b) {
     const int32_t* tok = batch.tokens.data() + b * batch.seq;
@@ -36,7 +36,8 @@ std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* lo
 }
 
 EvalResult Evaluate(nn::Gpt& model, const data::Dataset& ds, const std::string& split,
-                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches) {
+                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches,
+                    bool answers_only) {
   EvalResult r;
   if (indices.empty()) return r;
   Batch batch;
@@ -46,7 +47,7 @@ EvalResult Evaluate(nn::Gpt& model, const data::Dataset& ds, const std::string& 
   for (int64_t i = 0; i < batches; ++i) {
     std::vector<int64_t> pick(batch_size);
     for (int64_t& p : pick) p = indices[next++ % indices.size()];
-    BuildBatch(ds, split, pick, model.config().seq_len, batch);
+    BuildBatch(ds, split, pick, model.config().seq_len, batch, answers_only);
     loss_sum += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq);
     if (answer) {
       auto [c, t] = ScoreAnswerSpans(batch, model.logits(), model.config().vocab_size, *answer);

@@ -25,11 +25,13 @@ struct EvalResult {
 };
 
 // Span accuracy of one batch given the model's logits for it: {correct, total}.
-std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits,
-                                             int64_t vocab, const data::AnswerSpans& spans);
+std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits, int64_t vocab,
+                                             const data::AnswerSpans& spans);
 
-// Evaluates `batches` batches of `batch_size` samples from `indices` (in order, wrapping).
+// Evaluates `batches` batches of `batch_size` samples from `indices` (in order, wrapping). The
+// loss counts the same targets as training (answers_only as in data.loss_on).
 EvalResult Evaluate(nn::Gpt& model, const data::Dataset& ds, const std::string& split,
-                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches);
+                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches,
+                    bool answers_only);
 
 }  // namespace mt::worker

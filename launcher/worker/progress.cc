@@ -23,8 +23,7 @@ std::string FormatRate(double r) {
 
 Progress::Progress(int64_t total_steps) : total_(total_steps), tty_(isatty(STDOUT_FILENO)) {}
 
-void Progress::Update(int64_t step, double loss, double lr, double tokens_per_s,
-                      double elapsed_s) {
+void Progress::Update(int64_t step, double loss, double lr, double tokens_per_s, double elapsed_s) {
   const double eta = step > 0 ? elapsed_s / step * (total_ - step) : 0;
   const std::string line =
       fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | ETA {}", step, total_, loss,

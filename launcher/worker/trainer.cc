@@ -32,17 +32,17 @@ using meshtrain::v1::JobSpec;
 
 struct TrainData {
   data::Dataset ds;
-  std::string eval_split;               // "eval" when the dataset has one, else "train"
-  int64_t train_samples = 0;            // train indices are [0, train_samples)
-  std::vector<int64_t> eval_indices;    // in eval_split
+  std::string eval_split;             // "eval" when the dataset has one, else "train"
+  int64_t train_samples = 0;          // train indices are [0, train_samples)
+  std::vector<int64_t> eval_indices;  // in eval_split
 };
 
 absl::Status CheckFits(const JobSpec& spec, const data::DatasetIndex& index) {
   const auto& m = spec.model();
   if (index.vocab_size > m.vocab_size()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "data.uri: dataset vocab_size {} does not fit model.vocab_size {} ({})", index.vocab_size,
-        m.vocab_size(), spec.data().uri()));
+    return absl::InvalidArgumentError(
+        fmt::format("data.uri: dataset vocab_size {} does not fit model.vocab_size {} ({})",
+                    index.vocab_size, m.vocab_size(), spec.data().uri()));
   }
   if (index.sample_len < m.seq_len() + 1) {
     return absl::InvalidArgumentError(fmt::format(
@@ -56,10 +56,19 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec) {
   auto ds = data::Dataset::Open(spec.data().uri());
   if (!ds.ok()) return Annotate(ds.status(), "data.uri");
   MT_RETURN_IF_ERROR(CheckFits(spec, ds->index()));
+  if (spec.data().loss_on() == "answers" && !ds->index().answer) {
+    return absl::InvalidArgumentError(fmt::format(
+        "data.loss_on: 'answers' needs a dataset that declares answer spans; {} does not",
+        spec.data().uri()));
+  }
   TrainData d;
   d.ds = std::move(*ds);
   const int64_t n = d.ds.Samples("train");
   if (d.ds.Samples("eval") > 0) {
+    MT_LOG(kInfo, kData,
+           "{}: using the dataset's own eval split ({} samples); data.eval_fraction "
+           "applies only to datasets without one",
+           spec.data().uri(), d.ds.Samples("eval"));
     d.eval_split = "eval";
     d.train_samples = n;
     d.eval_indices.resize(d.ds.Samples("eval"));
@@ -73,8 +82,8 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec) {
   std::iota(d.eval_indices.begin(), d.eval_indices.end(),
             d.eval_split == "eval" ? 0 : d.train_samples);
   if (d.train_samples <= 0) {
-    return absl::InvalidArgumentError(fmt::format("data.uri: no training samples in {}",
-                                                  spec.data().uri()));
+    return absl::InvalidArgumentError(
+        fmt::format("data.uri: no training samples in {}", spec.data().uri()));
   }
   return d;
 }
@@ -86,9 +95,8 @@ struct StepResult {
   optim::StepStats stats;
 };
 
-StepResult TrainStep(nn::Gpt& model, optim::AdamW& opt, data::DataPlan& plan,
-                     const TrainData& d, const JobSpec& spec, int64_t step, double lr,
-                     Batch& batch) {
+StepResult TrainStep(nn::Gpt& model, optim::AdamW& opt, data::DataPlan& plan, const TrainData& d,
+                     const JobSpec& spec, int64_t step, double lr, Batch& batch) {
   const int64_t micro_batches = spec.parallel().micro_batches();
   const int64_t micro_size = spec.train().global_batch() / micro_batches;
   const int64_t cursor = step * spec.train().global_batch();
@@ -97,7 +105,8 @@ StepResult TrainStep(nn::Gpt& model, optim::AdamW& opt, data::DataPlan& plan,
   std::vector<int64_t> pick(micro_size);
   for (int64_t mb = 0; mb < micro_batches; ++mb) {
     for (int64_t i = 0; i < micro_size; ++i) pick[i] = plan.IndexAt(cursor + mb * micro_size + i);
-    BuildBatch(d.ds, "train", pick, spec.model().seq_len(), batch);
+    BuildBatch(d.ds, "train", pick, spec.model().seq_len(), batch,
+               spec.data().loss_on() == "answers");
     r.loss += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq) /
               micro_batches;
     model.Backward(1.0f / static_cast<float>(micro_batches));
@@ -117,8 +126,8 @@ namespace {
 void LogGemmProvider() {
   const cpu::GemmProviderInfo info = cpu::GemmInfo();
   const auto rate = cpu::MeasureGemmGflops(512, 512, 512, 0.05);
-  MT_LOG(kInfo, kTrain, "GEMM: OpenBLAS {} kernels, {} threads, {:.0f} GFLOP/s at 512^3",
-         info.core, info.threads, rate.value_or(0.0));
+  MT_LOG(kInfo, kTrain, "GEMM: OpenBLAS {} kernels, {} threads, {:.0f} GFLOP/s at 512^3", info.core,
+         info.threads, rate.value_or(0.0));
   if (auto warning = cpu::GemmWarning()) MT_LOG(kWarn, kTrain, "{}", *warning);
 }
 
@@ -144,13 +153,14 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
                                    int64_t step, metrics::JsonlSink& sink, Progress& progress) {
   const int64_t batch = spec.train().global_batch() / spec.parallel().micro_batches();
-  EvalResult r = Evaluate(model, d.ds, d.eval_split, d.eval_indices, batch, spec.eval().batches());
+  EvalResult r = Evaluate(model, d.ds, d.eval_split, d.eval_indices, batch, spec.eval().batches(),
+                          spec.data().loss_on() == "answers");
   json rec = {{"step", step}, {"eval_loss", r.loss}};
   std::string line = fmt::format("eval @ step {}: loss {:.4f}", step, r.loss);
   if (r.accuracy) {
     rec["eval_accuracy"] = *r.accuracy;
-    line += fmt::format(", exact-match accuracy {:.1f}% of {} answers", 100 * *r.accuracy,
-                        r.answers);
+    line +=
+        fmt::format(", exact-match accuracy {:.1f}% of {} answers", 100 * *r.accuracy, r.answers);
   }
   MT_RETURN_IF_ERROR(sink.Write(rec));
   progress.Note(line);
@@ -158,8 +168,10 @@ absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const Job
 }
 
 absl::Status WriteSummary(const std::string& run_dir, const TrainSummary& s) {
-  json j = {{"final_step", s.steps},       {"final_loss", s.final_loss},
-            {"tokens_per_s", s.tokens_per_s}, {"wall_s", s.wall_s},
+  json j = {{"final_step", s.steps},
+            {"final_loss", s.final_loss},
+            {"tokens_per_s", s.tokens_per_s},
+            {"wall_s", s.wall_s},
             {"skipped_updates", s.skipped_updates}};
   if (s.eval_loss) j["eval_loss"] = *s.eval_loss;
   if (s.eval_accuracy) j["eval_accuracy"] = *s.eval_accuracy;
@@ -173,6 +185,11 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
   LogGemmProvider();
+  if (spec.has_checkpoint()) {
+    MT_LOG(kWarn, kCkpt,
+           "checkpoint: this build does not write checkpoints yet (issue #7); the "
+           "block is validated and ignored");
+  }
   MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec));
   MT_ASSIGN_OR_RETURN(auto model,
                       nn::Gpt::Create(nn::GptConfig::FromSpec(spec.model()), spec.train().seed()));

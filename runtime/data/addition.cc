@@ -27,7 +27,7 @@ std::vector<int32_t> PackSample(std::mt19937_64& gen, const AdditionOptions& o, 
       a = operand(gen);
       b = operand(gen);
     } while (IsEvalProblem(a, b, o.eval_fraction) != eval);
-    const std::string text = AdditionProblem(a, b, o.reverse_answer);
+    const std::string text = AdditionProblem(a, b, o.digits, o.reverse_answer);
     if (static_cast<int64_t>(tokens.size() + text.size()) > o.sample_len) break;
     for (char ch : text) tokens.push_back(static_cast<unsigned char>(ch));
   }
@@ -37,10 +37,10 @@ std::vector<int32_t> PackSample(std::mt19937_64& gen, const AdditionOptions& o, 
 
 }  // namespace
 
-std::string AdditionProblem(int64_t a, int64_t b, bool reverse_answer) {
-  std::string sum = std::to_string(a + b);
+std::string AdditionProblem(int64_t a, int64_t b, int digits, bool reverse_answer) {
+  std::string sum = fmt::format("{:0{}d}", a + b, digits + 1);
   if (reverse_answer) std::reverse(sum.begin(), sum.end());
-  return fmt::format("{}+{}={}\n", a, b, sum);
+  return fmt::format("{:0{}d}+{:0{}d}={}\n", a, digits, b, digits, sum);
 }
 
 bool IsEvalProblem(int64_t a, int64_t b, double eval_fraction) {
@@ -52,7 +52,7 @@ bool IsEvalProblem(int64_t a, int64_t b, double eval_fraction) {
 }
 
 absl::Status WriteAdditionDataset(const std::string& dir, const AdditionOptions& o) {
-  const int64_t longest = 2 * o.digits + o.digits + 1 + 3;
+  const int64_t longest = 3 * o.digits + 4;  // "a+b=" and the sum, newline included
   if (o.digits < 1 || o.digits > 9 || o.sample_len < longest) {
     return absl::InvalidArgumentError(fmt::format(
         "addition task: digits must be 1..9 and sample_len >= {} (found digits {}, sample_len {})",

@@ -13,18 +13,18 @@ absl::StatusOr<std::string> LocalPath(const std::string& uri) {
   const size_t sep = uri.find("://");
   if (sep == std::string::npos) return uri;
   if (uri.compare(0, sep, "file") == 0) return uri.substr(sep + 3);
-  return absl::UnimplementedError(fmt::format(
-      "{}: scheme '{}' is not readable by this build yet (file:// and plain paths are)", uri,
-      uri.substr(0, sep)));
+  return absl::UnimplementedError(
+      fmt::format("{}: scheme '{}' is not readable by this build yet (file:// and plain paths are)",
+                  uri, uri.substr(0, sep)));
 }
 
 absl::StatusOr<Dataset> Dataset::Open(const std::string& uri) {
   MT_ASSIGN_OR_RETURN(std::string dir, LocalPath(uri));
   auto text = ReadFile(dir + "/" + kIndexName);
   if (!text.ok()) {
-    return absl::NotFoundError(fmt::format(
-        "{}: no dataset here ({}); create one with `meshtrain data prepare`", uri,
-        std::string(text.status().message())));
+    return absl::NotFoundError(
+        fmt::format("{}: no dataset here ({}); create one with `meshtrain data prepare`", uri,
+                    std::string(text.status().message())));
   }
   Dataset ds;
   MT_ASSIGN_OR_RETURN(ds.index_, IndexFromJson(*text, dir + "/" + kIndexName));
@@ -32,8 +32,8 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& uri) {
     const std::string path = dir + "/" + shard.name;
     MT_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
     if (static_cast<int64_t>(bytes.size()) != shard.bytes) {
-      return absl::DataLossError(fmt::format("{}: {} bytes, index says {}", path, bytes.size(),
-                                             shard.bytes));
+      return absl::DataLossError(
+          fmt::format("{}: {} bytes, index says {}", path, bytes.size(), shard.bytes));
     }
     const std::string sum = Xxh64Hex(bytes.data(), bytes.size());
     if (sum != shard.xxh64) {

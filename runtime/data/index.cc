@@ -22,12 +22,9 @@ std::string Xxh64Hex(const void* data, size_t size) {
 }
 
 std::string IndexToJson(const DatasetIndex& index) {
-  json j = {{"format", "meshtrain.dataset"},
-            {"version", kFormatVersion},
-            {"tokenizer", index.tokenizer},
-            {"vocab_size", index.vocab_size},
-            {"sample_len", index.sample_len},
-            {"token_dtype", "uint16"}};
+  json j = {{"format", "meshtrain.dataset"},  {"version", kFormatVersion},
+            {"tokenizer", index.tokenizer},   {"vocab_size", index.vocab_size},
+            {"sample_len", index.sample_len}, {"token_dtype", "uint16"}};
   if (index.answer) j["answer"] = {{"begin", index.answer->begin}, {"end", index.answer->end}};
   if (index.pad) j["pad"] = *index.pad;
   j["shards"] = json::array();
@@ -51,10 +48,12 @@ absl::Status CheckShard(const ShardInfo& s, int64_t sample_len, const std::strin
                         size_t i) {
   const std::string field = fmt::format("shards[{}]", i);
   if (s.name.empty() || s.name.find('/') != std::string::npos || s.name[0] == '.') {
-    return Bad(source, field + ".name", fmt::format("not a plain file name (found \"{}\")", s.name));
+    return Bad(source, field + ".name",
+               fmt::format("not a plain file name (found \"{}\")", s.name));
   }
   if (s.split != "train" && s.split != "eval") {
-    return Bad(source, field + ".split", fmt::format("expected train or eval (found \"{}\")", s.split));
+    return Bad(source, field + ".split",
+               fmt::format("expected train or eval (found \"{}\")", s.split));
   }
   if (s.samples < 0 || s.bytes != s.samples * sample_len * 2) {
     return Bad(source, field + ".bytes",
@@ -62,7 +61,8 @@ absl::Status CheckShard(const ShardInfo& s, int64_t sample_len, const std::strin
                            s.samples * sample_len * 2, s.bytes));
   }
   if (s.xxh64.size() != 16) {
-    return Bad(source, field + ".xxh64", fmt::format("expected 16 hex digits (found \"{}\")", s.xxh64));
+    return Bad(source, field + ".xxh64",
+               fmt::format("expected 16 hex digits (found \"{}\")", s.xxh64));
   }
   return absl::OkStatus();
 }
@@ -77,23 +77,26 @@ absl::StatusOr<DatasetIndex> IndexFromJson(const std::string& text, const std::s
       return Bad(source, "format", "expected \"meshtrain.dataset\"");
     }
     if (j.value("version", 0) != kFormatVersion) {
-      return Bad(source, "version", fmt::format("unsupported (found {}, this build reads {})",
-                                                j.value("version", 0), kFormatVersion));
+      return Bad(source, "version",
+                 fmt::format("unsupported (found {}, this build reads {})", j.value("version", 0),
+                             kFormatVersion));
     }
-    if (j.value("token_dtype", "") != "uint16") return Bad(source, "token_dtype", "expected uint16");
+    if (j.value("token_dtype", "") != "uint16")
+      return Bad(source, "token_dtype", "expected uint16");
     DatasetIndex index;
     index.tokenizer = j.at("tokenizer").get<std::string>();
     index.vocab_size = j.at("vocab_size").get<int64_t>();
     index.sample_len = j.at("sample_len").get<int64_t>();
     if (index.vocab_size <= 0 || index.vocab_size > 65536) {
-      return Bad(source, "vocab_size", fmt::format("expected 1..65536 (found {})", index.vocab_size));
+      return Bad(source, "vocab_size",
+                 fmt::format("expected 1..65536 (found {})", index.vocab_size));
     }
     if (index.sample_len < 2) {
       return Bad(source, "sample_len", fmt::format("expected >= 2 (found {})", index.sample_len));
     }
     if (j.contains("answer")) {
-      index.answer = AnswerSpans{j["answer"].at("begin").get<int32_t>(),
-                                 j["answer"].at("end").get<int32_t>()};
+      index.answer =
+          AnswerSpans{j["answer"].at("begin").get<int32_t>(), j["answer"].at("end").get<int32_t>()};
     }
     if (j.contains("pad")) index.pad = j["pad"].get<int32_t>();
     for (const json& s : j.at("shards")) {
@@ -101,8 +104,8 @@ absl::StatusOr<DatasetIndex> IndexFromJson(const std::string& text, const std::s
                                        s.at("split").get<std::string>(),
                                        s.at("samples").get<int64_t>(), s.at("bytes").get<int64_t>(),
                                        s.at("xxh64").get<std::string>()});
-      MT_RETURN_IF_ERROR(CheckShard(index.shards.back(), index.sample_len, source,
-                                    index.shards.size() - 1));
+      MT_RETURN_IF_ERROR(
+          CheckShard(index.shards.back(), index.sample_len, source, index.shards.size() - 1));
     }
     return index;
   } catch (const json::exception& e) {

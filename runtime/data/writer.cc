@@ -20,14 +20,15 @@ absl::Status DatasetWriter::Add(const std::string& split, const std::vector<int3
     return absl::InvalidArgumentError(fmt::format("sample has {} tokens, expected sample_len {}",
                                                   tokens.size(), index_.sample_len));
   }
-  std::vector<uint16_t>& buf = pending_[split];
+  // Check the whole sample first: a rejected sample must leave nothing behind in the shard.
   for (int32_t t : tokens) {
     if (t < 0 || t >= index_.vocab_size) {
       return absl::InvalidArgumentError(
           fmt::format("token {} outside the vocabulary [0, {})", t, index_.vocab_size));
     }
-    buf.push_back(static_cast<uint16_t>(t));  // little-endian hosts only (x86-64, aarch64)
   }
+  std::vector<uint16_t>& buf = pending_[split];
+  for (int32_t t : tokens) buf.push_back(static_cast<uint16_t>(t));  // little-endian hosts
   if (static_cast<int64_t>(buf.size()) >= samples_per_shard_ * index_.sample_len) {
     return Flush(split);
   }
@@ -43,9 +44,9 @@ absl::Status DatasetWriter::Flush(const std::string& split) {
   shard.samples = static_cast<int64_t>(buf.size()) / index_.sample_len;
   shard.bytes = static_cast<int64_t>(buf.size() * sizeof(uint16_t));
   shard.xxh64 = Xxh64Hex(buf.data(), shard.bytes);
-  MT_RETURN_IF_ERROR(WriteFileAtomic(
-      dir_ + "/" + shard.name,
-      std::string_view(reinterpret_cast<const char*>(buf.data()), shard.bytes)));
+  MT_RETURN_IF_ERROR(
+      WriteFileAtomic(dir_ + "/" + shard.name,
+                      std::string_view(reinterpret_cast<const char*>(buf.data()), shard.bytes)));
   index_.shards.push_back(shard);
   buf.clear();
   return absl::OkStatus();

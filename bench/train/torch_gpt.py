@@ -104,7 +104,9 @@ def make_targets(x, seq, index, answers_only):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", help="dataset directory; omit for random tokens (throughput only)")
+    ap.add_argument("--vocab", type=int, default=256, help="vocabulary for random tokens")
+    ap.add_argument("--json", help="write the final throughput record to FILE")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seq", type=int, default=16)
@@ -119,7 +121,11 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(42)
     torch.set_num_threads(a.threads)
-    index, train = load_split(a.data, "train")
+    if a.data:
+        index, train = load_split(a.data, "train")
+    else:  # random tokens: a throughput measurement, as bench/train/train_bench does
+        index = {"vocab_size": a.vocab, "sample_len": a.seq + 1}
+        train = np.random.default_rng(3).integers(0, a.vocab, (4096, a.seq + 1))
     model = GPT(a.layers, a.heads, a.d_model, a.seq, index["vocab_size"])
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("w")]
     rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("w"))]
@@ -139,10 +145,18 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if (step + 1) % a.log_every == 0:
+        if step == 0:
+            start = time.time()  # the first step warms up; time the rest
+        elif (step + 1) % a.log_every == 0 or step + 1 == a.steps:
             el = time.time() - start
-            print(json.dumps({"step": step + 1, "loss": round(loss.item(), 4),
-                              "tokens_per_s": round((step + 1) * a.batch * a.seq / el)}), flush=True)
+            rec = {"step": step + 1, "loss": round(loss.item(), 4),
+                   "tokens_per_s": round(step * a.batch * a.seq / el)}
+            print(json.dumps(rec), flush=True)
+    if a.json:
+        rec.update({"engine": "pytorch " + torch.__version__, "threads": a.threads,
+                    "config": vars(a)})
+        with open(a.json, "w") as f:
+            json.dump(rec, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -105,19 +105,20 @@ int main(int argc, char** argv) {
   const double gemm_rate = gemm_flops / gemm_s;
   const auto info = mt::cpu::GemmInfo();
 
-  std::printf("# GPT L=%ld H=%ld C=%ld T=%ld B=%ld V=%ld, %.2fM parameters; GEMM: OpenBLAS %s, %d "
-              "threads\n",
-              c.layers, c.heads, c.d_model, c.seq, c.batch, c.vocab, n / 1e6, info.core.c_str(),
-              info.threads);
+  std::printf(
+      "# GPT L=%ld H=%ld C=%ld T=%ld B=%ld V=%ld, %.2fM parameters; GEMM: OpenBLAS %s, %d "
+      "threads\n",
+      c.layers, c.heads, c.d_model, c.seq, c.batch, c.vocab, n / 1e6, info.core.c_str(),
+      info.threads);
   std::printf("%12s %12s %14s %16s %8s\n", "step_ms", "tokens/s", "model_GFLOP/s",
               "step_GEMM_GFLOP/s", "ratio");
   std::printf("%12.2f %12.0f %14.1f %16.1f %8.2f\n", step_s * 1e3, tokens_per_s, model_flops / 1e9,
               gemm_rate / 1e9, model_flops / gemm_rate);
   if (!c.json.empty()) {
     nlohmann::json j = mt::bench::RunInfo();
-    j["config"] = {{"layers", c.layers}, {"heads", c.heads}, {"d_model", c.d_model},
-                   {"seq", c.seq},       {"batch", c.batch}, {"vocab", c.vocab},
-                   {"steps", c.steps},   {"parameters", n},  {"gemm_core", info.core},
+    j["config"] = {{"layers", c.layers},     {"heads", c.heads}, {"d_model", c.d_model},
+                   {"seq", c.seq},           {"batch", c.batch}, {"vocab", c.vocab},
+                   {"steps", c.steps},       {"parameters", n},  {"gemm_core", info.core},
                    {"threads", info.threads}};
     j["results"] = {{"step_ms", step_s * 1e3},
                     {"tokens_per_s", tokens_per_s},

@@ -24,5 +24,6 @@ Command AddValidateCommand(CLI::App& root);
 Command AddDocsCommand(CLI::App& root);
 Command AddRunCommand(CLI::App& root);
 Command AddDataCommand(CLI::App& root);
+Command AddGenerateCommand(CLI::App& root);
 
 }  // namespace mt::cli

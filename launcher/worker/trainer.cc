@@ -9,6 +9,7 @@
 #include "fmt/format.h"
 #include "launcher/worker/batch.h"
 #include "launcher/worker/evaluate.h"
+#include "launcher/worker/model_io.h"
 #include "launcher/worker/progress.h"
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
@@ -240,6 +241,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     }
   }
   progress.Finish();
+  MT_RETURN_IF_ERROR(SaveModel(o.run_dir + "/model.safetensors", *model, spec, summary.steps));
   summary.wall_s = Seconds(start);
   summary.tokens_per_s = summary.steps * tokens_per_step / summary.wall_s;
   MT_RETURN_IF_ERROR(WriteSummary(o.run_dir, summary));

@@ -1,9 +1,10 @@
 // The single-process training loop: data -> model -> AdamW, with evaluation, metrics and a
 // final summary. The parallel worker (mesh, collectives, checkpoints) wraps the same loop.
 //
-// Writes into run_dir: metrics.jsonl (one record per logged step and per evaluation) and
-// summary.json (written atomically at the end). Fails with a Status naming the job field or
-// file at fault: missing dataset, vocabulary or sequence length mismatch, non-finite loss.
+// Writes into run_dir: metrics.jsonl (one record per logged step and per evaluation), and at
+// the end model.safetensors (the trained parameters and the job) and summary.json (atomically).
+// Fails with a Status naming the job field or file at fault: missing dataset, vocabulary or
+// sequence length mismatch, non-finite loss.
 #pragma once
 
 #include <cstdint>

@@ -16,8 +16,8 @@ absl::Status Annotate(const absl::Status& status, std::string_view context) {
 }
 
 absl::Status ErrnoStatus(int err, std::string_view call, std::string_view subject) {
-  return absl::ErrnoToStatus(err,
-                             fmt::format("{}: {} failed: {}", subject, call, std::strerror(err)));
+  // ErrnoToStatus appends ": <strerror>" itself.
+  return absl::ErrnoToStatus(err, fmt::format("{}: {} failed", subject, call));
 }
 
 void CheckFailed(const char* file, int line, std::string_view what) {

@@ -116,7 +116,7 @@ TEST(CliEnvironment, MalformedParameterStopsBeforeAnyWork) {
 TEST(CliHelp, RootAndEverySubcommandDescribeThemselves) {
   Result root = Meshtrain("--help");
   EXPECT_EQ(root.exit_code, 0);
-  for (const char* cmd : {"validate", "docs"}) {
+  for (const char* cmd : {"run", "generate", "validate", "data", "docs"}) {
     EXPECT_THAT(root.output, HasSubstr(cmd));
     Result sub = Meshtrain(std::string(cmd) + " --help");
     EXPECT_EQ(sub.exit_code, 0) << cmd;
@@ -131,6 +131,39 @@ TEST(CliUsage, NoOrUnknownSubcommandIsInvalidInput) {
   EXPECT_EQ(Meshtrain("frobnicate").exit_code, 2);
   EXPECT_EQ(Meshtrain("validate").exit_code, 2);  // JOB is required
   EXPECT_EQ(Meshtrain("docs nonsense").exit_code, 2);
+}
+
+TEST(CliTrain, PrepareRunGenerate) {
+  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  Result prep = Meshtrain(
+      "data prepare --digits 2 --sample-len 13 --train-samples 512 "
+      "--eval-samples 64 --out " +
+      dir + "/data");
+  ASSERT_EQ(prep.exit_code, 0) << prep.output;
+  EXPECT_THAT(prep.output, HasSubstr("512 train + 64 eval samples of 13 tokens"));
+  std::ofstream(dir + "/job.yaml")
+      << "name: cli-train\n"
+         "model: {n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256}\n"
+         "data: {uri: file://" +
+             dir +
+             "/data, loss_on: answers}\n"
+             "train: {global_batch: 16, steps: 20, lr: 1e-2, log_every: 10}\n"
+             "eval: {every: 10, batches: 1}\n";
+  Result run = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("step 20/20 | loss"));
+  EXPECT_THAT(run.output, HasSubstr("exact-match accuracy"));
+  EXPECT_THAT(run.output, HasSubstr("done: 20 steps"));
+  EXPECT_FALSE(ReadFile(dir + "/run/summary.json").empty());
+  Result gen = Meshtrain("generate --run-dir " + dir + "/run --prompt 12+34= --max-tokens 4");
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  EXPECT_EQ(gen.output.rfind("12+34=", 0), 0u) << gen.output;
+  fs::remove_all(dir + "/data");
+  Result missing = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run2");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("data.uri: file://" + dir + "/data: no dataset here"));
+  fs::remove_all(dir);
 }
 
 TEST(CliDocs, GeneratedDocsMatchTheCommittedFiles) {

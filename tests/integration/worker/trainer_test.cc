@@ -3,6 +3,8 @@
 // clear errors instead of crashes.
 #include "launcher/worker/trainer.h"
 
+#include "launcher/worker/model_io.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -33,14 +35,18 @@ class TrainerTest : public ::testing::Test {
 
   // `train` replaces the default learning rate and adds keys, e.g. ", lr: 1e30, clip: 0".
   meshtrain::v1::JobSpec Spec(const std::string& train = ", lr: 3e-3") {
-    const std::string text = "name: t\n"
-                             "model: {n_layer: 2, n_head: 2, d_model: 32, seq_len: 16, "
-                             "vocab_size: 256}\n"
-                             "data: {uri: " + dir_ / "data" + "}\n"
-                             "parallel: {micro_batches: 2}\n"
-                             "train: {global_batch: 8, steps: 30, warmup: 3, log_every: 5" + train +
-                             "}\n"
-                             "eval: {every: 10, batches: 2}\n";
+    const std::string text =
+        "name: t\n"
+        "model: {n_layer: 2, n_head: 2, d_model: 32, seq_len: 16, "
+        "vocab_size: 256}\n"
+        "data: {uri: " +
+        dir_ / "data" +
+        "}\n"
+        "parallel: {micro_batches: 2}\n"
+        "train: {global_batch: 8, steps: 30, warmup: 3, log_every: 5" +
+        train +
+        "}\n"
+        "eval: {every: 10, batches: 2}\n";
     job::LoadResult r = job::LoadJobText(text, "t.yaml");
     EXPECT_TRUE(r.ok()) << job::FormatProblems(r.problems);
     return r.spec;
@@ -88,6 +94,23 @@ TEST_F(TrainerTest, LearnsAndWritesMetricsAndSummary) {
   EXPECT_EQ(summary["final_step"], 30);
   EXPECT_GT(summary["tokens_per_s"].get<double>(), 0);
   EXPECT_TRUE(summary.contains("eval_accuracy"));
+}
+
+TEST_F(TrainerTest, SavedModelReloadsAndGenerates) {
+  ASSERT_TRUE(Run(Spec(), "gen").ok());
+  auto model = LoadModel(dir_ / "gen/model.safetensors");
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string prompt = "12+34=";
+  std::vector<int32_t> tokens(prompt.begin(), prompt.end());
+  GenerateOptions o;
+  o.max_tokens = 6;
+  o.stop = '\n';
+  auto a = Generate(**model, tokens, o);
+  auto b = Generate(**model, tokens, o);
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, b);  // greedy is deterministic
+  for (int32_t t : a) EXPECT_TRUE(t >= 0 && t < 256) << t;
+  EXPECT_EQ(LoadModel(dir_ / "missing.safetensors").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(TrainerTest, SameSeedGivesBitIdenticalLosses) {

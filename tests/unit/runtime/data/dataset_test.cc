@@ -130,8 +130,8 @@ TEST(AdditionTask, HeldOutProblemsNeverAppearInTraining) {
     EXPECT_EQ(train.count(p), 0u) << p.first << "+" << p.second;
     EXPECT_TRUE(IsEvalProblem(p.first, p.second, 0.1));
   }
-  EXPECT_FALSE(WriteAdditionDataset(dir.path(), AdditionOptions{.digits = 3, .sample_len = 10})
-                   .ok());
+  EXPECT_FALSE(
+      WriteAdditionDataset(dir.path(), AdditionOptions{.digits = 3, .sample_len = 10}).ok());
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ TEST(GptGolden, LossAndGradientsMatchPyTorch) {
     }
   }
   std::vector<int32_t> tokens, targets;
-  for (const auto& row : g["tokens"]) for (int t : row) tokens.push_back(t);
-  for (const auto& row : g["targets"]) for (int t : row) targets.push_back(t);
+  for (const auto& row : g["tokens"])
+    for (int t : row) tokens.push_back(t);
+  for (const auto& row : g["targets"])
+    for (int t : row) targets.push_back(t);
   const int64_t batch = g["tokens"].size();
   (*model)->ZeroGrad();
   const double loss = (*model)->Forward(tokens.data(), targets.data(), batch, c.seq_len);

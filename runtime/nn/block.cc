@@ -19,15 +19,6 @@ void Fill(Tensor& t, float v) {
   for (int64_t i = 0; i < t.numel(); ++i) d[i] = v;
 }
 
-void Zero(Tensor& t) {
-  if (t.nbytes() > 0) std::memset(t.Data<float>(), 0, t.nbytes());
-}
-
-// Grows `t` to at least `shape` (never shrinks: buffers are reused across steps).
-void Ensure(Tensor& t, Shape shape) {
-  if (t.numel() < NumElements(shape)) t = Tensor::Zeros(std::move(shape));
-}
-
 }  // namespace
 
 Parameter MakeParameter(const std::string& name, Shape shape, PartitionSpec partition,
@@ -45,22 +36,22 @@ void BlockActivations::Resize(const BlockShape& s, int64_t b, int64_t t) {
   batch = b;
   seq = t;
   const int64_t rows = b * t, c = s.d_model, hc = s.heads * s.head_size;
-  for (Tensor* x : {&ln1, &x1, &ln2}) Ensure(*x, {rows, c});
-  for (Tensor* x : {&ln1_mean, &ln1_rstd, &ln2_mean, &ln2_rstd}) Ensure(*x, {rows});
-  Ensure(qkv, {rows, 3 * hc});
-  Ensure(att, {b, s.heads, t, t});
-  Ensure(atty, {rows, hc});
-  Ensure(fc, {rows, s.d_ff});
-  Ensure(fc_gelu, {rows, s.d_ff});
+  for (Tensor* x : {&ln1, &x1, &ln2}) EnsureCapacity(*x, {rows, c});
+  for (Tensor* x : {&ln1_mean, &ln1_rstd, &ln2_mean, &ln2_rstd}) EnsureCapacity(*x, {rows});
+  EnsureCapacity(qkv, {rows, 3 * hc});
+  EnsureCapacity(att, {b, s.heads, t, t});
+  EnsureCapacity(atty, {rows, hc});
+  EnsureCapacity(fc, {rows, s.d_ff});
+  EnsureCapacity(fc_gelu, {rows, s.d_ff});
 }
 
 void BlockScratch::Resize(const BlockShape& s, int64_t rows) {
   const int64_t c = s.d_model, hc = s.heads * s.head_size;
-  for (Tensor* x : {&dx1, &dln2, &dln1}) Ensure(*x, {rows, c});
-  Ensure(dfc, {rows, s.d_ff});
-  Ensure(dfc_gelu, {rows, s.d_ff});
-  Ensure(datty, {rows, hc});
-  Ensure(dqkv, {rows, 3 * hc});
+  for (Tensor* x : {&dx1, &dln2, &dln1}) EnsureCapacity(*x, {rows, c});
+  EnsureCapacity(dfc, {rows, s.d_ff});
+  EnsureCapacity(dfc_gelu, {rows, s.d_ff});
+  EnsureCapacity(datty, {rows, hc});
+  EnsureCapacity(dqkv, {rows, 3 * hc});
 }
 
 Block::Block(const BlockShape& s, const std::string& prefix, uint64_t seed, int n_layer)
@@ -122,7 +113,7 @@ void Block::Backward(const float* x, const float* dy, float* dx, const BlockActi
   const BlockShape& s = shape_;
   const int64_t rows = a.batch * a.seq, c = s.d_model, hc = s.heads * s.head_size;
   g.Resize(s, rows);
-  for (Tensor* t : {&g.dx1, &g.dln2, &g.dfc, &g.dfc_gelu, &g.datty, &g.dqkv, &g.dln1}) Zero(*t);
+  for (Tensor* t : {&g.dx1, &g.dln2, &g.dfc, &g.dfc_gelu, &g.datty, &g.dqkv, &g.dln1}) ZeroFill(*t);
   using namespace mt::cpu;
   // MLP half: y = x1 + fc_proj(gelu(fc(ln_2(x1))))
   float* dx1 = g.dx1.Data<float>();

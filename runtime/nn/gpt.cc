@@ -10,16 +10,6 @@
 #include "runtime/kernels/cpu/linear.h"
 
 namespace mt::nn {
-namespace {
-
-void Zero(Tensor& t) {
-  if (t.nbytes() > 0) std::memset(t.Data<float>(), 0, t.nbytes());
-}
-void Ensure(Tensor& t, Shape shape) {
-  if (t.numel() < NumElements(shape)) t = Tensor::Zeros(std::move(shape));
-}
-
-}  // namespace
 
 GptConfig GptConfig::FromSpec(const meshtrain::v1::ModelSpec& s) {
   GptConfig c;
@@ -68,7 +58,7 @@ std::vector<Parameter*> Gpt::Parameters() {
 }
 
 void Gpt::ZeroGrad() {
-  for (Parameter* p : Parameters()) Zero(p->grad);
+  for (Parameter* p : Parameters()) ZeroFill(p->grad);
 }
 
 void Gpt::Resize(int64_t batch, int64_t seq) {
@@ -77,11 +67,11 @@ void Gpt::Resize(int64_t batch, int64_t seq) {
   const int64_t rows = batch * seq, c = config_.d_model, v = config_.vocab_size;
   residual_.resize(config_.n_layer + 1);
   acts_.resize(config_.n_layer);
-  for (Tensor& r : residual_) Ensure(r, {rows, c});
+  for (Tensor& r : residual_) EnsureCapacity(r, {rows, c});
   for (int64_t l = 0; l < config_.n_layer; ++l) acts_[l].Resize(blocks_[l].shape(), batch, seq);
-  for (Tensor* t : {&lnf_, &dlnf_, &dresidual_a_, &dresidual_b_}) Ensure(*t, {rows, c});
-  for (Tensor* t : {&lnf_mean_, &lnf_rstd_, &losses_}) Ensure(*t, {rows});
-  for (Tensor* t : {&logits_, &probs_, &dlogits_}) Ensure(*t, {rows, v});
+  for (Tensor* t : {&lnf_, &dlnf_, &dresidual_a_, &dresidual_b_}) EnsureCapacity(*t, {rows, c});
+  for (Tensor* t : {&lnf_mean_, &lnf_rstd_, &losses_}) EnsureCapacity(*t, {rows});
+  for (Tensor* t : {&logits_, &probs_, &dlogits_}) EnsureCapacity(*t, {rows, v});
 }
 
 float Gpt::Forward(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq) {
@@ -113,7 +103,7 @@ void Gpt::Backward(float loss_scale) {
   MT_CHECK(targets_ != nullptr);
   const int64_t rows = batch_ * seq_, c = config_.d_model, v = config_.vocab_size;
   using namespace mt::cpu;
-  for (Tensor* t : {&dlogits_, &dlnf_, &dresidual_a_}) Zero(*t);
+  for (Tensor* t : {&dlogits_, &dlnf_, &dresidual_a_}) ZeroFill(*t);
   if (counted_ == 0) return;
   CrossEntropyBackward(dlogits_.Data<float>(), probs_.Data<float>(), targets_,
                        loss_scale / static_cast<float>(counted_), rows, v);
@@ -127,7 +117,7 @@ void Gpt::Backward(float loss_scale) {
   Tensor* dy = &dresidual_a_;
   Tensor* dx = &dresidual_b_;
   for (int64_t l = config_.n_layer - 1; l >= 0; --l) {
-    Zero(*dx);
+    ZeroFill(*dx);
     blocks_[l].Backward(residual_[l].Data<float>(), dy->Data<float>(), dx->Data<float>(), acts_[l],
                         scratch_);
     std::swap(dy, dx);

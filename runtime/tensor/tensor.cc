@@ -35,6 +35,14 @@ int64_t NumElements(const Shape& shape) {
   return n;
 }
 
+void ZeroFill(Tensor& t) {
+  if (t.nbytes() > 0) std::memset(t.Data<float>(), 0, t.nbytes());
+}
+
+void EnsureCapacity(Tensor& t, Shape shape) {
+  if (t.numel() < NumElements(shape)) t = Tensor::Zeros(std::move(shape));
+}
+
 Tensor::Storage::~Storage() {
   if (ptr != nullptr) allocator->Free(ptr, bytes);
 }

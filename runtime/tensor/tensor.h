@@ -80,4 +80,10 @@ class Tensor {
 
 int64_t NumElements(const Shape& shape);
 
+// Sets every byte of a host tensor to zero.
+void ZeroFill(Tensor& t);
+// Grows a host f32 buffer to hold at least `shape` (never shrinks: activation buffers are reused
+// across steps, so a smaller batch does not reallocate).
+void EnsureCapacity(Tensor& t, Shape shape);
+
 }  // namespace mt

@@ -1,8 +1,7 @@
-// Conformance of the Gloo backend: every op x world sizes 1-4 x element counts 0, 1, 7,
-// 2^20 + 3 x reduce ops, against a CPU reference, with ranks as threads over loopback TCP.
-// Inputs are small integers so float sums are exact whatever the reduction order.
-// Also: bf16 is a clear Unimplemented, Split sub-groups, Send/Recv ordering, a rank that never
-// joins (others fail with DeadlineExceeded in time) and the flight recorder on failure.
+// The Gloo backend through the shared conformance suite (tests/support/comm_conformance.h),
+// world sizes 1-4, ranks as threads over loopback TCP; plus Gloo's failure behaviour: a rank
+// that never joins fails the others with DeadlineExceeded in time, and a dead peer fails the
+// collective with the flight recorder naming it.
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -12,10 +11,14 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/comm/factory.h"
 #include "runtime/comm/gloo/gloo_backend.h"
+#include "tests/support/comm_conformance.h"
 
 namespace mt::comm {
 namespace {
+
+using namespace mt::comm::testing;
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -37,127 +40,20 @@ void RunRanks(int world, const std::function<void(Backend&)>& fn) {
   for (auto& t : threads) t.join();
 }
 
-float Input(int rank, int64_t i) { return static_cast<float>((rank * 7 + i) % 13 - 6); }
-
-float Reference(ReduceOp op, int world, int64_t i) {
-  float acc = Input(0, i);
-  for (int r = 1; r < world; ++r) {
-    const float x = Input(r, i);
-    acc = op == ReduceOp::kMax   ? std::max(acc, x)
-          : op == ReduceOp::kMin ? std::min(acc, x)
-                                 : acc + x;
-  }
-  return op == ReduceOp::kAvg ? acc / world : acc;
-}
-
-void ExpectReduced(const std::vector<float>& got, ReduceOp op, int world, int64_t offset,
-                   const std::string& what) {
-  int64_t wrong = 0, first = -1;
-  for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
-    if (std::fabs(got[i] - Reference(op, world, offset + i)) > 1e-6f) {
-      if (first < 0) first = i;
-      ++wrong;
-    }
-  }
-  EXPECT_EQ(wrong, 0) << what << " first wrong element " << first;
-}
-
-const int64_t kCounts[] = {0, 1, 7, (1 << 20) + 3};
-const ReduceOp kOps[] = {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMax, ReduceOp::kMin};
-
 class GlooConformance : public ::testing::TestWithParam<int> {};
 
-TEST_P(GlooConformance, AllReduceEveryOpAndCount) {
-  const int world = GetParam();
-  RunRanks(world, [&](Backend& b) {
-    for (int64_t n : kCounts) {
-      for (ReduceOp op : kOps) {
-        std::vector<float> buf(n);
-        for (int64_t i = 0; i < n; ++i) buf[i] = Input(b.rank(), i);
-        Options o;
-        o.op = op;
-        ASSERT_TRUE(b.AllReduce(buf.data(), n, DType::kF32, o)->Wait(60s).ok());
-        ExpectReduced(buf, op, world, 0,
-                      fmt::format("allreduce {} n={} rank {}", ReduceOpName(op), n, b.rank()));
-      }
-    }
-  });
-}
-
+TEST_P(GlooConformance, AllReduceEveryOpAndCount) { RunRanks(GetParam(), CheckAllReduce); }
 TEST_P(GlooConformance, ReduceScatterAllGatherBroadcast) {
-  const int world = GetParam();
-  RunRanks(world, [&](Backend& b) {
-    for (int64_t n : kCounts) {
-      std::vector<float> in(n * world), out(n);
-      for (int64_t i = 0; i < n * world; ++i) in[i] = Input(b.rank(), i);
-      for (ReduceOp op : kOps) {
-        Options o;
-        o.op = op;
-        ASSERT_TRUE(b.ReduceScatter(in.data(), out.data(), n, DType::kF32, o)->Wait(60s).ok());
-        ExpectReduced(out, op, world, b.rank() * n, fmt::format("reducescatter n={}", n));
-      }
-      std::vector<float> mine(n), all(n * world);
-      for (int64_t i = 0; i < n; ++i) mine[i] = Input(b.rank(), i);
-      ASSERT_TRUE(b.AllGather(mine.data(), all.data(), n, DType::kF32)->Wait(60s).ok());
-      for (int r = 0; r < world && n > 0; ++r) {
-        EXPECT_EQ(all[r * n + n - 1], Input(r, n - 1)) << "allgather block " << r;
-      }
-      const int root = world - 1;
-      std::vector<float> buf(n, -1.0f);
-      if (b.rank() == root) buf = mine;
-      ASSERT_TRUE(b.Broadcast(buf.data(), n, DType::kF32, root)->Wait(60s).ok());
-      for (int64_t i = 0; i < n; i += 4099) EXPECT_EQ(buf[i], Input(root, i));
-    }
-    ASSERT_TRUE(b.Barrier()->Wait(60s).ok());
-  });
+  RunRanks(GetParam(), CheckReduceScatterAllGatherBroadcast);
 }
-
 TEST_P(GlooConformance, SendRecvKeepsOrderPerPairAndTag) {
-  const int world = GetParam();
-  if (world < 2) GTEST_SKIP() << "needs a peer";
-  RunRanks(world, [&](Backend& b) {
-    const int next = (b.rank() + 1) % world, prev = (b.rank() + world - 1) % world;
-    std::vector<float> first(5, 100.0f + b.rank()), second(5, 200.0f + b.rank());
-    std::vector<float> r1(5), r2(5);
-    auto s1 = b.Send(first.data(), 5, DType::kF32, next, 3);
-    auto s2 = b.Send(second.data(), 5, DType::kF32, next, 3);
-    auto w1 = b.Recv(r1.data(), 5, DType::kF32, prev, 3);
-    auto w2 = b.Recv(r2.data(), 5, DType::kF32, prev, 3);
-    for (auto* w : {&s1, &s2, &w1, &w2}) ASSERT_TRUE((*w)->Wait(30s).ok());
-    EXPECT_EQ(r1[4], 100.0f + prev);
-    EXPECT_EQ(r2[0], 200.0f + prev);
-  });
+  RunRanks(GetParam(), CheckSendRecvOrder);
 }
-
-TEST_P(GlooConformance, SplitFormsSubGroups) {
-  const int world = GetParam();
-  RunRanks(world, [&](Backend& b) {
-    const int color = b.rank() % 2;
-    auto sub = b.Split(color, -b.rank());  // reversed order inside each group
-    ASSERT_TRUE(sub.ok()) << sub.status();
-    const int members = (world + 1 - color) / 2;
-    ASSERT_EQ((*sub)->size(), members);
-    float v = static_cast<float>(b.rank());
-    ASSERT_TRUE((*sub)->AllReduce(&v, 1, DType::kF32)->Wait(30s).ok());
-    float expected = 0;
-    for (int r = color; r < world; r += 2) expected += r;
-    EXPECT_EQ(v, expected);
-    // Keys are -rank, so the highest rank of each color comes first: new rank = the number of
-    // same-color ranks above this one.
-    EXPECT_EQ((*sub)->rank(), (world - 1 - b.rank()) / 2) << "rank " << b.rank();
-  });
-}
+TEST_P(GlooConformance, SplitFormsSubGroups) { RunRanks(GetParam(), CheckSplit); }
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, GlooConformance, ::testing::Values(1, 2, 3, 4));
 
-TEST(GlooBackend, Bf16IsAClearUnimplemented) {
-  RunRanks(1, [](Backend& b) {
-    uint16_t x = 0;
-    absl::Status st = b.AllReduce(&x, 1, DType::kBF16)->Wait(1s);
-    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
-    EXPECT_THAT(std::string(st.message()), HasSubstr("gloo backend supports f32 only"));
-  });
-}
+TEST(GlooBackend, Bf16IsAClearUnimplemented) { RunRanks(1, CheckBf16IsUnimplemented); }
 
 TEST(GlooBackend, RankThatNeverJoinsFailsTheOthersInTime) {
   auto store = MakeMemoryStore();
@@ -197,6 +93,17 @@ TEST(GlooBackend, DeadPeerFailsTheCollectiveAndTheRecorderNamesIt) {
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].op, "allreduce");
   EXPECT_EQ(ops[0].state, OpState::kFailed);
+}
+
+TEST(BackendFactory, CreatesByNameAndExplainsTheRest) {
+  auto store = MakeMemoryStore();
+  auto gloo = CreateBackend("gloo", store, 0, 1);
+  ASSERT_TRUE(gloo.ok()) << gloo.status();
+  EXPECT_EQ((*gloo)->name(), "gloo");
+  EXPECT_EQ(CreateBackend("nccl", store, 0, 1).status().code(), absl::StatusCode::kUnimplemented);
+  auto bad = CreateBackend("rdma", store, 0, 1);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("unknown backend 'rdma'"));
 }
 
 }  // namespace

@@ -1,14 +1,47 @@
 // Op queue (see op_queue.h).
 #include "runtime/comm/op_queue.h"
 
+#include <deque>
+
 #include "fmt/format.h"
 
 namespace mt::comm {
-namespace {
+
+class QueuedWork;
+
+struct OpQueue::State {
+  struct Item {
+    uint64_t seq;
+    std::function<absl::Status()> run;
+    std::shared_ptr<QueuedWork> work;
+    std::chrono::steady_clock::time_point queued;
+  };
+  // How long the queue thread leaves a new op for a waiter to run inline: issue-then-wait
+  // callers reach Wait within microseconds; overlapped callers do not mind 200 us.
+  static constexpr std::chrono::microseconds kGrace{200};
+  explicit State(FlightRecorder* r) : recorder(r) {}
+
+  // Runs one item outside the lock and completes its Work.
+  void Execute(Item& item);
+  // Runs queued items in order up to `work`'s, if nothing is running (see op_queue.h).
+  void Help(const QueuedWork* work);
+
+  FlightRecorder* recorder;
+  std::mutex mu;
+  std::condition_variable cv;  // items added, running cleared, stopping set
+  std::deque<std::shared_ptr<Item>> items;
+  bool running = false;
+  bool stopping = false;
+};
 
 class QueuedWork final : public Work {
  public:
+  QueuedWork(std::weak_ptr<OpQueue::State> state, std::string what)
+      : state_(std::move(state)), what_(std::move(what)) {}
   absl::Status Wait(std::chrono::milliseconds timeout) override {
+    if (!Done()) {
+      if (auto state = state_.lock()) state->Help(this);
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (!cv_.wait_for(lock, timeout, [&] { return done_; })) {
       return absl::DeadlineExceededError(
@@ -28,79 +61,107 @@ class QueuedWork final : public Work {
     }
     cv_.notify_all();
   }
-  std::string what_;
+  const std::string& what() const { return what_; }
 
  private:
+  std::weak_ptr<OpQueue::State> state_;
+  std::string what_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
   absl::Status status_;
 };
 
-}  // namespace
+void OpQueue::State::Execute(Item& item) {
+  recorder->Start(item.seq);
+  absl::Status st = item.run();
+  recorder->Finish(item.seq, st.ok() ? "" : std::string(st.message()));
+  if (!st.ok()) {
+    st = absl::Status(st.code(),
+                      fmt::format("{}: {}", item.work->what(), std::string(st.message())));
+  }
+  item.work->Complete(std::move(st));
+}
 
-struct OpQueue::Item {
-  uint64_t seq;
-  std::function<absl::Status()> run;
-  std::shared_ptr<QueuedWork> work;
-};
+void OpQueue::State::Help(const QueuedWork* work) {
+  std::unique_lock<std::mutex> lock(mu);
+  while (!running && !stopping) {
+    bool queued = false;
+    for (const auto& item : items) queued = queued || item->work.get() == work;
+    if (!queued) return;
+    std::shared_ptr<Item> item = items.front();
+    items.pop_front();
+    running = true;
+    lock.unlock();
+    Execute(*item);
+    lock.lock();
+    running = false;
+    cv.notify_all();
+    if (item->work.get() == work) return;
+  }
+}
 
-OpQueue::OpQueue(FlightRecorder* recorder) : recorder_(recorder), thread_([this] { Loop(); }) {}
+OpQueue::OpQueue(FlightRecorder* recorder)
+    : state_(std::make_shared<State>(recorder)), thread_([this] { Loop(); }) {}
 
 OpQueue::~OpQueue() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->stopping = true;
   }
-  cv_.notify_all();
+  state_->cv.notify_all();
   thread_.join();
+  // A helping waiter may still be running an op that uses the backend: let it finish.
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->cv.wait(lock, [&] { return !state_->running; });
+  for (auto& item : state_->items) {
+    state_->recorder->Finish(item->seq, "cancelled: communicator destroyed");
+    item->work->Complete(absl::CancelledError(item->work->what() + ": communicator destroyed"));
+  }
+  state_->items.clear();
 }
 
 std::shared_ptr<Work> OpQueue::Completed(absl::Status status) {
-  auto w = std::make_shared<QueuedWork>();
+  auto w = std::make_shared<QueuedWork>(std::weak_ptr<State>(), "completed");
   w->Complete(std::move(status));
   return w;
 }
 
 std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
                                        std::function<absl::Status()> run) {
-  auto item = std::make_shared<Item>();
-  item->seq = recorder_->Queue(op, bytes, peer);
+  auto item = std::make_shared<State::Item>();
+  item->seq = state_->recorder->Queue(op, bytes, peer);
   item->run = std::move(run);
-  item->work = std::make_shared<QueuedWork>();
-  item->work->what_ = fmt::format("{} #{}", op, item->seq);
+  item->queued = std::chrono::steady_clock::now();
+  item->work = std::make_shared<QueuedWork>(state_, fmt::format("{} #{}", op, item->seq));
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    items_.push_back(item);
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->items.push_back(item);
   }
-  cv_.notify_all();
+  state_->cv.notify_all();
   return item->work;
 }
 
 void OpQueue::Loop() {
+  State& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
   while (true) {
-    std::shared_ptr<Item> item;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !items_.empty(); });
-      if (stopping_) break;
-      item = items_.front();
-      items_.pop_front();
+    s.cv.wait(lock, [&] { return s.stopping || (!s.running && !s.items.empty()); });
+    if (s.stopping) return;
+    const auto ready = s.items.front()->queued + State::kGrace;
+    if (std::chrono::steady_clock::now() < ready) {
+      s.cv.wait_until(lock, ready);  // a waiter may take it meanwhile; then re-check
+      continue;
     }
-    recorder_->Start(item->seq);
-    absl::Status st = item->run();
-    recorder_->Finish(item->seq, st.ok() ? "" : std::string(st.message()));
-    if (!st.ok())
-      st = absl::Status(st.code(),
-                        fmt::format("{}: {}", item->work->what_, std::string(st.message())));
-    item->work->Complete(std::move(st));
+    std::shared_ptr<State::Item> item = s.items.front();
+    s.items.pop_front();
+    s.running = true;
+    lock.unlock();
+    s.Execute(*item);
+    lock.lock();
+    s.running = false;
+    s.cv.notify_all();
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& item : items_) {
-    recorder_->Finish(item->seq, "cancelled: communicator destroyed");
-    item->work->Complete(absl::CancelledError(item->work->what_ + ": communicator destroyed"));
-  }
-  items_.clear();
 }
 
 }  // namespace mt::comm

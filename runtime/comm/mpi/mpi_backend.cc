@@ -162,8 +162,11 @@ class MpiBackend final : public Backend {
 
   std::shared_ptr<Work> AllReduce(void* buf, int64_t count, DType dtype,
                                   const Options& o) override {
-    return Post(
+    return Collective(
         "allreduce", dtype, count, -1,
+        [=, this] {
+          return MPI_Allreduce(MPI_IN_PLACE, buf, Count(count), MPI_FLOAT, MpiOp(o.op), comm_);
+        },
         [&](MPI_Request* r) {
           return MPI_Iallreduce(MPI_IN_PLACE, buf, Count(count), MPI_FLOAT, MpiOp(o.op), comm_, r);
         },
@@ -172,10 +175,14 @@ class MpiBackend final : public Backend {
 
   std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
                                       const Options& o) override {
-    return Post(
+    return Collective(
         "reducescatter", dtype, count * size_, -1,
+        [=, this] {
+          return MPI_Reduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_);
+        },
         [&](MPI_Request* r) {
-          return MPI_Ireduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_, r);
+          return MPI_Ireduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_,
+                                           r);
         },
         Averager(o.op, static_cast<float*>(out), count));
   }

@@ -181,8 +181,7 @@ class MpiBackend final : public Backend {
           return MPI_Reduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_);
         },
         [&](MPI_Request* r) {
-          return MPI_Ireduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_,
-                                           r);
+          return MPI_Ireduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_, r);
         },
         Averager(o.op, static_cast<float*>(out), count));
   }

@@ -173,14 +173,16 @@ std::vector<Row> Sweep(const Config& c, mt::comm::Backend& be, const RawFn& raw)
   for (double bytes = c.min_bytes; bytes <= c.max_bytes; bytes *= c.factor) {
     const int64_t count = CountFor(static_cast<int64_t>(bytes), n);
     Buffers b = Make(count, be.rank(), n);
-    // Raw first, then ours, then raw again: the raw time is the better of the two, so a warm-up
-    // or cache advantage of running second cannot flatter our layer.
-    // Each phase starts from fresh inputs (in-place sums grow every iteration).
-    const double theirs1 = TimeIt(c, be, [&] { raw(b, count); });
-    b = Make(count, be.rank(), n);
-    const double ours = TimeIt(c, be, [&] { RunOurs(be, b, count).IgnoreError(); });
-    b = Make(count, be.rank(), n);
-    const double theirs = std::min(theirs1, TimeIt(c, be, [&] { raw(b, count); }));
+    // Alternate raw and ours twice and keep each one's best time: the same number of samples
+    // for both, so noise cannot favour either side. Each phase starts from fresh inputs
+    // (in-place sums grow every iteration).
+    double ours = 1e30, theirs = 1e30;
+    for (int round = 0; round < 2; ++round) {
+      b = Make(count, be.rank(), n);
+      theirs = std::min(theirs, TimeIt(c, be, [&] { raw(b, count); }));
+      b = Make(count, be.rank(), n);
+      ours = std::min(ours, TimeIt(c, be, [&] { RunOurs(be, b, count).IgnoreError(); }));
+    }
     b = Make(count, be.rank(), n);  // fresh inputs for the correctness check
     if (kOp == "broadcast" && be.rank() != 0) std::fill(b.in.begin(), b.in.end(), -1.0f);
     RunOurs(be, b, count).IgnoreError();

@@ -11,6 +11,9 @@
 #ifdef MT_HAVE_BACKEND_MPI
 #include "runtime/comm/mpi/mpi_backend.h"
 #endif
+#ifdef MT_HAVE_BACKEND_NCCL
+#include "runtime/comm/nccl/nccl_backend.h"
+#endif
 
 namespace mt::comm {
 namespace {
@@ -51,8 +54,11 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view name,
   }
   if (name == "mpi") return CreateMpi(rank, size);
   if (name == "nccl") {
-    return absl::UnimplementedError(
-        "nccl: the NCCL backend is not part of this build yet (issue #4); use gloo or mpi");
+#ifdef MT_HAVE_BACKEND_NCCL
+    return CreateNcclBackend(std::move(store), rank, size);
+#else
+    return absl::UnimplementedError("nccl: this build has no NCCL backend (built without CUDA)");
+#endif
   }
   return absl::InvalidArgumentError(
       fmt::format("unknown backend '{}'; expected gloo, mpi or nccl", name));

@@ -1,0 +1,53 @@
+// The NCCL backend on one GPU (world 1: NCCL refuses two ranks on one device), through the
+// Store bootstrap: every op's result and dtype handling on device buffers, Split, the recorder.
+// Label gpu: skipped without a device. Multi-GPU conformance runs the shared suite on hosts
+// with several GPUs (issue #4).
+#include <cuda_runtime_api.h>
+
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime/comm/nccl/nccl_backend.h"
+#include "runtime/tensor/dtype.h"
+
+namespace mt::comm {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(NcclBackend, WorldOfOneOnDeviceBuffers) {
+  auto b = CreateNcclBackend(MakeMemoryStore(), 0, 1);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const int n = 1000;
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * sizeof(float)), cudaSuccess);
+  std::vector<float> h(n);
+  for (int i = 0; i < n; ++i) h[i] = i * 0.5f;
+  ASSERT_EQ(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  Options avg;
+  avg.op = ReduceOp::kAvg;
+  ASSERT_TRUE((*b)->AllReduce(d, n, DType::kF32, avg)->Wait(30s).ok());
+  ASSERT_TRUE((*b)->AllGather(d, d + n, n, DType::kF32)->Wait(30s).ok());
+  ASSERT_TRUE((*b)->Broadcast(d, n, DType::kF32, 0)->Wait(30s).ok());
+  ASSERT_TRUE((*b)->Barrier()->Wait(30s).ok());
+  std::vector<float> back(2 * n);
+  ASSERT_EQ(cudaMemcpy(back.data(), d, 2 * n * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  for (int i = 0; i < n; i += 37) {
+    EXPECT_EQ(back[i], h[i]);
+    EXPECT_EQ(back[n + i], h[i]);
+  }
+  // bf16 is supported by NCCL.
+  ASSERT_TRUE((*b)->AllReduce(d, n / 2, DType::kBF16)->Wait(30s).ok());
+  auto sub = (*b)->Split(0, 0);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ((*sub)->size(), 1);
+  auto ops = (*b)->recorder().Snapshot();
+  ASSERT_GE(ops.size(), 5u);
+  EXPECT_EQ(ops[0].op, "allreduce");
+  EXPECT_EQ(ops[0].state, OpState::kCompleted);
+  cudaFree(d);
+}
+
+}  // namespace
+}  // namespace mt::comm

@@ -28,10 +28,14 @@ const char* CudaText(cudaError_t e) { return cudaGetErrorString(e); }
 
 ncclRedOp_t NcclOp(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
-    default: return ncclSum;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
+    default:
+      return ncclSum;
   }
 }
 
@@ -58,8 +62,12 @@ class NcclWork final : public Work {
  public:
   NcclWork(std::shared_ptr<Comm> comm, FlightRecorder* recorder, uint64_t seq, std::string what,
            cudaEvent_t event, std::chrono::milliseconds op_timeout)
-      : comm_(std::move(comm)), recorder_(recorder), seq_(seq), what_(std::move(what)),
-        event_(event), deadline_(std::chrono::steady_clock::now() + op_timeout) {}
+      : comm_(std::move(comm)),
+        recorder_(recorder),
+        seq_(seq),
+        what_(std::move(what)),
+        event_(event),
+        deadline_(std::chrono::steady_clock::now() + op_timeout) {}
   ~NcclWork() override { cudaEventDestroy(event_); }
 
   absl::Status Wait(std::chrono::milliseconds timeout) override {
@@ -86,8 +94,8 @@ class NcclWork final : public Work {
     std::lock_guard<std::mutex> lock(mu_);
     if (done_) return status_;
     if (comm_->aborted) {
-      return FinishLocked(absl::AbortedError(what_ + ": communicator aborted (" +
-                                             comm_->abort_reason + ")"));
+      return FinishLocked(
+          absl::AbortedError(what_ + ": communicator aborted (" + comm_->abort_reason + ")"));
     }
     ncclResult_t async = ncclSuccess;
     ncclCommGetAsyncError(comm_->comm, &async);
@@ -195,8 +203,8 @@ class NcclBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<Backend>> Split(int color, int key) override {
     ncclComm_t sub = nullptr;
-    MT_NCCL_CHECK(ncclCommSplit(comm_->comm, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &sub,
-                                nullptr));
+    MT_NCCL_CHECK(
+        ncclCommSplit(comm_->comm, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &sub, nullptr));
     if (sub == nullptr) return std::unique_ptr<Backend>();
     int r = 0, n = 0;
     MT_NCCL_CHECK(ncclCommUserRank(sub, &r));
@@ -228,7 +236,8 @@ class NcclBackend final : public Backend {
     const std::string what = fmt::format("{} #{}", op, seq);
     const ncclResult_t r = call(s);
     cudaEvent_t event = nullptr;
-    if (r != ncclSuccess || cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess ||
+    if (r != ncclSuccess ||
+        cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess ||
         cudaEventRecord(event, s) != cudaSuccess) {
       if (event != nullptr) cudaEventDestroy(event);
       const std::string why = r != ncclSuccess ? NcclText(r) : "CUDA event";
@@ -264,7 +273,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateNcclBackend(std::shared_ptr<Store
   } else {
     MT_ASSIGN_OR_RETURN(std::string bytes, store->Get("nccl/unique_id", o.timeout));
     if (bytes.size() != sizeof id.internal) {
-      return absl::DataLossError(fmt::format("nccl: unique id of {} bytes in the store", bytes.size()));
+      return absl::DataLossError(
+          fmt::format("nccl: unique id of {} bytes in the store", bytes.size()));
     }
     std::memcpy(id.internal, bytes.data(), sizeof id.internal);
   }

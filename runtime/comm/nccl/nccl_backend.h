@@ -20,6 +20,7 @@ struct NcclOptions {
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateNcclBackend(std::shared_ptr<Store> store, int rank,
-                                                           int size, const NcclOptions& options = {});
+                                                           int size,
+                                                           const NcclOptions& options = {});
 
 }  // namespace mt::comm

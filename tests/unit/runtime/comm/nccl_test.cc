@@ -31,8 +31,7 @@ TEST(NcclBackend, WorldOfOneOnDeviceBuffers) {
   ASSERT_TRUE((*b)->Broadcast(d, n, DType::kF32, 0)->Wait(30s).ok());
   ASSERT_TRUE((*b)->Barrier()->Wait(30s).ok());
   std::vector<float> back(2 * n);
-  ASSERT_EQ(cudaMemcpy(back.data(), d, 2 * n * sizeof(float), cudaMemcpyDeviceToHost),
-            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(back.data(), d, 2 * n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
   for (int i = 0; i < n; i += 37) {
     EXPECT_EQ(back[i], h[i]);
     EXPECT_EQ(back[n + i], h[i]);

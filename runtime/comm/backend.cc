@@ -2,6 +2,23 @@
 #include "runtime/comm/backend.h"
 
 namespace mt::comm {
+namespace {
+
+class CompletedWorkImpl final : public Work {
+ public:
+  explicit CompletedWorkImpl(absl::Status st) : status_(std::move(st)) {}
+  absl::Status Wait(std::chrono::milliseconds) override { return status_; }
+  bool Done() const override { return true; }
+
+ private:
+  absl::Status status_;
+};
+
+}  // namespace
+
+std::shared_ptr<Work> CompletedWork(absl::Status status) {
+  return std::make_shared<CompletedWorkImpl>(std::move(status));
+}
 
 std::string_view ReduceOpName(ReduceOp op) {
   switch (op) {

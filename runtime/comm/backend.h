@@ -37,6 +37,9 @@ class Work {
   virtual bool Done() const = 0;
 };
 
+// A Work that is already complete with `status` (ops rejected before they start, empty ops).
+std::shared_ptr<Work> CompletedWork(absl::Status status);
+
 class Backend {
  public:
   virtual ~Backend() = default;

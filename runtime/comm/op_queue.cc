@@ -121,12 +121,6 @@ OpQueue::~OpQueue() {
   state_->items.clear();
 }
 
-std::shared_ptr<Work> OpQueue::Completed(absl::Status status) {
-  auto w = std::make_shared<QueuedWork>(std::weak_ptr<State>(), "completed");
-  w->Complete(std::move(status));
-  return w;
-}
-
 std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
                                        std::function<absl::Status()> run) {
   auto item = std::make_shared<State::Item>();

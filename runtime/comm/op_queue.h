@@ -30,8 +30,6 @@ class OpQueue {
   // `run` executes on the queue thread; its Status completes the returned Work.
   std::shared_ptr<Work> Enqueue(std::string op, int64_t bytes, int peer,
                                 std::function<absl::Status()> run);
-  // A Work that is already complete with `status` (for ops rejected before queueing).
-  static std::shared_ptr<Work> Completed(absl::Status status);
 
  private:
   void Loop();

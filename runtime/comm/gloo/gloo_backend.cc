@@ -180,7 +180,7 @@ class GlooBackend final : public Backend {
                                   const Options& o) override {
     if (auto bad = Reject("broadcast", dtype)) return bad;
     if (root < 0 || root >= size()) {
-      return OpQueue::Completed(absl::InvalidArgumentError(
+      return CompletedWork(absl::InvalidArgumentError(
           fmt::format("broadcast: root {} outside the group of {}", root, size())));
     }
     return queue_.Enqueue("broadcast", Bytes(count), root, [=, this] {
@@ -226,7 +226,7 @@ class GlooBackend final : public Backend {
   // A completed-with-error Work for a dtype Gloo cannot reduce or move here.
   std::shared_ptr<Work> Reject(const char* op, DType dtype) {
     if (dtype == DType::kF32) return nullptr;
-    return OpQueue::Completed(absl::UnimplementedError(
+    return CompletedWork(absl::UnimplementedError(
         fmt::format("{}: the gloo backend supports f32 only (found {})", op, DTypeName(dtype))));
   }
 
@@ -240,10 +240,10 @@ class GlooBackend final : public Backend {
                                      int peer, int tag, const Options& o, bool send) {
     if (auto bad = Reject(op, dtype)) return bad;
     if (peer < 0 || peer >= size() || peer == rank() || tag < 0) {
-      return OpQueue::Completed(absl::InvalidArgumentError(fmt::format(
+      return CompletedWork(absl::InvalidArgumentError(fmt::format(
           "{}: invalid peer {} / tag {} (rank {} of {})", op, peer, tag, rank(), size())));
     }
-    if (count == 0) return OpQueue::Completed(absl::OkStatus());
+    if (count == 0) return CompletedWork(absl::OkStatus());
     const uint64_t seq = recorder_.Queue(op, Bytes(count), peer);
     recorder_.Start(seq);
     auto work =

@@ -131,16 +131,6 @@ class MpiWork final : public Work {
   absl::Status status_;
 };
 
-class DoneWork final : public Work {
- public:
-  explicit DoneWork(absl::Status st) : status_(std::move(st)) {}
-  absl::Status Wait(std::chrono::milliseconds) override { return status_; }
-  bool Done() const override { return true; }
-
- private:
-  absl::Status status_;
-};
-
 class MpiBackend final : public Backend {
  public:
   explicit MpiBackend(MPI_Comm comm) : comm_(comm) {
@@ -252,7 +242,7 @@ class MpiBackend final : public Backend {
   }
 
   std::shared_ptr<Work> BadPeer(const char* op, int peer) const {
-    return std::make_shared<DoneWork>(absl::InvalidArgumentError(
+    return CompletedWork(absl::InvalidArgumentError(
         fmt::format("{}: invalid peer/root {} (rank {} of {})", op, peer, rank_, size_)));
   }
 
@@ -277,11 +267,11 @@ class MpiBackend final : public Backend {
   // A failed Work for what MPI cannot take, or nullptr.
   std::shared_ptr<Work> Check(const char* op, DType dtype, int64_t count) const {
     if (dtype != DType::kF32) {
-      return std::make_shared<DoneWork>(absl::UnimplementedError(
+      return CompletedWork(absl::UnimplementedError(
           fmt::format("{}: the mpi backend supports f32 only (found {})", op, DTypeName(dtype))));
     }
     if (count > INT32_MAX) {
-      return std::make_shared<DoneWork>(absl::InvalidArgumentError(
+      return CompletedWork(absl::InvalidArgumentError(
           fmt::format("{}: {} elements exceed MPI's int count", op, count)));
     }
     return nullptr;
@@ -291,14 +281,7 @@ class MpiBackend final : public Backend {
   std::shared_ptr<Work> Post(const char* op, DType dtype, int64_t count, int peer,
                              const std::function<int(MPI_Request*)>& start,
                              std::function<void()> after = nullptr) {
-    if (dtype != DType::kF32) {
-      return std::make_shared<DoneWork>(absl::UnimplementedError(
-          fmt::format("{}: the mpi backend supports f32 only (found {})", op, DTypeName(dtype))));
-    }
-    if (count > INT32_MAX) {
-      return std::make_shared<DoneWork>(absl::InvalidArgumentError(
-          fmt::format("{}: {} elements exceed MPI's int count", op, count)));
-    }
+    if (auto bad = Check(op, dtype, count)) return bad;
     const uint64_t seq = recorder_.Queue(op, count * 4, peer);
     recorder_.Start(seq);
     const std::string what = fmt::format("{} #{}", op, seq);
@@ -310,7 +293,7 @@ class MpiBackend final : public Backend {
     }
     if (rc != MPI_SUCCESS) {
       recorder_.Finish(seq, MpiText(rc));
-      return std::make_shared<DoneWork>(absl::InternalError(what + ": " + MpiText(rc)));
+      return CompletedWork(absl::InternalError(what + ": " + MpiText(rc)));
     }
     return std::make_shared<MpiWork>(&recorder_, seq, what, request, std::move(after));
   }

@@ -132,16 +132,6 @@ class NcclWork final : public Work {
   absl::Status status_;
 };
 
-class DoneWork final : public Work {
- public:
-  explicit DoneWork(absl::Status st) : status_(std::move(st)) {}
-  absl::Status Wait(std::chrono::milliseconds) override { return status_; }
-  bool Done() const override { return true; }
-
- private:
-  absl::Status status_;
-};
-
 class NcclBackend final : public Backend {
  public:
   NcclBackend(std::shared_ptr<Comm> comm, int rank, int size, NcclOptions options,
@@ -196,7 +186,7 @@ class NcclBackend final : public Backend {
   std::shared_ptr<Work> Barrier(const Options& o) override {
     // NCCL has no barrier: an allreduce of one float on a scratch device word.
     if (barrier_word_ == nullptr && cudaMalloc(&barrier_word_, sizeof(float)) != cudaSuccess) {
-      return std::make_shared<DoneWork>(absl::ResourceExhaustedError("barrier: cudaMalloc"));
+      return CompletedWork(absl::ResourceExhaustedError("barrier: cudaMalloc"));
     }
     return AllReduce(barrier_word_, 1, DType::kF32, o);
   }
@@ -218,7 +208,7 @@ class NcclBackend final : public Backend {
 
  private:
   std::shared_ptr<Work> Bad(const char* op, int peer) const {
-    return std::make_shared<DoneWork>(absl::InvalidArgumentError(
+    return CompletedWork(absl::InvalidArgumentError(
         fmt::format("{}: invalid peer/root {} (rank {} of {})", op, peer, rank_, size_)));
   }
 
@@ -227,7 +217,7 @@ class NcclBackend final : public Backend {
   std::shared_ptr<Work> Launch(const char* op, int64_t count, DType dtype, int peer,
                                const Options& o, Fn&& call) {
     if (comm_->aborted) {
-      return std::make_shared<DoneWork>(absl::AbortedError(
+      return CompletedWork(absl::AbortedError(
           fmt::format("{}: communicator aborted ({})", op, comm_->abort_reason)));
     }
     cudaStream_t s = o.stream != nullptr ? static_cast<cudaStream_t>(o.stream) : stream_;
@@ -242,7 +232,7 @@ class NcclBackend final : public Backend {
       if (event != nullptr) cudaEventDestroy(event);
       const std::string why = r != ncclSuccess ? NcclText(r) : "CUDA event";
       recorder_.Finish(seq, why);
-      return std::make_shared<DoneWork>(absl::InternalError(what + ": " + why));
+      return CompletedWork(absl::InternalError(what + ": " + why));
     }
     return std::make_shared<NcclWork>(comm_, &recorder_, seq, what, event, o.timeout);
   }

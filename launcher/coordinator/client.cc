@@ -1,0 +1,167 @@
+// Coordinator client and the gRPC Store (see client.h).
+#include "launcher/coordinator/client.h"
+
+#include "fmt/format.h"
+#include "runtime/core/params.h"
+#include "runtime/core/status.h"
+
+namespace mt::coord {
+namespace {
+
+// comm::Store over the coordinator's Store RPCs. Blocking calls give the server the caller's
+// timeout and wait a little longer for its answer, so the server's DeadlineExceeded (which
+// names the missing keys) is what the caller sees.
+class GrpcStore final : public comm::Store {
+ public:
+  GrpcStore(CoordinatorClient* client, std::string job_id)
+      : client_(client), job_id_(std::move(job_id)) {}
+
+  absl::Status Set(const std::string& key, const std::string& value) override {
+    v1::StoreSetRequest req;
+    req.set_job_id(job_id_);
+    req.set_key(key);
+    req.set_value(value);
+    v1::StoreSetReply reply;
+    grpc::ClientContext ctx;
+    Prepare(ctx, 0);
+    return FromGrpc(client_->stub().StoreSet(&ctx, req, &reply), Where("StoreSet"));
+  }
+
+  absl::StatusOr<std::string> Get(const std::string& key, comm::Millis timeout) override {
+    v1::StoreGetRequest req;
+    req.set_job_id(job_id_);
+    req.set_key(key);
+    req.set_timeout_ms(timeout.count());
+    v1::StoreGetReply reply;
+    grpc::ClientContext ctx;
+    Prepare(ctx, timeout.count());
+    MT_RETURN_IF_ERROR(FromGrpc(client_->stub().StoreGet(&ctx, req, &reply), Where("StoreGet")));
+    return reply.value();
+  }
+
+  absl::Status Wait(const std::vector<std::string>& keys, comm::Millis timeout) override {
+    v1::StoreWaitRequest req;
+    req.set_job_id(job_id_);
+    for (const auto& k : keys) req.add_keys(k);
+    req.set_timeout_ms(timeout.count());
+    v1::StoreWaitReply reply;
+    grpc::ClientContext ctx;
+    Prepare(ctx, timeout.count());
+    return FromGrpc(client_->stub().StoreWait(&ctx, req, &reply), Where("StoreWait"));
+  }
+
+  absl::StatusOr<int64_t> Add(const std::string& key, int64_t delta) override {
+    v1::StoreAddRequest req;
+    req.set_job_id(job_id_);
+    req.set_key(key);
+    req.set_delta(delta);
+    v1::StoreAddReply reply;
+    grpc::ClientContext ctx;
+    Prepare(ctx, 0);
+    MT_RETURN_IF_ERROR(FromGrpc(client_->stub().StoreAdd(&ctx, req, &reply), Where("StoreAdd")));
+    return reply.value();
+  }
+
+  absl::StatusOr<std::string> CompareSet(const std::string& key, const std::string& expected,
+                                         const std::string& desired) override {
+    v1::StoreCompareSetRequest req;
+    req.set_job_id(job_id_);
+    req.set_key(key);
+    req.set_expected(expected);
+    req.set_desired(desired);
+    v1::StoreCompareSetReply reply;
+    grpc::ClientContext ctx;
+    Prepare(ctx, 0);
+    MT_RETURN_IF_ERROR(
+        FromGrpc(client_->stub().StoreCompareSet(&ctx, req, &reply), Where("StoreCompareSet")));
+    return reply.value();
+  }
+
+ private:
+  void Prepare(grpc::ClientContext& ctx, int64_t blocking_ms) {
+    PrepareContext(ctx, client_->options().token,
+                   client_->options().rpc_timeout_s + blocking_ms / 1000.0);
+  }
+  std::string Where(const char* call) const {
+    return fmt::format("coordinator {} {}", client_->options().address, call);
+  }
+
+  CoordinatorClient* client_;
+  std::string job_id_;
+};
+
+}  // namespace
+
+absl::StatusOr<ClientOptions> ClientOptionsFromEnv() {
+  ClientOptions o;
+  o.address = params::Coordinator();
+  if (o.address.empty()) {
+    return absl::InvalidArgumentError(
+        "MT_COORDINATOR is not set: the coordinator's host:port is needed (the launchers set "
+        "it; in Kubernetes it names the coordinator Service)");
+  }
+  if (!params::CoordinatorTokenFile().empty()) {
+    MT_ASSIGN_OR_RETURN(o.token, ReadTokenFile(params::CoordinatorTokenFile()));
+  }
+  o.tls.ca = params::TlsCa();
+  o.tls.cert = params::TlsCert();
+  o.tls.key = params::TlsKey();
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
+    const ClientOptions& options) {
+  MT_ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(options.tls));
+  auto c = std::unique_ptr<CoordinatorClient>(new CoordinatorClient());
+  c->options_ = options;
+  grpc::ChannelArguments args;
+  if (options.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  c->channel_ = grpc::CreateCustomChannel(options.address, creds, args);
+  c->stub_ = v1::Coordinator::NewStub(c->channel_);
+  return c;
+}
+
+absl::StatusOr<v1::JoinReply> CoordinatorClient::Join(const v1::JoinRequest& request,
+                                                      double timeout_s) {
+  grpc::ClientContext ctx;
+  PrepareContext(ctx, options_.token, timeout_s);
+  ctx.set_wait_for_ready(true);  // the coordinator may still be starting
+  v1::JoinReply reply;
+  MT_RETURN_IF_ERROR(FromGrpc(stub_->Join(&ctx, request, &reply),
+                              fmt::format("coordinator {} Join", options_.address)));
+  return reply;
+}
+
+absl::StatusOr<v1::HeartbeatReply> CoordinatorClient::Heartbeat(const v1::HeartbeatRequest& r) {
+  grpc::ClientContext ctx;
+  PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
+  v1::HeartbeatReply reply;
+  MT_RETURN_IF_ERROR(FromGrpc(stub_->Heartbeat(&ctx, r, &reply),
+                              fmt::format("coordinator {} Heartbeat", options_.address)));
+  return reply;
+}
+
+absl::Status CoordinatorClient::Finish(const v1::FinishRequest& r) {
+  grpc::ClientContext ctx;
+  PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
+  v1::FinishReply reply;
+  return FromGrpc(stub_->Finish(&ctx, r, &reply),
+                  fmt::format("coordinator {} Finish", options_.address));
+}
+
+absl::StatusOr<v1::JobStatus> CoordinatorClient::GetStatus(const std::string& job_id) {
+  grpc::ClientContext ctx;
+  PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
+  v1::StatusRequest req;
+  req.set_job_id(job_id);
+  v1::JobStatus reply;
+  MT_RETURN_IF_ERROR(FromGrpc(stub_->GetStatus(&ctx, req, &reply),
+                              fmt::format("coordinator {} GetStatus", options_.address)));
+  return reply;
+}
+
+std::shared_ptr<comm::Store> CoordinatorClient::Store(const std::string& job_id) {
+  return std::make_shared<GrpcStore>(this, job_id);
+}
+
+}  // namespace mt::coord

@@ -1,0 +1,53 @@
+// Talking to a coordinator: the worker's calls (Join, Heartbeat, Finish), the operator's
+// (GetStatus), and GrpcStore, the comm::Store that backends bootstrap through in production.
+// Every call has a deadline; failures come back as Status naming the call and the address.
+// Thread safety: a client may be used from many threads (gRPC channels and stubs are).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "launcher/coordinator/security.h"
+#include "meshtrain/v1/coordinator.grpc.pb.h"
+#include "runtime/comm/store.h"
+
+namespace mt::coord {
+
+namespace v1 = meshtrain::v1;
+
+struct ClientOptions {
+  std::string address;          // host:port
+  std::string token;            // bearer token; empty: none
+  TlsFiles tls;                 // ca (and cert + key for mTLS); empty: plaintext
+  double rpc_timeout_s = 10;    // deadline of calls that do not block by design
+  bool own_connection = false;  // do not share the TCP connection with other clients (bench)
+};
+
+// Fills address, token and TLS files from MT_COORDINATOR, MT_COORDINATOR_TOKEN_FILE,
+// MT_TLS_CA / MT_TLS_CERT / MT_TLS_KEY.
+absl::StatusOr<ClientOptions> ClientOptionsFromEnv();
+
+class CoordinatorClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Connect(const ClientOptions& options);
+
+  // Blocks up to `timeout_s` (the rendezvous timeout plus a margin).
+  absl::StatusOr<v1::JoinReply> Join(const v1::JoinRequest& request, double timeout_s);
+  absl::StatusOr<v1::HeartbeatReply> Heartbeat(const v1::HeartbeatRequest& request);
+  absl::Status Finish(const v1::FinishRequest& request);
+  absl::StatusOr<v1::JobStatus> GetStatus(const std::string& job_id = "");
+  // A Store over this coordinator for `job_id`; keys are used as given (wrap it in a
+  // PrefixStore with the generation's prefix).
+  std::shared_ptr<comm::Store> Store(const std::string& job_id);
+
+  const ClientOptions& options() const { return options_; }
+  v1::Coordinator::Stub& stub() { return *stub_; }
+
+ private:
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+}  // namespace mt::coord

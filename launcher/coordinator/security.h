@@ -1,0 +1,36 @@
+// Transport security shared by meshtrain's gRPC endpoints: TLS / mTLS credentials from PEM
+// files and the bearer token (DESIGN §3 "Security"). A server with a token rejects calls
+// without `authorization: Bearer <token>` as UNAUTHENTICATED; a server with a client CA
+// requires client certificates (mTLS).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+
+namespace mt::coord {
+
+struct TlsFiles {
+  std::string cert, key;  // this side's certificate chain and private key (PEM)
+  std::string ca;         // server: client CA (mTLS); client: CA that signed the server
+};
+
+// Reads a token file (trailing whitespace trimmed); errors name the file.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+// Insecure when no cert/key is given; errors name the file that could not be read.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& tls);
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const TlsFiles& tls);
+
+// Server side: OK when no token is configured or the call carries it.
+grpc::Status CheckToken(const grpc::ServerContextBase& context, const std::string& token);
+// Client side: adds the token (if any) and the deadline to a call.
+void PrepareContext(grpc::ClientContext& context, const std::string& token, double timeout_s);
+
+grpc::Status ToGrpc(const absl::Status& s);
+absl::Status FromGrpc(const grpc::Status& s, const std::string& what);
+
+}  // namespace mt::coord

@@ -1,0 +1,214 @@
+// The coordinator's gRPC service (see server.h).
+#include "launcher/coordinator/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fmt/format.h"
+#include "meshtrain/v1/coordinator.grpc.pb.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/status.h"
+
+namespace mt::coord {
+namespace {
+
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+
+SteadyTime DeadlineIn(int64_t timeout_ms) {
+  return std::chrono::steady_clock::now() +
+         std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms));
+}
+
+class Service final : public v1::Coordinator::CallbackService {
+ public:
+  Service(std::shared_ptr<Coordinator> c, std::string token)
+      : c_(std::move(c)), token_(std::move(token)) {}
+
+  ServerUnaryReactor* Join(CallbackServerContext* ctx, const v1::JoinRequest* req,
+                           v1::JoinReply* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!Admit(ctx, reactor)) return reactor;
+    c_->Join(*req, [reactor, reply](absl::StatusOr<v1::JoinReply> r) {
+      if (r.ok()) *reply = std::move(*r);
+      reactor->Finish(ToGrpc(r.status()));
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* Heartbeat(CallbackServerContext* ctx, const v1::HeartbeatRequest* req,
+                                v1::HeartbeatReply* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!Admit(ctx, reactor)) return reactor;
+    auto r = c_->Heartbeat(*req);
+    if (r.ok()) *reply = std::move(*r);
+    reactor->Finish(ToGrpc(r.status()));
+    return reactor;
+  }
+
+  ServerUnaryReactor* Finish(CallbackServerContext* ctx, const v1::FinishRequest* req,
+                             v1::FinishReply*) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!Admit(ctx, reactor)) return reactor;
+    reactor->Finish(ToGrpc(c_->Finish(*req)));
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetStatus(CallbackServerContext* ctx, const v1::StatusRequest* req,
+                                v1::JobStatus* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!Admit(ctx, reactor)) return reactor;
+    if (!req->job_id().empty()) {
+      if (absl::Status s = c_->CheckJob(req->job_id()); !s.ok()) {
+        reactor->Finish(ToGrpc(s));
+        return reactor;
+      }
+    }
+    *reply = c_->Status();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* StoreSet(CallbackServerContext* ctx, const v1::StoreSetRequest* req,
+                               v1::StoreSetReply*) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
+    c_->kv().Set(req->key(), req->value());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  ServerUnaryReactor* StoreGet(CallbackServerContext* ctx, const v1::StoreGetRequest* req,
+                               v1::StoreGetReply* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
+    c_->kv().Get(req->key(), DeadlineIn(req->timeout_ms()),
+                 [reactor, reply](absl::StatusOr<std::string> v) {
+                   if (v.ok()) reply->set_value(std::move(*v));
+                   reactor->Finish(ToGrpc(v.status()));
+                 });
+    return reactor;
+  }
+
+  ServerUnaryReactor* StoreWait(CallbackServerContext* ctx, const v1::StoreWaitRequest* req,
+                                v1::StoreWaitReply*) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
+    std::vector<std::string> keys(req->keys().begin(), req->keys().end());
+    c_->kv().Wait(keys, DeadlineIn(req->timeout_ms()),
+                  [reactor](absl::Status s) { reactor->Finish(ToGrpc(s)); });
+    return reactor;
+  }
+
+  ServerUnaryReactor* StoreAdd(CallbackServerContext* ctx, const v1::StoreAddRequest* req,
+                               v1::StoreAddReply* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
+    auto v = c_->kv().Add(req->key(), req->delta());
+    if (v.ok()) reply->set_value(*v);
+    reactor->Finish(ToGrpc(v.status()));
+    return reactor;
+  }
+
+  ServerUnaryReactor* StoreCompareSet(CallbackServerContext* ctx,
+                                      const v1::StoreCompareSetRequest* req,
+                                      v1::StoreCompareSetReply* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
+    reply->set_value(c_->kv().CompareSet(req->key(), req->expected(), req->desired()));
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  // Token check; on refusal finishes the call and returns false.
+  bool Admit(CallbackServerContext* ctx, ServerUnaryReactor* reactor) {
+    grpc::Status s = CheckToken(*ctx, token_);
+    if (s.ok()) return true;
+    MT_LOG(kWarn, kCoord, "refused a call from {}: {}", ctx->peer(), s.error_message());
+    reactor->Finish(s);
+    return false;
+  }
+  bool AdmitJob(CallbackServerContext* ctx, ServerUnaryReactor* reactor, const std::string& job) {
+    if (!Admit(ctx, reactor)) return false;
+    if (absl::Status s = c_->CheckJob(job); !s.ok()) {
+      reactor->Finish(ToGrpc(s));
+      return false;
+    }
+    return true;
+  }
+
+  std::shared_ptr<Coordinator> c_;
+  std::string token_;
+};
+
+// gRPC reports a failed bind only as "no port"; try the bind ourselves to say why.
+std::string WhyCannotListen(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return "expected HOST:PORT";
+  std::string host = address.substr(0, colon);
+  if (host == "0.0.0.0" || host.empty() || host == "[::]") host = "0.0.0.0";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
+  if (host == "localhost") host = "127.0.0.1";
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return "not a usable address";
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::string why = "the address is not usable";
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    why = std::strerror(errno);
+    if (errno == EADDRINUSE) why += " (is another coordinator running on this port?)";
+  }
+  ::close(fd);
+  return why;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    std::shared_ptr<Coordinator> coordinator, const ServerOptions& options) {
+  MT_ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(options.tls));
+  std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
+  s->coordinator_ = coordinator;
+  s->service_ = std::make_unique<Service>(coordinator, options.token);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, creds, &port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(s->service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || port == 0) {
+    return absl::UnavailableError(fmt::format("coordinator: cannot listen on {}: {}",
+                                              options.listen, WhyCannotListen(options.listen)));
+  }
+  s->address_ = options.listen.substr(0, options.listen.rfind(':') + 1) + std::to_string(port);
+  const auto period = std::chrono::milliseconds(std::clamp<int64_t>(
+      static_cast<int64_t>(coordinator->config().heartbeat_s * 1000 / 20), 5, 100));
+  s->ticker_ = std::thread([raw = s.get(), period] {
+    while (!raw->stop_.load()) {
+      raw->coordinator_->Tick();
+      std::this_thread::sleep_for(period);
+    }
+  });
+  MT_LOG(kInfo, kCoord, "coordinator for job {} listening on {}{}{}", coordinator->config().job_id,
+         s->address_, options.tls.cert.empty() ? "" : " (TLS)",
+         options.token.empty() ? "" : " (bearer token required)");
+  return s;
+}
+
+void CoordinatorServer::Shutdown() {
+  if (stop_.exchange(true)) return;
+  if (ticker_.joinable()) ticker_.join();
+  coordinator_->Close();
+  coordinator_->kv().FailAll(absl::UnavailableError("the coordinator is shutting down"));
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+}  // namespace mt::coord

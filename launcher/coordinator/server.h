@@ -1,0 +1,47 @@
+// The coordinator on the network: the gRPC Coordinator service (callback API, so parked
+// Join/StoreGet/StoreWait calls hold no thread) over a Coordinator, plus the ticker thread
+// that checks leases and deadlines.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "launcher/coordinator/coordinator.h"
+#include "launcher/coordinator/security.h"
+
+namespace mt::coord {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  std::string token;                   // empty: no bearer token required
+  TlsFiles tls;                        // cert + key: TLS; plus ca: mTLS
+};
+
+class CoordinatorServer {
+ public:
+  // Fails with Unavailable naming the address when it cannot listen (e.g. a second
+  // coordinator on the same port: SO_REUSEPORT is off, so the port is really ours).
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
+      std::shared_ptr<Coordinator> coordinator, const ServerOptions& options);
+  ~CoordinatorServer();  // Shutdown()
+
+  // "host:port" with the port actually bound.
+  const std::string& address() const { return address_; }
+  Coordinator& coordinator() { return *coordinator_; }
+  // Fails parked calls, stops serving and the ticker. Idempotent.
+  void Shutdown();
+
+ private:
+  CoordinatorServer() = default;
+  std::shared_ptr<Coordinator> coordinator_;
+  std::unique_ptr<grpc::Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  std::atomic<bool> stop_{false};
+  std::thread ticker_;
+};
+
+}  // namespace mt::coord

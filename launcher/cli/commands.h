@@ -25,5 +25,8 @@ Command AddDocsCommand(CLI::App& root);
 Command AddRunCommand(CLI::App& root);
 Command AddDataCommand(CLI::App& root);
 Command AddGenerateCommand(CLI::App& root);
+Command AddWorkerCommand(CLI::App& root);
+Command AddCoordinatorCommand(CLI::App& root);
+Command AddStatusCommand(CLI::App& root);
 
 }  // namespace mt::cli

@@ -23,9 +23,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "meshtrain 0.1.0");
   app.require_subcommand(1);
   std::vector<mt::cli::Command> commands = {
-      mt::cli::AddRunCommand(app),      mt::cli::AddGenerateCommand(app),
-      mt::cli::AddValidateCommand(app), mt::cli::AddDataCommand(app),
-      mt::cli::AddDocsCommand(app),
+      mt::cli::AddRunCommand(app),         mt::cli::AddGenerateCommand(app),
+      mt::cli::AddValidateCommand(app),    mt::cli::AddDataCommand(app),
+      mt::cli::AddDocsCommand(app),        mt::cli::AddWorkerCommand(app),
+      mt::cli::AddCoordinatorCommand(app), mt::cli::AddStatusCommand(app),
   };
   try {
     app.parse(argc, argv);

@@ -1,11 +1,14 @@
-// `meshtrain run JOB.yaml --run-dir DIR [--nproc N]`: validate the job, then train it. Today
-// one process trains (N = 1); the coordinator and local launcher make N > 1 work.
+// `meshtrain run JOB.yaml --run-dir DIR [--nproc N]`: validate the job, then train it. One
+// process trains in this process; N > 1 starts the coordinator here and N local workers
+// (launcher/local). N defaults to the job's mesh size.
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
+#include "launcher/cli/job_setup.h"
+#include "launcher/local/supervisor.h"
 #include "launcher/worker/trainer.h"
 #include "runtime/core/file.h"
 #include "runtime/job/load.h"
@@ -17,7 +20,8 @@ namespace {
 struct RunArgs {
   std::string job;
   std::string run_dir;
-  int nproc = 1;
+  int nproc = 0;  // 0: the mesh size
+  SecurityFlags security;
 };
 
 std::string SummaryLine(const worker::TrainSummary& s) {
@@ -29,6 +33,40 @@ std::string SummaryLine(const worker::TrainSummary& s) {
   return line;
 }
 
+int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int nproc) {
+  if (std::string why = UnsupportedMesh(spec); !why.empty()) {
+    std::fprintf(stderr, "%s\n", why.c_str());
+    return kExitInvalid;
+  }
+  local::LocalOptions o;
+  o.meshtrain_exe = "/proc/self/exe";
+  o.job_path = args.job;
+  o.run_dir = args.run_dir;
+  o.nproc = nproc;
+  o.coordinator = CoordinatorConfigFor(spec, nproc);
+  auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
+  if (!server.ok()) {
+    std::fprintf(stderr, "meshtrain run: %s\n", std::string(server.status().message()).c_str());
+    return kExitInvalid;
+  }
+  o.server = *server;
+  o.token_file = args.security.token_file;
+  auto result = local::RunLocal(o);
+  if (!result.ok()) {
+    std::fprintf(stderr, "meshtrain run: %s\n", std::string(result.status().message()).c_str());
+    return kExitFailure;
+  }
+  if (!result->succeeded) {
+    std::fprintf(stderr, "meshtrain run: job failed: %s\n", result->error.c_str());
+    return result->interrupted ? 130 : kExitFailure;
+  }
+  std::printf(
+      "job succeeded: %d ranks, generation %lld, %d restart(s)\nrun dir: %s "
+      "(metrics.jsonl, summary.json)\n",
+      nproc, static_cast<long long>(result->generations), result->restarts, args.run_dir.c_str());
+  return kExitOk;
+}
+
 int RunRun(const RunArgs& args) {
   job::LoadOptions options;
   options.world = args.nproc;
@@ -37,12 +75,9 @@ int RunRun(const RunArgs& args) {
     std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
     return kExitInvalid;
   }
-  if (args.nproc != 1) {
-    std::fprintf(stderr, "--nproc: only single-process runs are supported so far (found %d)\n",
-                 args.nproc);
-    return kExitInvalid;
-  }
   std::printf("%s", job::Summarize(r.spec, options).c_str());
+  const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
+  if (nproc > 1) return RunLocalJob(args, r.spec, nproc);
   worker::TrainOptions train;
   train.spec = r.spec;
   train.run_dir = args.run_dir;
@@ -67,11 +102,18 @@ Command AddRunCommand(CLI::App& root) {
   app->footer(
       "Validates the job, trains it, evaluates every eval.every steps and at the end, and "
       "writes RUN_DIR/metrics.jsonl (one JSON record per logged step or evaluation) and "
-      "RUN_DIR/summary.json. Exit 2 for an invalid job or dataset, 1 when training fails.");
+      "RUN_DIR/summary.json. With more than one rank it hosts the coordinator (address in "
+      "RUN_DIR/coordinator.addr, see `meshtrain status --run-dir`) and supervises N `meshtrain "
+      "worker` processes, restarting them after a failure up to fault_tolerance.max_restarts. "
+      "Exit 2 for an invalid job or dataset, 1 when training fails, 130 when interrupted.");
   app->add_option("job", args->job, "Job file (YAML)")->required();
   app->add_option("--run-dir", args->run_dir, "Directory for metrics and results")->required();
-  app->add_option("--nproc", args->nproc, "Worker processes (world size); 1 for now")
+  app->add_option("--nproc", args->nproc,
+                  "Worker processes (world size); must equal the mesh size; default: the mesh "
+                  "size")
       ->check(CLI::PositiveNumber);
+  app->add_option("--token-file", args->security.token_file,
+                  "Require this bearer token on the coordinator (workers get it too)");
   return Command{app, [args] { return RunRun(*args); }};
 }
 

@@ -96,22 +96,61 @@ struct StepResult {
   optim::StepStats stats;
 };
 
-StepResult TrainStep(nn::Gpt& model, optim::AdamW& opt, data::DataPlan& plan, const TrainData& d,
-                     const JobSpec& spec, int64_t step, double lr, Batch& batch) {
+int DpSize(const comm::Backend* comm) { return comm ? comm->size() : 1; }
+int DpRank(const comm::Backend* comm) { return comm ? comm->rank() : 0; }
+
+// Averages every gradient and the loss over the data-parallel ranks with one all-reduce of a
+// flat buffer (a handful of large messages beat ~50 small ones on TCP). Bucketed overlap
+// with backward is the parallelism issue's job.
+absl::Status AverageOverRanks(nn::Gpt& model, comm::Backend& comm, double& loss,
+                              std::vector<float>& flat) {
+  const auto params = model.Parameters();
+  int64_t n = 1;
+  for (const nn::Parameter* p : params) n += p->grad.numel();
+  flat.resize(n);
+  float* out = flat.data();
+  for (const nn::Parameter* p : params) {
+    out = std::copy_n(p->grad.Data<float>(), p->grad.numel(), out);
+  }
+  *out = static_cast<float>(loss);
+  comm::Options options;
+  options.op = comm::ReduceOp::kAvg;
+  auto work = comm.AllReduce(flat.data(), n, DType::kF32, options);
+  if (absl::Status s = work->Wait(options.timeout); !s.ok()) {
+    return Annotate(s, "gradient all-reduce");
+  }
+  const float* in = flat.data();
+  for (nn::Parameter* p : params) {
+    std::copy_n(in, p->grad.numel(), p->grad.Data<float>());
+    in += p->grad.numel();
+  }
+  loss = *in;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> TrainStep(nn::Gpt& model, optim::AdamW& opt, data::DataPlan& plan,
+                                     const TrainData& d, const JobSpec& spec, int64_t step,
+                                     double lr, Batch& batch, comm::Backend* comm,
+                                     std::vector<float>& flat) {
+  // This rank's slice of the global batch, cut into micro-batches (DESIGN §3 data plan).
   const int64_t micro_batches = spec.parallel().micro_batches();
-  const int64_t micro_size = spec.train().global_batch() / micro_batches;
-  const int64_t cursor = step * spec.train().global_batch();
+  const int64_t global = spec.train().global_batch();
+  const data::Slice slice = data::RankSlice(step * global, global, DpSize(comm), DpRank(comm));
+  const int64_t micro_size = (slice.end - slice.begin) / micro_batches;
   StepResult r;
   model.ZeroGrad();
   std::vector<int64_t> pick(micro_size);
   for (int64_t mb = 0; mb < micro_batches; ++mb) {
-    for (int64_t i = 0; i < micro_size; ++i) pick[i] = plan.IndexAt(cursor + mb * micro_size + i);
+    for (int64_t i = 0; i < micro_size; ++i) {
+      pick[i] = plan.IndexAt(slice.begin + mb * micro_size + i);
+    }
     BuildBatch(d.ds, "train", pick, spec.model().seq_len(), batch,
                spec.data().loss_on() == "answers");
     r.loss += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq) /
               micro_batches;
     model.Backward(1.0f / static_cast<float>(micro_batches));
   }
+  if (DpSize(comm) > 1) MT_RETURN_IF_ERROR(AverageOverRanks(model, *comm, r.loss, flat));
   if (!std::isfinite(r.loss)) {
     r.stats.finite = false;
     return r;
@@ -150,12 +189,47 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// Evaluates and records the result; returns it for the summary.
-absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
-                                   int64_t step, metrics::JsonlSink& sink, Progress& progress) {
+// Evaluation split over the data-parallel ranks: rank r scores batches r, r + dp, ... of
+// the same sequence one process would score, and the per-rank sums are all-reduced, so the
+// result equals the single-process evaluation.
+absl::StatusOr<EvalResult> EvaluateShared(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
+                                          comm::Backend* comm) {
   const int64_t batch = spec.train().global_batch() / spec.parallel().micro_batches();
-  EvalResult r = Evaluate(model, d.ds, d.eval_split, d.eval_indices, batch, spec.eval().batches(),
+  const int64_t batches = spec.eval().batches();
+  const int dp = DpSize(comm), rank = DpRank(comm);
+  std::vector<int64_t> mine;
+  int64_t my_batches = 0;
+  for (int64_t b = rank; b < batches && !d.eval_indices.empty(); b += dp, ++my_batches) {
+    for (int64_t i = 0; i < batch; ++i) {
+      mine.push_back(d.eval_indices[(b * batch + i) % d.eval_indices.size()]);
+    }
+  }
+  EvalResult r = Evaluate(model, d.ds, d.eval_split, mine, batch, my_batches,
                           spec.data().loss_on() == "answers");
+  if (dp == 1) return r;
+  // Sums: loss over batches, batches, correct answers, answers.
+  std::vector<float> sums = {
+      static_cast<float>(r.loss * my_batches), static_cast<float>(my_batches),
+      static_cast<float>(r.accuracy.value_or(0) * r.answers), static_cast<float>(r.answers)};
+  auto work = comm->AllReduce(sums.data(), 4, DType::kF32);
+  if (absl::Status s = work->Wait(comm::Options{}.timeout); !s.ok()) {
+    return Annotate(s, "evaluation all-reduce");
+  }
+  EvalResult all;
+  all.loss = sums[1] > 0 ? sums[0] / sums[1] : 0;
+  all.answers = static_cast<int64_t>(std::lround(sums[3]));
+  if (r.accuracy || all.answers > 0) {
+    if (all.answers > 0) all.accuracy = std::round(sums[2]) / sums[3];
+  }
+  return all;
+}
+
+// Evaluates and (on rank 0) records the result; returns it for the summary.
+absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
+                                   int64_t step, comm::Backend* comm, metrics::JsonlSink* sink,
+                                   Progress& progress) {
+  MT_ASSIGN_OR_RETURN(EvalResult r, EvaluateShared(model, d, spec, comm));
+  if (!sink) return r;
   json rec = {{"step", step}, {"eval_loss", r.loss}};
   std::string line = fmt::format("eval @ step {}: loss {:.4f}", step, r.loss);
   if (r.accuracy) {
@@ -163,30 +237,50 @@ absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const Job
     line +=
         fmt::format(", exact-match accuracy {:.1f}% of {} answers", 100 * *r.accuracy, r.answers);
   }
-  MT_RETURN_IF_ERROR(sink.Write(rec));
+  MT_RETURN_IF_ERROR(sink->Write(rec));
   progress.Note(line);
   return r;
 }
 
-absl::Status WriteSummary(const std::string& run_dir, const TrainSummary& s) {
-  json j = {{"final_step", s.steps},
-            {"final_loss", s.final_loss},
-            {"tokens_per_s", s.tokens_per_s},
-            {"wall_s", s.wall_s},
-            {"skipped_updates", s.skipped_updates}};
+absl::Status WriteSummary(const TrainOptions& o, const TrainSummary& s) {
+  json j = {{"final_step", s.steps},       {"world_size", DpSize(o.comm)},
+            {"generations", o.generation}, {"restarts", o.restarts},
+            {"final_loss", s.final_loss},  {"tokens_per_s", s.tokens_per_s},
+            {"wall_s", s.wall_s},          {"skipped_updates", s.skipped_updates}};
   if (s.eval_loss) j["eval_loss"] = *s.eval_loss;
   if (s.eval_accuracy) j["eval_accuracy"] = *s.eval_accuracy;
-  return WriteFileAtomic(run_dir + "/summary.json", j.dump(2) + "\n");
+  return WriteFileAtomic(o.run_dir + "/summary.json", j.dump(2) + "\n");
 }
+
+}  // namespace
+
+const char* PhaseName(int phase) {
+  static const char* kNames[] = {"startup", "train", "eval", "finish"};
+  return phase >= 0 && phase < 4 ? kNames[phase] : "?";
+}
+
+namespace {
+
+void SetPhase(LiveProgress* live, int phase) {
+  if (live) live->phase.store(phase);
+}
+
+// What only rank 0 does: the metrics file and the progress line.
+struct Reporter {
+  std::optional<metrics::JsonlSink> sink;
+  metrics::JsonlSink* get() { return sink ? &*sink : nullptr; }
+};
 
 }  // namespace
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
   const auto start = std::chrono::steady_clock::now();
-  MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
+  const bool lead = DpRank(o.comm) == 0;
+  SetPhase(o.live, 0);
+  if (lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
   LogGemmProvider();
-  if (spec.has_checkpoint()) {
+  if (spec.has_checkpoint() && lead) {
     MT_LOG(kWarn, kCkpt,
            "checkpoint: this build does not write checkpoints yet (issue #7); the "
            "block is validated and ignored");
@@ -197,17 +291,23 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   optim::AdamW opt(model->Parameters(), AdamWConfigFrom(spec.train()));
   const optim::LrSchedule schedule = ScheduleFrom(spec.train());
   data::DataPlan plan(d.train_samples, static_cast<uint64_t>(spec.data().shuffle_seed()));
-  metrics::JsonlSink sink;
-  MT_RETURN_IF_ERROR(sink.Open(o.run_dir + "/metrics.jsonl", /*truncate=*/true));
+  Reporter report;
+  if (lead) {
+    report.sink.emplace();
+    MT_RETURN_IF_ERROR(report.sink->Open(o.run_dir + "/metrics.jsonl", /*truncate=*/true));
+  }
   Progress progress(spec.train().steps());
   const int64_t tokens_per_step = int64_t{spec.train().global_batch()} * spec.model().seq_len();
   TrainSummary summary;
   Batch batch;
+  std::vector<float> flat;
   auto window_start = std::chrono::steady_clock::now();
   int64_t window_steps = 0;
+  SetPhase(o.live, 1);
   for (int64_t step = 0; step < spec.train().steps(); ++step) {
     const double lr = schedule.At(step);
-    StepResult r = TrainStep(*model, opt, plan, d, spec, step, lr, batch);
+    MT_ASSIGN_OR_RETURN(StepResult r,
+                        TrainStep(*model, opt, plan, d, spec, step, lr, batch, o.comm, flat));
     if (!r.stats.finite) {
       if (spec.train().nan_policy() == "stop") {
         progress.Finish();
@@ -222,29 +322,39 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     ++window_steps;
     summary.steps = step + 1;
     summary.final_loss = r.loss;
+    if (o.live) o.live->step.store(step + 1);
     const bool last = step + 1 == spec.train().steps();
     if ((step + 1) % spec.train().log_every() == 0 || last) {
       const double rate = window_steps * tokens_per_step / Seconds(window_start);
-      MT_RETURN_IF_ERROR(sink.Write({{"step", step + 1},
-                                     {"loss", r.loss},
-                                     {"lr", lr},
-                                     {"grad_norm", r.stats.grad_norm},
-                                     {"tokens_per_s", rate}}));
-      if (!o.quiet) progress.Update(step + 1, r.loss, lr, rate, Seconds(start));
+      if (o.live) o.live->tokens_per_s.store(rate);
+      if (lead) {
+        MT_RETURN_IF_ERROR(report.sink->Write({{"step", step + 1},
+                                               {"loss", r.loss},
+                                               {"lr", lr},
+                                               {"grad_norm", r.stats.grad_norm},
+                                               {"tokens_per_s", rate}}));
+        if (!o.quiet) progress.Update(step + 1, r.loss, lr, rate, Seconds(start));
+      }
       window_start = std::chrono::steady_clock::now();
       window_steps = 0;
     }
     if (last || (spec.eval().every() > 0 && (step + 1) % spec.eval().every() == 0)) {
-      MT_ASSIGN_OR_RETURN(EvalResult e, RunEval(*model, d, spec, step + 1, sink, progress));
+      SetPhase(o.live, 2);
+      MT_ASSIGN_OR_RETURN(EvalResult e,
+                          RunEval(*model, d, spec, step + 1, o.comm, report.get(), progress));
       summary.eval_loss = e.loss;
       summary.eval_accuracy = e.accuracy;
+      SetPhase(o.live, 1);
     }
   }
-  progress.Finish();
-  MT_RETURN_IF_ERROR(SaveModel(o.run_dir + "/model.safetensors", *model, spec, summary.steps));
+  SetPhase(o.live, 3);
+  if (lead) progress.Finish();
   summary.wall_s = Seconds(start);
   summary.tokens_per_s = summary.steps * tokens_per_step / summary.wall_s;
-  MT_RETURN_IF_ERROR(WriteSummary(o.run_dir, summary));
+  if (lead) {
+    MT_RETURN_IF_ERROR(SaveModel(o.run_dir + "/model.safetensors", *model, spec, summary.steps));
+    MT_RETURN_IF_ERROR(WriteSummary(o, summary));
+  }
   return summary;
 }
 

@@ -7,19 +7,36 @@
 // sequence length mismatch, non-finite loss.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "meshtrain/v1/job.pb.h"
+#include "runtime/comm/backend.h"
 
 namespace mt::worker {
+
+// What the heartbeat thread reports while Train() runs (written by the training thread).
+struct LiveProgress {
+  std::atomic<int64_t> step{0};
+  std::atomic<int> phase{0};  // 0 startup, 1 train, 2 eval, 3 finish
+  std::atomic<double> tokens_per_s{0};
+};
+const char* PhaseName(int phase);
 
 struct TrainOptions {
   meshtrain::v1::JobSpec spec;
   std::string run_dir;
   bool quiet = false;  // no progress line (tests)
+  // Data parallelism over `comm` (null: one process). Every rank reads its slice of each
+  // global batch; gradients and the loss are averaged with one all-reduce per step, so all
+  // ranks apply the same update. Only rank 0 writes into run_dir.
+  comm::Backend* comm = nullptr;
+  LiveProgress* live = nullptr;  // optional
+  int64_t generation = 1;        // recorded in summary.json
+  int restarts = 0;
 };
 
 struct TrainSummary {

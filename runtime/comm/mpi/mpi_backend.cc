@@ -314,3 +314,18 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateMpiWorldBackend() {
 }
 
 }  // namespace mt::comm
+
+namespace mt::comm {
+
+absl::StatusOr<std::string> MpiBroadcastString(const std::string& value, int root) {
+  MT_RETURN_IF_ERROR(InitOnce());
+  auto lock = Runtime().Lock();
+  int64_t n = static_cast<int64_t>(value.size());
+  MT_MPI_CHECK(MPI_Bcast(&n, 1, MPI_INT64_T, root, MPI_COMM_WORLD));
+  std::string out = value;
+  out.resize(n);
+  MT_MPI_CHECK(MPI_Bcast(out.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD));
+  return out;
+}
+
+}  // namespace mt::comm

@@ -16,6 +16,10 @@ namespace mt::comm {
 // size come from MPI. Fails when MPI cannot start.
 absl::StatusOr<std::unique_ptr<Backend>> CreateMpiWorldBackend();
 
+// Bootstrap helper: `value` from `root` to every rank of MPI_COMM_WORLD (e.g. the address of
+// the coordinator rank 0 hosts). Collective: every rank calls it. Initialises MPI.
+absl::StatusOr<std::string> MpiBroadcastString(const std::string& value, int root);
+
 // True when the process was started by Open MPI's mpirun (OMPI_COMM_WORLD_SIZE is set).
 bool UnderMpirun();
 

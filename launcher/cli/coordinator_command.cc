@@ -1,0 +1,182 @@
+// `meshtrain coordinator JOB.yaml --listen ADDR`: the coordinator alone (for pods and
+// clusters), and `meshtrain status`: what a running coordinator knows about its job.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
+#include "launcher/cli/commands.h"
+#include "launcher/cli/job_setup.h"
+#include "launcher/coordinator/client.h"
+#include "launcher/coordinator/server.h"
+#include "nlohmann/json.hpp"
+#include "runtime/core/file.h"
+#include "runtime/core/text.h"
+
+namespace mt::cli {
+namespace {
+
+struct CoordinatorArgs {
+  std::string job;
+  std::string listen = "0.0.0.0:29400";
+  int world = 0;
+  std::string state_dir;
+  SecurityFlags security;
+};
+
+int RunCoordinator(const CoordinatorArgs& args) {
+  auto spec = LoadJobForWorld(args.job, args.world);
+  if (!spec) return kExitInvalid;
+  const int world =
+      args.world > 0 ? args.world : spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();
+  auto server_options = ServerOptionsFrom(args.security, args.listen);
+  if (!server_options.ok()) {
+    std::fprintf(stderr, "meshtrain coordinator: %s\n",
+                 std::string(server_options.status().message()).c_str());
+    return kExitInvalid;
+  }
+  std::shared_ptr<comm::Store> state;
+  if (!args.state_dir.empty()) {
+    auto made = comm::MakeFileStore(args.state_dir);
+    if (!made.ok()) {
+      std::fprintf(stderr, "meshtrain coordinator: --state-dir: %s\n",
+                   std::string(made.status().message()).c_str());
+      return kExitInvalid;
+    }
+    state = *made;
+  }
+  auto coordinator = coord::Coordinator::Create(CoordinatorConfigFor(*spec, world), state);
+  if (!coordinator.ok()) {
+    std::fprintf(stderr, "meshtrain coordinator: %s\n",
+                 std::string(coordinator.status().message()).c_str());
+    return kExitFailure;
+  }
+  auto server = coord::CoordinatorServer::Start(std::move(*coordinator), *server_options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "meshtrain coordinator: %s\n",
+                 std::string(server.status().message()).c_str());
+    return kExitFailure;
+  }
+  std::printf("coordinator for job %s listening on %s\n",
+              (*server)->coordinator().config().job_id.c_str(), (*server)->address().c_str());
+  std::fflush(stdout);
+  const coord::Phase phase = (*server)->coordinator().WaitDone(std::chrono::hours(24 * 365));
+  const std::string error = (*server)->coordinator().Status().error();
+  // Let the last heartbeats learn the outcome before the port closes.
+  std::this_thread::sleep_for(std::chrono::duration<double>(spec->fault_tolerance().heartbeat_s()));
+  (*server)->Shutdown();
+  if (phase != coord::Phase::kSucceeded) {
+    std::fprintf(stderr, "meshtrain coordinator: job failed: %s\n", error.c_str());
+    return kExitFailure;
+  }
+  std::printf("job succeeded\n");
+  return kExitOk;
+}
+
+// ---- status ----
+
+struct StatusArgs {
+  std::string coordinator;
+  std::string run_dir;
+  std::string token_file;
+  bool json = false;
+};
+
+std::string FormatStatus(const coord::v1::JobStatus& s) {
+  std::string out = fmt::format("job {}: {} (generation {}, restarts {}/{}, {} of {} ranks)\n",
+                                s.job_id(), s.state(), s.generation(), s.restarts(),
+                                s.max_restarts(), s.joined(), s.world_size());
+  if (!s.error().empty()) out += fmt::format("last error: {}\n", s.error());
+  out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9}  {:>8}  {}\n", "rank", "state", "step",
+                     "phase", "tok/s", "hb age", "last collective");
+  for (const auto& r : s.ranks()) {
+    const auto& c = r.last_collective();
+    const std::string coll =
+        c.seq() == 0 ? "-" : fmt::format("{} #{} {} ({} B)", c.op(), c.seq(), c.state(), c.bytes());
+    out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9.0f}  {:>7.1f}s  {}   {} pid {}\n", r.rank(),
+                       r.state(), r.step(), r.phase(), r.tokens_per_s(), r.heartbeat_age_s(), coll,
+                       r.host(), r.pid());
+  }
+  for (const auto& line : s.stuck()) out += "stuck: " + line + "\n";
+  return out;
+}
+
+int RunStatus(const StatusArgs& args) {
+  coord::ClientOptions o;
+  o.address = args.coordinator;
+  if (o.address.empty() && !args.run_dir.empty()) {
+    auto text = ReadFile(args.run_dir + "/coordinator.addr");
+    if (!text.ok()) {
+      std::fprintf(stderr, "meshtrain status: %s/coordinator.addr: %s\n", args.run_dir.c_str(),
+                   std::string(text.status().message()).c_str());
+      return kExitInvalid;
+    }
+    o.address = std::string(text::Trim(*text));
+  }
+  if (o.address.empty()) {
+    std::fprintf(stderr, "meshtrain status: pass --coordinator HOST:PORT or --run-dir DIR\n");
+    return kExitInvalid;
+  }
+  if (!args.token_file.empty()) {
+    auto token = coord::ReadTokenFile(args.token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "meshtrain status: %s\n", std::string(token.status().message()).c_str());
+      return kExitInvalid;
+    }
+    o.token = *token;
+  }
+  o.rpc_timeout_s = 5;
+  auto client = coord::CoordinatorClient::Connect(o);
+  if (!client.ok()) return kExitFailure;
+  auto status = (*client)->GetStatus();
+  if (!status.ok()) {
+    std::fprintf(stderr, "meshtrain status: %s\n", std::string(status.status().message()).c_str());
+    return kExitFailure;
+  }
+  if (args.json) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions po;
+    po.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(*status, &json, po);
+    std::printf("%s\n", json.c_str());
+  } else {
+    std::printf("%s", FormatStatus(*status).c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddCoordinatorCommand(CLI::App& root) {
+  auto args = std::make_shared<CoordinatorArgs>();
+  CLI::App* app = root.add_subcommand("coordinator", "Run a job's coordinator alone (pods)");
+  app->footer(
+      "Serves rendezvous, heartbeats, the bootstrap store and job status until the job "
+      "succeeds (exit 0) or fails (exit 1). Workers find it through MT_COORDINATOR.");
+  app->add_option("job", args->job, "Job file (YAML)")->required();
+  app->add_option("--listen", args->listen, "HOST:PORT to serve on")->capture_default_str();
+  app->add_option("--world", args->world, "World size; default: the mesh size")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--state-dir", args->state_dir,
+                  "Directory for the coordinator's state, so a restarted coordinator continues");
+  app->add_option("--token-file", args->security.token_file, "Require this bearer token");
+  app->add_option("--tls-cert", args->security.tls_cert, "Server certificate (PEM): TLS");
+  app->add_option("--tls-key", args->security.tls_key, "Server private key (PEM)");
+  app->add_option("--tls-client-ca", args->security.tls_client_ca,
+                  "CA for client certificates (PEM): mTLS");
+  return Command{app, [args] { return RunCoordinator(*args); }};
+}
+
+Command AddStatusCommand(CLI::App& root) {
+  auto args = std::make_shared<StatusArgs>();
+  CLI::App* app = root.add_subcommand("status", "Show a running job's state, per rank");
+  app->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT");
+  app->add_option("--run-dir", args->run_dir, "Run dir of a local run (its coordinator.addr)");
+  app->add_option("--token-file", args->token_file, "Bearer token file");
+  app->add_flag("--json", args->json, "Print the status as JSON");
+  return Command{app, [args] { return RunStatus(*args); }};
+}
+
+}  // namespace mt::cli

@@ -1,0 +1,59 @@
+// Shared job setup for the run, worker and coordinator commands (see job_setup.h).
+#include "launcher/cli/job_setup.h"
+
+#include <cstdio>
+
+#include "fmt/format.h"
+#include "runtime/core/status.h"
+#include "runtime/job/job_id.h"
+#include "runtime/job/load.h"
+
+namespace mt::cli {
+
+std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world) {
+  job::LoadOptions options;
+  options.world = world;
+  job::LoadResult r = job::LoadJobFile(path, options);
+  if (!r.ok()) {
+    std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
+    return std::nullopt;
+  }
+  return r.spec;
+}
+
+std::string UnsupportedMesh(const meshtrain::v1::JobSpec& spec) {
+  if (spec.mesh().tp() == 1 && spec.mesh().pp() == 1) return "";
+  return fmt::format(
+      "mesh: tp = {}, pp = {}: tensor and pipeline parallelism are not in this build yet; "
+      "multi-process runs are data-parallel (tp = pp = 1)",
+      spec.mesh().tp(), spec.mesh().pp());
+}
+
+coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world) {
+  coord::CoordinatorConfig c;
+  c.job_id = job::JobId(spec);
+  c.world_size = world;
+  c.dp = spec.mesh().dp();
+  c.tp = spec.mesh().tp();
+  c.pp = spec.mesh().pp();
+  const auto& ft = spec.fault_tolerance();
+  c.heartbeat_s = ft.heartbeat_s();
+  c.rendezvous_timeout_s = ft.rendezvous_timeout_s();
+  c.max_restarts = ft.max_restarts();
+  return c;
+}
+
+absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,
+                                                       const std::string& listen) {
+  coord::ServerOptions o;
+  o.listen = listen;
+  if (!f.token_file.empty()) {
+    MT_ASSIGN_OR_RETURN(o.token, coord::ReadTokenFile(f.token_file));
+  }
+  o.tls.cert = f.tls_cert;
+  o.tls.key = f.tls_key;
+  o.tls.ca = f.tls_client_ca;
+  return o;
+}
+
+}  // namespace mt::cli

@@ -1,0 +1,30 @@
+// What several commands share: loading a job for a world size (problems printed, exit 2),
+// the coordinator settings a job implies, and the checks a multi-process run needs today.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "launcher/coordinator/coordinator.h"
+#include "launcher/coordinator/server.h"
+#include "meshtrain/v1/job.pb.h"
+
+namespace mt::cli {
+
+// Loads and validates; prints problems to stderr and returns nullopt when invalid.
+std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world);
+
+// Tensor and pipeline parallelism arrive with the parallelism issue; until then a
+// multi-process world must be data-parallel. Returns the problem line, or "" when fine.
+std::string UnsupportedMesh(const meshtrain::v1::JobSpec& spec);
+
+coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world);
+
+// --token-file / --tls-* flags into server options (errors name the file).
+struct SecurityFlags {
+  std::string token_file, tls_cert, tls_key, tls_client_ca;
+};
+absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& flags,
+                                                       const std::string& listen);
+
+}  // namespace mt::cli

@@ -1,0 +1,171 @@
+// `meshtrain worker JOB.yaml`: one rank of a job. Where its rank and coordinator come from:
+//   --rank / MT_RANK (local launcher), JOB_COMPLETION_INDEX (Kubernetes Indexed Job), or
+//   OMPI_COMM_WORLD_RANK (mpirun); --coordinator / MT_COORDINATOR, or under mpirun without
+//   one, rank 0 hosts the coordinator in process and MPI broadcasts its address.
+// Exit codes: 0 done, 1 failed, 2 invalid input, 3 stopped for a restart.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "fmt/format.h"
+#include "launcher/cli/commands.h"
+#include "launcher/cli/job_setup.h"
+#include "launcher/coordinator/server.h"
+#include "launcher/worker/session.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/params.h"
+#include "runtime/core/status.h"
+#include "runtime/core/text.h"
+#include "runtime/job/job_id.h"
+#ifdef MT_HAVE_BACKEND_MPI
+#include "runtime/comm/mpi/mpi_backend.h"
+#endif
+
+namespace mt::cli {
+namespace {
+
+struct WorkerArgs {
+  std::string job;
+  std::string run_dir;
+  std::string coordinator;
+  int rank = -1;
+};
+
+std::optional<int> EnvInt(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v) return std::nullopt;
+  auto parsed = text::ToInt(v);
+  if (!parsed) return std::nullopt;
+  return static_cast<int>(*parsed);
+}
+
+int RequestedRank(const WorkerArgs& a) {
+  if (a.rank >= 0) return a.rank;
+  if (auto k8s = EnvInt("JOB_COMPLETION_INDEX")) return *k8s;
+  if (auto mpi = EnvInt("OMPI_COMM_WORLD_RANK")) return *mpi;
+  if (params::Rank() >= 0) return static_cast<int>(params::Rank());
+  return -1;
+}
+
+[[noreturn]] void StopNow(int code, const std::string& message) {
+  if (code == 0) {
+    MT_LOG(kInfo, kCoord, "{}", message);
+  } else {
+    MT_LOG(kWarn, kCoord, "{}", message);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(code);
+}
+
+// Under mpirun without a coordinator address: rank 0 serves one, MPI tells the others where.
+absl::StatusOr<std::string> HostCoordinatorUnderMpi(
+    const meshtrain::v1::JobSpec& spec, int world, std::unique_ptr<coord::CoordinatorServer>& out) {
+#ifdef MT_HAVE_BACKEND_MPI
+  const int rank = EnvInt("OMPI_COMM_WORLD_RANK").value_or(0);
+  std::string address;
+  if (rank == 0) {
+    // One node: loopback. Several: listen everywhere and advertise our host name.
+    const bool one_node = EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE").value_or(world) == world;
+    coord::ServerOptions o;
+    o.listen = one_node ? "127.0.0.1:0" : "0.0.0.0:0";
+    MT_ASSIGN_OR_RETURN(auto made,
+                        coord::Coordinator::Create(CoordinatorConfigFor(spec, world), nullptr));
+    MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Start(std::move(made), o));
+    address = out->address();
+    if (!one_node) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      address = fmt::format("{}:{}", host, address.substr(address.rfind(':') + 1));
+    }
+  }
+  return comm::MpiBroadcastString(address, 0);
+#else
+  (void)spec;
+  (void)world;
+  (void)out;
+  return absl::UnimplementedError("this build has no MPI: pass --coordinator ADDR");
+#endif
+}
+
+int RunWorkerCommand(const WorkerArgs& args) {
+  const std::optional<int> mpi_world = EnvInt("OMPI_COMM_WORLD_SIZE");
+  auto spec = LoadJobForWorld(args.job, mpi_world.value_or(0));
+  if (!spec) return kExitInvalid;
+  if (std::string why = UnsupportedMesh(*spec); !why.empty()) {
+    std::fprintf(stderr, "%s\n", why.c_str());
+    return kExitInvalid;
+  }
+  const int world = spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();
+  worker::WorkerOptions o;
+  o.spec = *spec;
+  o.job_id = job::JobId(*spec);
+  o.requested_rank = RequestedRank(args);
+  o.run_dir = args.run_dir.empty() ? "runs/" + spec->name() : args.run_dir;
+  o.under_mpirun = mpi_world.has_value();
+  o.slot = EnvInt("OMPI_COMM_WORLD_LOCAL_RANK").value_or(0);
+  o.on_stop = StopNow;
+  std::unique_ptr<coord::CoordinatorServer> hosted;
+  if (!args.coordinator.empty() || !params::Coordinator().empty()) {
+    auto client = coord::ClientOptionsFromEnv();
+    if (!args.coordinator.empty()) {
+      if (!client.ok()) client = coord::ClientOptions{};
+      client->address = args.coordinator;
+    }
+    if (!client.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(client.status().message()).c_str());
+      return kExitInvalid;
+    }
+    o.coordinator = *client;
+  } else if (o.under_mpirun) {
+    auto address = HostCoordinatorUnderMpi(*spec, world, hosted);
+    if (!address.ok()) {
+      std::fprintf(stderr, "meshtrain worker: %s\n",
+                   std::string(address.status().message()).c_str());
+      return kExitFailure;
+    }
+    o.coordinator.address = *address;
+  } else {
+    std::fprintf(stderr,
+                 "meshtrain worker: no coordinator: pass --coordinator HOST:PORT or set "
+                 "MT_COORDINATOR (or start under mpirun)\n");
+    return kExitInvalid;
+  }
+  auto result = worker::RunWorker(o);
+  if (hosted) {
+    // The other ranks still report to the coordinator this process hosts.
+    hosted->coordinator().WaitDone(
+        std::chrono::seconds(static_cast<int64_t>(spec->fault_tolerance().rendezvous_timeout_s())));
+    hosted->Shutdown();
+  }
+  if (!result.ok()) {
+    std::fprintf(stderr, "meshtrain worker: %s\n", std::string(result.status().message()).c_str());
+    return result.status().code() == absl::StatusCode::kInvalidArgument ||
+                   result.status().code() == absl::StatusCode::kNotFound
+               ? kExitInvalid
+               : kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddWorkerCommand(CLI::App& root) {
+  auto args = std::make_shared<WorkerArgs>();
+  CLI::App* app = root.add_subcommand("worker", "Run one rank of a job (started by a launcher)");
+  app->footer(
+      "Joins the job's coordinator, builds the collective backend, trains its share and reports "
+      "the outcome. Rank: --rank, JOB_COMPLETION_INDEX (Kubernetes), OMPI_COMM_WORLD_RANK "
+      "(mpirun) or MT_RANK. Coordinator: --coordinator, MT_COORDINATOR, or under mpirun rank 0 "
+      "hosts one. Exit 0 done, 1 failed, 2 invalid input, 3 stopped for a restart.");
+  app->add_option("job", args->job, "Job file (YAML)")->required();
+  app->add_option("--run-dir", args->run_dir, "Directory for metrics and results (rank 0 writes)");
+  app->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT");
+  app->add_option("--rank", args->rank, "This worker's rank")->check(CLI::NonNegativeNumber);
+  return Command{app, [args] { return RunWorkerCommand(*args); }};
+}
+
+}  // namespace mt::cli

@@ -1,0 +1,211 @@
+// Worker session (see session.h).
+#include "launcher/worker/session.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include "fmt/format.h"
+#include "launcher/worker/trainer.h"
+#include "runtime/comm/factory.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/status.h"
+#include "runtime/job/validate.h"
+
+namespace mt::worker {
+namespace {
+
+namespace v1 = meshtrain::v1;
+using Clock = std::chrono::steady_clock;
+
+std::string HostName() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+// Renews the lease every heartbeat_s until stopped; on STOP_* calls on_stop.
+class Heartbeat {
+ public:
+  Heartbeat(coord::CoordinatorClient& client, const WorkerOptions& o, const v1::JoinReply& join,
+            const LiveProgress& live)
+      : client_(client), o_(o), join_(join), live_(live) {}
+  ~Heartbeat() { Stop(); }
+
+  void Start(const comm::Backend* comm) {
+    comm_ = comm;
+    stop_ = false;
+    thread_ = std::thread([this] { Loop(); });
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  v1::HeartbeatRequest Request() const {
+    v1::HeartbeatRequest r;
+    r.set_job_id(o_.job_id);
+    r.set_generation(join_.generation());
+    r.set_rank(join_.rank());
+    r.set_step(live_.step.load());
+    r.set_phase(PhaseName(live_.phase.load()));
+    r.set_tokens_per_s(live_.tokens_per_s.load());
+    if (comm_) {
+      auto ops = comm_->recorder().Snapshot();
+      if (!ops.empty()) {
+        const comm::OpRecord& op = ops.back();
+        v1::CollectiveInfo* c = r.mutable_last_collective();
+        c->set_seq(op.seq);
+        c->set_op(op.op);
+        c->set_bytes(op.bytes);
+        c->set_state(std::string(comm::OpStateName(op.state)));
+        c->set_age_s(
+            std::chrono::duration<double>(std::chrono::system_clock::now() - op.queued).count());
+      }
+    }
+    return r;
+  }
+
+  void Loop() {
+    const auto period = std::chrono::duration<double>(join_.heartbeat_s());
+    // The coordinator is given up after the rendezvous timeout without an answer.
+    const double give_up_s = o_.spec.fault_tolerance().rendezvous_timeout_s();
+    auto last_ok = Clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      auto reply = client_.Heartbeat(Request());
+      lock.lock();
+      if (stop_) break;
+      if (reply.ok()) {
+        last_ok = Clock::now();
+        if (reply->action() != v1::CONTINUE) Stop(*reply);
+      } else if (std::chrono::duration<double>(Clock::now() - last_ok).count() > give_up_s) {
+        o_.on_stop(1, fmt::format("the coordinator has not answered for {} s: {}", give_up_s,
+                                  std::string(reply.status().message())));
+      }
+      cv_.wait_for(lock, period, [&] { return stop_; });
+    }
+  }
+
+  void Stop(const v1::HeartbeatReply& reply) {
+    switch (reply.action()) {
+      case v1::STOP_RESTART:
+        o_.on_stop(kExitRestart, "stopping for a restart: " + reply.message());
+        break;
+      case v1::STOP_DONE:
+        o_.on_stop(0, "the job is over: " + reply.message());
+        break;
+      default:
+        o_.on_stop(1, "the job failed: " + reply.message());
+    }
+  }
+
+  coord::CoordinatorClient& client_;
+  const WorkerOptions& o_;
+  const v1::JoinReply& join_;
+  const LiveProgress& live_;
+  const comm::Backend* comm_ = nullptr;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+absl::StatusOr<v1::JoinReply> Join(coord::CoordinatorClient& client, const WorkerOptions& o) {
+  v1::JoinRequest req;
+  req.set_job_id(o.job_id);
+  req.set_host(HostName());
+  req.set_pid(getpid());
+  req.set_worker_id(fmt::format("{}:{}", req.host(), req.pid()));
+  req.set_slot(o.slot);
+  req.set_requested_rank(o.requested_rank);
+  MT_LOG(kInfo, kCoord, "joining job {} at {} as {}{}", o.job_id, o.coordinator.address,
+         req.worker_id(), o.requested_rank >= 0 ? fmt::format(" (rank {})", o.requested_rank) : "");
+  const double timeout = o.spec.fault_tolerance().rendezvous_timeout_s() + 10;
+  return client.Join(req, timeout);
+}
+
+// A failure that most likely comes from a peer's death (a collective broke): the
+// coordinator's verdict (STOP_RESTART naming the dead rank) is better than our symptom.
+bool LooksLikePeerFailure(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kAborted ||
+         s.code() == absl::StatusCode::kDeadlineExceeded ||
+         s.code() == absl::StatusCode::kUnknown || s.code() == absl::StatusCode::kInternal;
+}
+
+void ReportFinish(coord::CoordinatorClient& client, const WorkerOptions& o,
+                  const v1::JoinReply& join, const absl::Status& outcome) {
+  v1::FinishRequest req;
+  req.set_job_id(o.job_id);
+  req.set_generation(join.generation());
+  req.set_rank(join.rank());
+  req.set_ok(outcome.ok());
+  req.set_error(std::string(outcome.message()));
+  if (absl::Status s = client.Finish(req); !s.ok()) {
+    MT_LOG(kWarn, kCoord, "could not report the outcome: {}", std::string(s.message()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
+  MT_ASSIGN_OR_RETURN(auto client, coord::CoordinatorClient::Connect(o.coordinator));
+  MT_ASSIGN_OR_RETURN(v1::JoinReply join, Join(*client, o));
+  log::SetRank(join.rank());
+  MT_LOG(kInfo, kCoord, "joined: rank {} of {} (generation {}, mesh coords pp={} dp={} tp={})",
+         join.rank(), join.world_size(), join.generation(), join.coords().pp(), join.coords().dp(),
+         join.coords().tp());
+  LiveProgress live;
+  Heartbeat heartbeat(*client, o, join, live);
+  heartbeat.Start(nullptr);
+  std::unique_ptr<comm::Backend> backend;
+  absl::Status outcome;
+  if (join.world_size() > 1) {
+    auto store = comm::MakePrefixStore(join.store_prefix() + "comm", client->Store(o.job_id));
+    const std::string name = job::ResolveBackend(o.spec, o.under_mpirun);
+    auto made = comm::CreateBackend(name, store, join.rank(), join.world_size());
+    if (made.ok()) {
+      backend = std::move(*made);
+      heartbeat.Stop();  // restart with the backend's flight recorder in view
+      heartbeat.Start(backend.get());
+    } else {
+      outcome = Annotate(made.status(), "creating the " + name + " backend");
+    }
+  }
+  if (outcome.ok()) {
+    TrainOptions train;
+    train.spec = o.spec;
+    train.run_dir = o.run_dir;
+    train.quiet = join.rank() != 0;
+    train.comm = backend.get();
+    train.live = &live;
+    train.generation = join.generation();
+    train.restarts = join.restarts();
+    auto summary = Train(train);
+    outcome = summary.status();
+  }
+  if (!outcome.ok() && join.world_size() > 1 && LooksLikePeerFailure(outcome)) {
+    // Keep heartbeating: if a peer died, the coordinator's STOP arrives within a lease.
+    const double wait_s = 2 * 1.5 * join.heartbeat_s() + 1;
+    MT_LOG(kWarn, kCoord, "{}; waiting up to {:.0f} s for the coordinator's verdict",
+           std::string(outcome.message()), wait_s);
+    std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
+  }
+  heartbeat.Stop();
+  ReportFinish(*client, o, join, outcome);
+  if (!outcome.ok()) {
+    return absl::Status(outcome.code(),
+                        fmt::format("rank {}: {}", join.rank(), std::string(outcome.message())));
+  }
+  return WorkerResult{join.rank(), join.generation()};
+}
+
+}  // namespace mt::worker

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
@@ -20,6 +21,7 @@
 #include "runtime/core/status.h"
 #include "runtime/core/text.h"
 #include "runtime/job/job_id.h"
+#include "runtime/kernels/cpu/gemm.h"
 #ifdef MT_HAVE_BACKEND_MPI
 #include "runtime/comm/mpi/mpi_backend.h"
 #endif
@@ -91,7 +93,16 @@ absl::StatusOr<std::string> HostCoordinatorUnderMpi(
 #endif
 }
 
+// Several ranks on one machine under mpirun: share the cores unless the user chose.
+void ShareCoresUnderMpi() {
+  const auto local = EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (!local || std::getenv("OMP_NUM_THREADS") || std::getenv("OPENBLAS_NUM_THREADS")) return;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  cpu::SetCpuThreads(std::max(1, cores / std::max(1, *local)));
+}
+
 int RunWorkerCommand(const WorkerArgs& args) {
+  ShareCoresUnderMpi();
   const std::optional<int> mpi_world = EnvInt("OMPI_COMM_WORLD_SIZE");
   auto spec = LoadJobForWorld(args.job, mpi_world.value_or(0));
   if (!spec) return kExitInvalid;

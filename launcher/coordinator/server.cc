@@ -204,6 +204,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 void CoordinatorServer::Shutdown() {
   if (stop_.exchange(true)) return;
   if (ticker_.joinable()) ticker_.join();
+  if (!server_) return;  // never started
   coordinator_->Close();
   coordinator_->kv().FailAll(absl::UnavailableError("the coordinator is shutting down"));
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

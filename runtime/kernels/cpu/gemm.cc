@@ -4,7 +4,9 @@
 #include "runtime/kernels/cpu/gemm.h"
 
 #include <cblas.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string_view>
@@ -16,6 +18,7 @@ extern "C" {
 char* openblas_get_corename(void);
 char* openblas_get_config(void);
 int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 }
 
 namespace mt::cpu {
@@ -35,6 +38,12 @@ GemmProviderInfo GemmInfo() {
   info.core = openblas_get_corename();
   info.threads = openblas_get_num_threads();
   return info;
+}
+
+void SetCpuThreads(int threads) {
+  threads = std::max(1, threads);
+  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
 }
 
 std::optional<std::string> GemmWarning() {

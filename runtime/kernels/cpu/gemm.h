@@ -20,6 +20,10 @@ struct GemmProviderInfo {
 };
 GemmProviderInfo GemmInfo();
 
+// Threads for GEMM (OpenBLAS) and the OpenMP loops of the other kernels. Launchers that put
+// several ranks on one machine call it so the ranks do not oversubscribe the cores.
+void SetCpuThreads(int threads);
+
 // A warning when the provider runs a generic kernel set on a CPU with AVX2/AVX-512 (Debian's
 // OpenBLAS falls back to Prescott kernels on CPUs it does not know; OPENBLAS_CORETYPE fixes it).
 std::optional<std::string> GemmWarning();

@@ -13,8 +13,8 @@ namespace {
 // names the missing keys) is what the caller sees.
 class GrpcStore final : public comm::Store {
  public:
-  GrpcStore(CoordinatorClient* client, std::string job_id)
-      : client_(client), job_id_(std::move(job_id)) {}
+  GrpcStore(std::shared_ptr<v1::Coordinator::Stub> stub, ClientOptions options, std::string job_id)
+      : stub_(std::move(stub)), options_(std::move(options)), job_id_(std::move(job_id)) {}
 
   absl::Status Set(const std::string& key, const std::string& value) override {
     v1::StoreSetRequest req;
@@ -24,7 +24,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreSetReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, 0);
-    return FromGrpc(client_->stub().StoreSet(&ctx, req, &reply), Where("StoreSet"));
+    return FromGrpc(stub_->StoreSet(&ctx, req, &reply), Where("StoreSet"));
   }
 
   absl::StatusOr<std::string> Get(const std::string& key, comm::Millis timeout) override {
@@ -35,7 +35,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreGetReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, timeout.count());
-    MT_RETURN_IF_ERROR(FromGrpc(client_->stub().StoreGet(&ctx, req, &reply), Where("StoreGet")));
+    MT_RETURN_IF_ERROR(FromGrpc(stub_->StoreGet(&ctx, req, &reply), Where("StoreGet")));
     return reply.value();
   }
 
@@ -47,7 +47,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreWaitReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, timeout.count());
-    return FromGrpc(client_->stub().StoreWait(&ctx, req, &reply), Where("StoreWait"));
+    return FromGrpc(stub_->StoreWait(&ctx, req, &reply), Where("StoreWait"));
   }
 
   absl::StatusOr<int64_t> Add(const std::string& key, int64_t delta) override {
@@ -58,7 +58,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreAddReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, 0);
-    MT_RETURN_IF_ERROR(FromGrpc(client_->stub().StoreAdd(&ctx, req, &reply), Where("StoreAdd")));
+    MT_RETURN_IF_ERROR(FromGrpc(stub_->StoreAdd(&ctx, req, &reply), Where("StoreAdd")));
     return reply.value();
   }
 
@@ -73,20 +73,20 @@ class GrpcStore final : public comm::Store {
     grpc::ClientContext ctx;
     Prepare(ctx, 0);
     MT_RETURN_IF_ERROR(
-        FromGrpc(client_->stub().StoreCompareSet(&ctx, req, &reply), Where("StoreCompareSet")));
+        FromGrpc(stub_->StoreCompareSet(&ctx, req, &reply), Where("StoreCompareSet")));
     return reply.value();
   }
 
  private:
   void Prepare(grpc::ClientContext& ctx, int64_t blocking_ms) {
-    PrepareContext(ctx, client_->options().token,
-                   client_->options().rpc_timeout_s + blocking_ms / 1000.0);
+    PrepareContext(ctx, options_.token, options_.rpc_timeout_s + blocking_ms / 1000.0);
   }
   std::string Where(const char* call) const {
-    return fmt::format("coordinator {} {}", client_->options().address, call);
+    return fmt::format("coordinator {} {}", options_.address, call);
   }
 
-  CoordinatorClient* client_;
+  std::shared_ptr<v1::Coordinator::Stub> stub_;  // shared: the store may outlive its client
+  ClientOptions options_;
   std::string job_id_;
 };
 
@@ -161,7 +161,7 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::GetStatus(const std::string& jo
 }
 
 std::shared_ptr<comm::Store> CoordinatorClient::Store(const std::string& job_id) {
-  return std::make_shared<GrpcStore>(this, job_id);
+  return std::make_shared<GrpcStore>(stub_, options_, job_id);
 }
 
 }  // namespace mt::coord

@@ -38,7 +38,8 @@ class CoordinatorClient {
   absl::Status Finish(const v1::FinishRequest& request);
   absl::StatusOr<v1::JobStatus> GetStatus(const std::string& job_id = "");
   // A Store over this coordinator for `job_id`; keys are used as given (wrap it in a
-  // PrefixStore with the generation's prefix).
+  // PrefixStore with the generation's prefix). It shares the connection and may outlive
+  // this client.
   std::shared_ptr<comm::Store> Store(const std::string& job_id);
 
   const ClientOptions& options() const { return options_; }
@@ -47,7 +48,7 @@ class CoordinatorClient {
  private:
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::shared_ptr<v1::Coordinator::Stub> stub_;
 };
 
 }  // namespace mt::coord

@@ -1,0 +1,158 @@
+// The coordinator over real gRPC on loopback: rendezvous of threads with their own clients,
+// refusals (other job, closed rendezvous), the bearer token (UNAUTHENTICATED without it), the
+// Store RPCs, Gloo bootstrapping through the gRPC store, and a second server on a taken port.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "launcher/coordinator/client.h"
+#include "launcher/coordinator/server.h"
+#include "runtime/comm/factory.h"
+
+namespace mt::coord {
+namespace {
+
+struct Running {
+  std::unique_ptr<CoordinatorServer> server;
+  std::unique_ptr<CoordinatorClient> Client(const std::string& token = "") const {
+    ClientOptions o;
+    o.address = server->address();
+    o.token = token;
+    o.rpc_timeout_s = 5;
+    return std::move(*CoordinatorClient::Connect(o));
+  }
+};
+
+Running Start(int world, const std::string& token = "") {
+  CoordinatorConfig cfg;
+  cfg.job_id = "job-svc";
+  cfg.world_size = world;
+  cfg.dp = world;
+  cfg.heartbeat_s = 1;
+  cfg.rendezvous_timeout_s = 20;
+  auto c = Coordinator::Create(cfg, nullptr);
+  EXPECT_TRUE(c.ok());
+  ServerOptions o;
+  o.token = token;
+  auto s = CoordinatorServer::Start(std::move(*c), o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return Running{std::move(*s)};
+}
+
+v1::JoinRequest JoinReq(const std::string& worker, const std::string& job = "job-svc") {
+  v1::JoinRequest r;
+  r.set_job_id(job);
+  r.set_worker_id(worker);
+  r.set_host("localhost");
+  r.set_requested_rank(-1);
+  return r;
+}
+
+TEST(CoordinatorService, FourWorkersJoinAndGetDistinctRanks) {
+  Running run = Start(4);
+  std::vector<int> ranks(4, -1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto client = run.Client();
+      auto reply = client->Join(JoinReq("w" + std::to_string(i)), 10);
+      ASSERT_TRUE(reply.ok()) << reply.status();
+      ranks[i] = reply->rank();
+      EXPECT_EQ(reply->world_size(), 4);
+      EXPECT_EQ(reply->generation(), 1);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(ranks.begin(), ranks.end());
+  EXPECT_EQ(ranks, (std::vector<int>{0, 1, 2, 3}));
+  auto status = run.Client()->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state(), "running");
+  EXPECT_EQ(status->ranks_size(), 4);
+  // Rendezvous is closed now: a fifth worker is refused with a reason.
+  auto late = run.Client()->Join(JoinReq("w-late"), 5);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(late.status().message().find("closed"), std::string::npos) << late.status();
+}
+
+TEST(CoordinatorService, OtherJobIsRefused) {
+  Running run = Start(2);
+  auto reply = run.Client()->Join(JoinReq("w", "another-job"), 5);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(reply.status().message().find("another-job"), std::string::npos);
+  EXPECT_NE(reply.status().message().find("job-svc"), std::string::npos);
+}
+
+TEST(CoordinatorService, TokenIsRequiredWhenConfigured) {
+  Running run = Start(1, "s3cret-token");
+  auto without = run.Client()->GetStatus();
+  EXPECT_EQ(without.status().code(), absl::StatusCode::kUnauthenticated) << without.status();
+  auto wrong = run.Client("guess")->Join(JoinReq("w"), 5);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+  auto store = run.Client()->Store("job-svc");
+  EXPECT_EQ(store->Set("k", "v").code(), absl::StatusCode::kUnauthenticated);
+  auto with = run.Client("s3cret-token")->Join(JoinReq("w"), 5);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_EQ(with->rank(), 0);
+  // The token never appears in what a refused caller learns.
+  EXPECT_EQ(without.status().message().find("s3cret"), std::string::npos);
+}
+
+TEST(CoordinatorService, StoreOverGrpc) {
+  Running run = Start(1);
+  auto client = run.Client();
+  auto store = client->Store("job-svc");
+  std::thread setter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(run.Client()->Store("job-svc")->Set("late", "value").ok());
+  });
+  auto got = store->Get("late", std::chrono::seconds(5));  // parks on the server, no thread
+  setter.join();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "value");
+  EXPECT_EQ(*store->Add("n", 3), 3);
+  EXPECT_EQ(*store->Add("n", 4), 7);
+  EXPECT_EQ(*store->CompareSet("c", "", "x"), "x");
+  EXPECT_EQ(*store->CompareSet("c", "y", "z"), "x");
+  absl::Status missing = store->Wait({"late", "never"}, std::chrono::milliseconds(200));
+  EXPECT_EQ(missing.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(missing.message().find("never"), std::string::npos) << missing;
+  EXPECT_EQ(client->Store("other")->Set("k", "v").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+#ifdef MT_HAVE_BACKEND_GLOO
+TEST(CoordinatorService, GlooBootstrapsThroughTheGrpcStore) {
+  Running run = Start(3);
+  std::vector<float> sums(3);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      auto client = run.Client();
+      auto store = comm::MakePrefixStore("g1/comm", client->Store("job-svc"));
+      auto backend = comm::CreateBackend("gloo", store, r, 3);
+      ASSERT_TRUE(backend.ok()) << backend.status();
+      float x = static_cast<float>(r + 1);
+      ASSERT_TRUE((*backend)->AllReduce(&x, 1, DType::kF32)->Wait(std::chrono::seconds(10)).ok());
+      sums[r] = x;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(sums, (std::vector<float>{6, 6, 6}));
+}
+#endif
+
+TEST(CoordinatorService, SecondServerOnTheSamePortFailsClearly) {
+  Running run = Start(1);
+  auto c = Coordinator::Create(run.server->coordinator().config(), nullptr);
+  ASSERT_TRUE(c.ok());
+  ServerOptions o;
+  o.listen = run.server->address();
+  auto second = CoordinatorServer::Start(std::move(*c), o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("Address already in use"), std::string::npos)
+      << second.status();
+}
+
+}  // namespace
+}  // namespace mt::coord

@@ -160,6 +160,62 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::GetStatus(const std::string& jo
   return reply;
 }
 
+// ---- heartbeat stream ----
+
+HeartbeatChannel::HeartbeatChannel(std::shared_ptr<v1::Coordinator::Stub> stub,
+                                   ClientOptions options, double lifetime_s)
+    : stub_(std::move(stub)), options_(std::move(options)), lifetime_s_(lifetime_s) {}
+
+HeartbeatChannel::~HeartbeatChannel() { (void)Close(); }
+
+void HeartbeatChannel::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (context_) context_->TryCancel();
+}
+
+absl::Status HeartbeatChannel::Open() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_) return absl::CancelledError("heartbeats cancelled");
+  context_ = std::make_unique<grpc::ClientContext>();
+  PrepareContext(*context_, options_.token, lifetime_s_);
+  stream_ = stub_->HeartbeatStream(context_.get());
+  return absl::OkStatus();
+}
+
+absl::Status HeartbeatChannel::Close() {
+  if (!stream_) return absl::OkStatus();
+  stream_->WritesDone();
+  grpc::Status s = stream_->Finish();
+  std::lock_guard<std::mutex> lock(mu_);
+  stream_.reset();
+  context_.reset();
+  return FromGrpc(s, fmt::format("coordinator {} HeartbeatStream", options_.address));
+}
+
+absl::StatusOr<v1::HeartbeatReply> HeartbeatChannel::Beat(const v1::HeartbeatRequest& request) {
+  // Two tries: a stream that ended (its lifetime, a coordinator restart) is reopened once.
+  absl::Status last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!stream_) MT_RETURN_IF_ERROR(Open());
+    v1::HeartbeatReply reply;
+    if (stream_->Write(request) && stream_->Read(&reply)) return reply;
+    last = Close();
+    if (last.ok()) last = absl::UnavailableError("heartbeat stream closed by the coordinator");
+    if (last.code() == absl::StatusCode::kUnauthenticated ||
+        last.code() == absl::StatusCode::kCancelled ||
+        last.code() == absl::StatusCode::kFailedPrecondition ||
+        last.code() == absl::StatusCode::kInvalidArgument) {
+      break;  // a refusal, not a broken stream
+    }
+  }
+  return last;
+}
+
+std::unique_ptr<HeartbeatChannel> CoordinatorClient::OpenHeartbeats(double lifetime_s) {
+  return std::make_unique<HeartbeatChannel>(stub_, options_, lifetime_s);
+}
+
 std::shared_ptr<comm::Store> CoordinatorClient::Store(const std::string& job_id) {
   return std::make_shared<GrpcStore>(stub_, options_, job_id);
 }

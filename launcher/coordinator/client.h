@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,13 +29,41 @@ struct ClientOptions {
 // MT_TLS_CA / MT_TLS_CERT / MT_TLS_KEY.
 absl::StatusOr<ClientOptions> ClientOptionsFromEnv();
 
+// A worker's heartbeat stream (HeartbeatStream RPC): one request, one reply, on a stream kept
+// open across beats and reopened when it broke or reached its lifetime. Not thread-safe: one
+// heartbeat thread owns it.
+class HeartbeatChannel {
+ public:
+  HeartbeatChannel(std::shared_ptr<v1::Coordinator::Stub> stub, ClientOptions options,
+                   double lifetime_s);
+  ~HeartbeatChannel();
+  // Sends one heartbeat and waits for its reply (blocks up to the stream's remaining life).
+  absl::StatusOr<v1::HeartbeatReply> Beat(const v1::HeartbeatRequest& request);
+  // Ends a Beat blocked in another thread (it fails with CANCELLED). Thread-safe.
+  void Cancel();
+
+ private:
+  absl::Status Open();
+  absl::Status Close();
+  std::shared_ptr<v1::Coordinator::Stub> stub_;
+  ClientOptions options_;
+  double lifetime_s_;
+  std::mutex mu_;  // guards context_ against Cancel() from another thread
+  bool cancelled_ = false;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::HeartbeatRequest, v1::HeartbeatReply>> stream_;
+};
+
 class CoordinatorClient {
  public:
   static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Connect(const ClientOptions& options);
 
   // Blocks up to `timeout_s` (the rendezvous timeout plus a margin).
   absl::StatusOr<v1::JoinReply> Join(const v1::JoinRequest& request, double timeout_s);
+  // One unary heartbeat (tools, tests); workers use OpenHeartbeats().
   absl::StatusOr<v1::HeartbeatReply> Heartbeat(const v1::HeartbeatRequest& request);
+  // A heartbeat stream whose calls last at most `lifetime_s` (then it is reopened).
+  std::unique_ptr<HeartbeatChannel> OpenHeartbeats(double lifetime_s = 300);
   absl::Status Finish(const v1::FinishRequest& request);
   absl::StatusOr<v1::JobStatus> GetStatus(const std::string& job_id = "");
   // A Store over this coordinator for `job_id`; keys are used as given (wrap it in a

@@ -43,6 +43,7 @@ class Heartbeat {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
+      if (channel_) channel_->Cancel();  // a beat blocked on a hung coordinator
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
@@ -79,9 +80,10 @@ class Heartbeat {
     const double give_up_s = o_.spec.fault_tolerance().rendezvous_timeout_s();
     auto last_ok = Clock::now();
     std::unique_lock<std::mutex> lock(mu_);
+    channel_ = client_.OpenHeartbeats(std::max(60.0, 30 * join_.heartbeat_s()));
     while (!stop_) {
       lock.unlock();
-      auto reply = client_.Heartbeat(Request());
+      auto reply = channel_->Beat(Request());
       lock.lock();
       if (stop_) break;
       if (reply.ok()) {
@@ -93,6 +95,7 @@ class Heartbeat {
       }
       cv_.wait_for(lock, period, [&] { return stop_; });
     }
+    channel_.reset();
   }
 
   void Stop(const v1::HeartbeatReply& reply) {
@@ -113,6 +116,7 @@ class Heartbeat {
   const v1::JoinReply& join_;
   const LiveProgress& live_;
   const comm::Backend* comm_ = nullptr;
+  std::unique_ptr<coord::HeartbeatChannel> channel_;  // guarded by mu_ for Cancel
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

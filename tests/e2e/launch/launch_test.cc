@@ -234,7 +234,9 @@ TEST_F(Launch, KillNineIsDetectedByTheLeaseAndFailsNamingTheRank) {
   ASSERT_TRUE(std::regex_search(out, m, std::regex("none for ([0-9.]+) s")));
   EXPECT_LT(std::stod(m[1]), 2.0) << m[0];
   for (size_t i = 0; i < workers.size(); ++i) {
-    if (i != 1) EXPECT_NE(Wait(workers[i], 60), 0);  // told the job failed
+    if (i != 1) {
+      EXPECT_NE(Wait(workers[i], 60), 0);  // told the job failed
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Coordinator scale benchmark: N simulated workers (threads, each with its own gRPC channel and
 // TCP connection) join one coordinator and then heartbeat at a fixed rate. The coordinator runs
-// in a child process pinned to core 0 (the workers get the other cores), so its CPU time
-// (utime + stime from /proc) is measured on its own.
+// in a child process (pinned to core 0, the workers to the other cores, unless --pin false),
+// so its CPU time (utime + stime from /proc) is measured on its own.
 //
 //   bench/rendezvous [--workers 64,256,1024] [--heartbeat-s 1] [--seconds 10] [--json FILE]
 //
@@ -50,7 +50,7 @@ void PinTo(int first, int count);
 // serve a coordinator for `world` workers; print the address on `fd`; run until killed.
 [[noreturn]] void Serve(int world, double heartbeat_s, int fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  PinTo(0, 1);  // the coordinator gets core 0 to itself (clients: PinClients)
+  if (std::getenv("MT_BENCH_PIN")) PinTo(0, 1);  // core 0 to itself (clients: PinClients)
   RaiseFileLimit();
   coord::CoordinatorConfig cfg;
   cfg.job_id = "bench";
@@ -110,7 +110,7 @@ struct Result {
   int errors = 0;
 };
 
-Result RunOne(int n, double heartbeat_s, double seconds, bool stream) {
+Result RunOne(int n, double heartbeat_s, double seconds, bool stream, bool spread) {
   int fds[2];
   if (pipe(fds) != 0) std::abort();
   const pid_t child = fork();
@@ -172,7 +172,7 @@ Result RunOne(int n, double heartbeat_s, double seconds, bool stream) {
       // Heartbeats: spread over the period (offset by rank), then every heartbeat_s.
       const auto period =
           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(heartbeat_s));
-      auto next = beat_start + period * reply->rank() / n;
+      auto next = beat_start + (spread ? period * reply->rank() / n : Clock::duration(0));
       std::vector<double> mine;
       auto channel = client->OpenHeartbeats();
       coord::v1::HeartbeatRequest hb;
@@ -233,26 +233,36 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-s", heartbeat_s, "Seconds between heartbeats per worker");
   app.add_option("--seconds", seconds, "Heartbeat window measured");
   app.add_option("--json", json_path, "Also write the results as JSON");
-  std::string mode = "both";
+  std::string mode = "both", phase = "spread";
+  bool pin = true;
+  app.add_option("--pin", pin,
+                 "Coordinator on core 0, workers on the others (fair CPU numbers; on 2 cores it "
+                 "slows the workers' joins, so rendezvous time is best read with --pin false)");
+  app.add_option("--phase", phase,
+                 "spread: heartbeats evenly over the period (worst case, the default); aligned: "
+                 "all at once, as workers that joined together start")
+      ->check(CLI::IsMember({"spread", "aligned"}));
   app.add_option("--heartbeats", mode, "Heartbeat RPC: stream (what workers use), unary, both")
       ->check(CLI::IsMember({"stream", "unary", "both"}));
   CLI11_PARSE(app, argc, argv);
   if (serve > 0) Serve(serve, heartbeat_s, serve_fd);
   RaiseFileLimit();
-  PinClients();
+  if (pin) {
+    setenv("MT_BENCH_PIN", "1", 1);  // tells the coordinator child
+    PinClients();
+  }
   setenv("MT_LOG_LEVEL", "warn", 0);
 
-  nlohmann::json out = {{"run", bench::RunInfo()},
-                        {"heartbeat_s", heartbeat_s},
-                        {"seconds", seconds},
-                        {"results", nlohmann::json::array()}};
+  nlohmann::json out = {{"run", bench::RunInfo()}, {"pinned", pin},
+                        {"phase", phase},          {"heartbeat_s", heartbeat_s},
+                        {"seconds", seconds},      {"results", nlohmann::json::array()}};
   std::printf("%8s %7s %12s %10s %10s %12s %10s %10s %12s %7s\n", "workers", "hb_rpc",
               "rendezvous_s", "join_p50", "join_p99", "heartbeats/s", "hb_p50", "hb_p99",
               "coord_cpu_%", "errors");
   for (int n : workers) {
     for (bool stream : {false, true}) {
       if ((mode == "stream" && !stream) || (mode == "unary" && stream)) continue;
-      const Result r = RunOne(n, heartbeat_s, seconds, stream);
+      const Result r = RunOne(n, heartbeat_s, seconds, stream, phase == "spread");
       std::printf("%8d %7s %12.3f %8.1fms %8.1fms %12.1f %8.2fms %8.2fms %12.2f %7d\n", r.workers,
                   r.stream ? "stream" : "unary", r.rendezvous_s, r.join_p50_ms, r.join_p99_ms,
                   r.heartbeat_rps, r.heartbeat_p50_ms, r.heartbeat_p99_ms, r.server_cpu_pct,

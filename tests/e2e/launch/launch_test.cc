@@ -277,3 +277,23 @@ TEST_F(Launch, KillNineWithoutRestartsFailsNamingTheRank) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Launch, CtrlCStopsEveryWorkerAndExits130) {
+  const std::string run = dir_ + "/sigint";
+  const pid_t launcher =
+      Spawn(kBin + " run " + ShortJob("sigint", 2) + " --run-dir " + run, dir_ + "/sigint.log");
+  const json s = WaitForStep("--run-dir " + run, 5, 120);
+  ASSERT_FALSE(s.is_null()) << Slurp(dir_ + "/sigint.log");
+  kill(launcher, SIGINT);
+  EXPECT_EQ(Wait(launcher, 30), 130) << Slurp(dir_ + "/sigint.log");
+  EXPECT_THAT(Slurp(dir_ + "/sigint.log"), HasSubstr("job failed: interrupted by SIGINT"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (const auto& r : s["ranks"]) {
+    const pid_t pid = std::stoi(r.value("pid", "0"));
+    EXPECT_NE(kill(pid, 0), 0) << "worker " << pid << " outlived the launcher";
+  }
+}
+
+}  // namespace

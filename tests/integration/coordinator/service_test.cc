@@ -3,6 +3,8 @@
 // Store RPCs, Gloo bootstrapping through the gRPC store, and a second server on a taken port.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "launcher/coordinator/client.h"
@@ -152,6 +154,82 @@ TEST(CoordinatorService, SecondServerOnTheSamePortFailsClearly) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(second.status().message().find("Address already in use"), std::string::npos)
       << second.status();
+}
+
+}  // namespace
+}  // namespace mt::coord
+
+namespace mt::coord {
+namespace {
+
+// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the
+// openssl command line (Debian's openssl package).
+struct Pki {
+  std::string dir;
+  bool ok = false;
+};
+
+Pki MakePki() {
+  Pki p;
+  char tmpl[] = "/tmp/meshtrain-pki-XXXXXX";
+  p.dir = mkdtemp(tmpl);
+  const std::string d = p.dir;
+  const std::string script =
+      "cd " + d + " && " +
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key "
+      "-out ca.pem && "
+      "printf 'subjectAltName=IP:127.0.0.1' > san.ext && "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out "
+      "server.csr && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+      "-extfile san.ext -out server.pem && "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=worker -keyout client.key -out client.csr "
+      "&& openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+      "-out client.pem";
+  p.ok = std::system((script + " >/dev/null 2>&1").c_str()) == 0;
+  return p;
+}
+
+TEST(CoordinatorService, MutualTlsRequiresAClientCertificate) {
+  const Pki pki = MakePki();
+  if (!pki.ok) GTEST_SKIP() << "openssl could not make test certificates";
+  CoordinatorConfig cfg;
+  cfg.job_id = "job-tls";
+  cfg.world_size = 1;
+  ServerOptions so;
+  so.tls = {pki.dir + "/server.pem", pki.dir + "/server.key", pki.dir + "/ca.pem"};
+  auto server = CoordinatorServer::Start(std::move(*Coordinator::Create(cfg, nullptr)), so);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ClientOptions co;
+  co.address = (*server)->address();
+  co.rpc_timeout_s = 5;
+  co.tls.ca = pki.dir + "/ca.pem";
+  // TLS without a client certificate: refused by the mTLS server.
+  auto anonymous = (*CoordinatorClient::Connect(co))->GetStatus();
+  EXPECT_FALSE(anonymous.ok());
+  // Plaintext against a TLS server: refused too.
+  ClientOptions plain;
+  plain.address = co.address;
+  plain.rpc_timeout_s = 2;
+  EXPECT_FALSE((*CoordinatorClient::Connect(plain))->GetStatus().ok());
+  // With the client certificate: served.
+  co.tls.cert = pki.dir + "/client.pem";
+  co.tls.key = pki.dir + "/client.key";
+  auto status = (*CoordinatorClient::Connect(co))->GetStatus();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->job_id(), "job-tls");
+  std::filesystem::remove_all(pki.dir);
+}
+
+TEST(CoordinatorService, MissingCertificateFileIsNamed) {
+  ServerOptions so;
+  so.tls = {"/nonexistent/server.pem", "/nonexistent/server.key", ""};
+  CoordinatorConfig cfg;
+  cfg.job_id = "job-tls";
+  auto server = CoordinatorServer::Start(std::move(*Coordinator::Create(cfg, nullptr)), so);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("/nonexistent/server.pem"), std::string::npos)
+      << server.status();
 }
 
 }  // namespace

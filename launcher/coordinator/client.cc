@@ -116,6 +116,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
   c->options_ = options;
   grpc::ChannelArguments args;
   if (options.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   c->channel_ = grpc::CreateCustomChannel(options.address, creds, args);
   c->stub_ = v1::Coordinator::NewStub(c->channel_);
   return c;
@@ -166,7 +167,11 @@ HeartbeatChannel::HeartbeatChannel(std::shared_ptr<v1::Coordinator::Stub> stub,
                                    ClientOptions options, double lifetime_s)
     : stub_(std::move(stub)), options_(std::move(options)), lifetime_s_(lifetime_s) {}
 
-HeartbeatChannel::~HeartbeatChannel() { (void)Close(); }
+HeartbeatChannel::~HeartbeatChannel() {
+  // Answers we did not read would hold Finish() until the deadline: cancel, then finish.
+  Cancel();
+  (void)Close();
+}
 
 void HeartbeatChannel::Cancel() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -186,6 +191,9 @@ absl::Status HeartbeatChannel::Open() {
 absl::Status HeartbeatChannel::Close() {
   if (!stream_) return absl::OkStatus();
   stream_->WritesDone();
+  v1::HeartbeatReply unread;
+  while (stream_->Read(&unread)) {
+  }  // drain: Finish() waits for every message to be read
   grpc::Status s = stream_->Finish();
   std::lock_guard<std::mutex> lock(mu_);
   stream_.reset();
@@ -193,13 +201,17 @@ absl::Status HeartbeatChannel::Close() {
   return FromGrpc(s, fmt::format("coordinator {} HeartbeatStream", options_.address));
 }
 
-absl::StatusOr<v1::HeartbeatReply> HeartbeatChannel::Beat(const v1::HeartbeatRequest& request) {
+absl::StatusOr<std::optional<v1::HeartbeatReply>> HeartbeatChannel::Beat(
+    const v1::HeartbeatRequest& request) {
   // Two tries: a stream that ended (its lifetime, a coordinator restart) is reopened once.
   absl::Status last;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!stream_) MT_RETURN_IF_ERROR(Open());
     v1::HeartbeatReply reply;
-    if (stream_->Write(request) && stream_->Read(&reply)) return reply;
+    if (stream_->Write(request)) {
+      if (!request.want_reply()) return std::nullopt;
+      if (stream_->Read(&reply)) return reply;
+    }
     last = Close();
     if (last.ok()) last = absl::UnavailableError("heartbeat stream closed by the coordinator");
     if (last.code() == absl::StatusCode::kUnauthenticated ||

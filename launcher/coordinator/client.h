@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -37,8 +38,10 @@ class HeartbeatChannel {
   HeartbeatChannel(std::shared_ptr<v1::Coordinator::Stub> stub, ClientOptions options,
                    double lifetime_s);
   ~HeartbeatChannel();
-  // Sends one heartbeat and waits for its reply (blocks up to the stream's remaining life).
-  absl::StatusOr<v1::HeartbeatReply> Beat(const v1::HeartbeatRequest& request);
+  // Sends one heartbeat. With request.want_reply() it waits for the answer (blocks up to the
+  // stream's remaining life) and returns it; otherwise it returns nullopt at once. A STOP_*
+  // the coordinator sent for an unacknowledged beat is what the next asking Beat returns.
+  absl::StatusOr<std::optional<v1::HeartbeatReply>> Beat(const v1::HeartbeatRequest& request);
   // Ends a Beat blocked in another thread (it fails with CANCELLED). Thread-safe.
   void Cancel();
 

@@ -47,6 +47,10 @@ class HeartbeatReactor final
       Finish(ToGrpc(r.status()));
       return;
     }
+    if (r->action() == v1::CONTINUE && !request_.want_reply()) {
+      StartRead(&request_);  // nothing to say: no write
+      return;
+    }
     reply_ = std::move(*r);
     StartWrite(&reply_);
   }
@@ -233,6 +237,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   int port = 0;
   builder.AddListeningPort(options.listen, creds, &port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.RegisterService(s->service_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {

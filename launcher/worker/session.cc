@@ -26,6 +26,10 @@ std::string HostName() {
   return buf;
 }
 
+// Every kAskEvery-th heartbeat asks for an answer: it proves the coordinator is there, and a
+// STOP_* the coordinator sent meanwhile arrives with it (so within kAskEvery beats).
+constexpr int kAskEvery = 4;
+
 // Renews the lease every heartbeat_s until stopped; on STOP_* calls on_stop.
 class Heartbeat {
  public:
@@ -81,14 +85,18 @@ class Heartbeat {
     auto last_ok = Clock::now();
     std::unique_lock<std::mutex> lock(mu_);
     channel_ = client_.OpenHeartbeats(std::max(60.0, 30 * join_.heartbeat_s()));
-    while (!stop_) {
+    for (int64_t beat = 0; !stop_; ++beat) {
+      v1::HeartbeatRequest request = Request();
+      request.set_want_reply(beat % kAskEvery == 0);
       lock.unlock();
-      auto reply = channel_->Beat(Request());
+      auto reply = channel_->Beat(request);
       lock.lock();
       if (stop_) break;
       if (reply.ok()) {
-        last_ok = Clock::now();
-        if (reply->action() != v1::CONTINUE) Stop(*reply);
+        if (reply->has_value()) {
+          last_ok = Clock::now();
+          if ((*reply)->action() != v1::CONTINUE) Stop(**reply);
+        }
       } else if (std::chrono::duration<double>(Clock::now() - last_ok).count() > give_up_s) {
         o_.on_stop(1, fmt::format("the coordinator has not answered for {} s: {}", give_up_s,
                                   std::string(reply.status().message())));
@@ -197,8 +205,9 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     outcome = summary.status();
   }
   if (!outcome.ok() && join.world_size() > 1 && LooksLikePeerFailure(outcome)) {
-    // Keep heartbeating: if a peer died, the coordinator's STOP arrives within a lease.
-    const double wait_s = 2 * 1.5 * join.heartbeat_s() + 1;
+    // Keep heartbeating: if a peer died, the coordinator's STOP arrives within a lease plus
+    // the beats between two answered ones.
+    const double wait_s = (1.5 + kAskEvery + 1) * join.heartbeat_s() + 1;
     MT_LOG(kWarn, kCoord, "{}; waiting up to {:.0f} s for the coordinator's verdict",
            std::string(outcome.message()), wait_s);
     std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));

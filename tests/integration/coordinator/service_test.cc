@@ -77,6 +77,33 @@ TEST(CoordinatorService, FourWorkersJoinAndGetDistinctRanks) {
   EXPECT_NE(late.status().message().find("closed"), std::string::npos) << late.status();
 }
 
+TEST(CoordinatorService, HeartbeatStreamAnswersWhenAskedOrStopping) {
+  Running run = Start(1);
+  auto client = run.Client();
+  auto joined = client->Join(JoinReq("w"), 5);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  auto channel = client->OpenHeartbeats();
+  v1::HeartbeatRequest hb;
+  hb.set_job_id("job-svc");
+  hb.set_generation(joined->generation());
+  hb.set_rank(joined->rank());
+  auto quiet = channel->Beat(hb);
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_FALSE(quiet->has_value());  // not asked, nothing to say
+  hb.set_want_reply(true);
+  auto asked = channel->Beat(hb);
+  ASSERT_TRUE(asked.ok() && asked->has_value());
+  EXPECT_EQ((*asked)->action(), v1::CONTINUE);
+  run.server->coordinator().Cancel("cancelled by the test");
+  hb.set_want_reply(false);
+  ASSERT_TRUE(channel->Beat(hb).ok());  // the coordinator answers it: STOP_FAILED
+  hb.set_want_reply(true);
+  auto stop = channel->Beat(hb);
+  ASSERT_TRUE(stop.ok() && stop->has_value());
+  EXPECT_EQ((*stop)->action(), v1::STOP_FAILED);
+  EXPECT_EQ((*stop)->message(), "cancelled by the test");
+}
+
 TEST(CoordinatorService, OtherJobIsRefused) {
   Running run = Start(2);
   auto reply = run.Client()->Join(JoinReq("w", "another-job"), 5);

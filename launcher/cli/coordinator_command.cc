@@ -33,31 +33,23 @@ int RunCoordinator(const CoordinatorArgs& args) {
       args.world > 0 ? args.world : spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();
   auto server_options = ServerOptionsFrom(args.security, args.listen);
   if (!server_options.ok()) {
-    std::fprintf(stderr, "meshtrain coordinator: %s\n",
-                 std::string(server_options.status().message()).c_str());
-    return kExitInvalid;
+    return Fail("meshtrain coordinator", server_options.status(), kExitInvalid);
   }
   std::shared_ptr<comm::Store> state;
   if (!args.state_dir.empty()) {
     auto made = comm::MakeFileStore(args.state_dir);
     if (!made.ok()) {
-      std::fprintf(stderr, "meshtrain coordinator: --state-dir: %s\n",
-                   std::string(made.status().message()).c_str());
-      return kExitInvalid;
+      return Fail("meshtrain coordinator --state-dir", made.status(), kExitInvalid);
     }
     state = *made;
   }
   auto coordinator = coord::Coordinator::Create(CoordinatorConfigFor(*spec, world), state);
   if (!coordinator.ok()) {
-    std::fprintf(stderr, "meshtrain coordinator: %s\n",
-                 std::string(coordinator.status().message()).c_str());
-    return kExitFailure;
+    return Fail("meshtrain coordinator", coordinator.status(), kExitFailure);
   }
   auto server = coord::CoordinatorServer::Start(std::move(*coordinator), *server_options);
   if (!server.ok()) {
-    std::fprintf(stderr, "meshtrain coordinator: %s\n",
-                 std::string(server.status().message()).c_str());
-    return kExitFailure;
+    return Fail("meshtrain coordinator", server.status(), kExitFailure);
   }
   std::printf("coordinator for job %s listening on %s\n",
               (*server)->coordinator().config().job_id.c_str(), (*server)->address().c_str());
@@ -122,8 +114,7 @@ int RunStatus(const StatusArgs& args) {
   if (!args.token_file.empty()) {
     auto token = coord::ReadTokenFile(args.token_file);
     if (!token.ok()) {
-      std::fprintf(stderr, "meshtrain status: %s\n", std::string(token.status().message()).c_str());
-      return kExitInvalid;
+      return Fail("meshtrain status", token.status(), kExitInvalid);
     }
     o.token = *token;
   }
@@ -132,8 +123,7 @@ int RunStatus(const StatusArgs& args) {
   if (!client.ok()) return kExitFailure;
   auto status = (*client)->GetStatus();
   if (!status.ok()) {
-    std::fprintf(stderr, "meshtrain status: %s\n", std::string(status.status().message()).c_str());
-    return kExitFailure;
+    return Fail("meshtrain status", status.status(), kExitFailure);
   }
   if (args.json) {
     std::string json;

@@ -10,6 +10,11 @@
 
 namespace mt::cli {
 
+int Fail(const char* who, const absl::Status& status, int exit_code) {
+  std::fprintf(stderr, "%s: %s\n", who, std::string(status.message()).c_str());
+  return exit_code;
+}
+
 std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world) {
   job::LoadOptions options;
   options.world = world;

@@ -11,6 +11,9 @@
 
 namespace mt::cli {
 
+// Prints "<who>: <status message>" on stderr and returns `exit_code`.
+int Fail(const char* who, const absl::Status& status, int exit_code);
+
 // Loads and validates; prints problems to stderr and returns nullopt when invalid.
 std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world);
 

@@ -45,17 +45,11 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.nproc = nproc;
   o.coordinator = CoordinatorConfigFor(spec, nproc);
   auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
-  if (!server.ok()) {
-    std::fprintf(stderr, "meshtrain run: %s\n", std::string(server.status().message()).c_str());
-    return kExitInvalid;
-  }
+  if (!server.ok()) return Fail("meshtrain run", server.status(), kExitInvalid);
   o.server = *server;
   o.token_file = args.security.token_file;
   auto result = local::RunLocal(o);
-  if (!result.ok()) {
-    std::fprintf(stderr, "meshtrain run: %s\n", std::string(result.status().message()).c_str());
-    return kExitFailure;
-  }
+  if (!result.ok()) return Fail("meshtrain run", result.status(), kExitFailure);
   if (!result->succeeded) {
     std::fprintf(stderr, "meshtrain run: job failed: %s\n", result->error.c_str());
     return result->interrupted ? 130 : kExitFailure;

@@ -126,10 +126,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
       if (!client.ok()) client = coord::ClientOptions{};
       client->address = args.coordinator;
     }
-    if (!client.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(client.status().message()).c_str());
-      return kExitInvalid;
-    }
+    if (!client.ok()) return Fail("meshtrain worker", client.status(), kExitInvalid);
     o.coordinator = *client;
   } else if (o.under_mpirun) {
     auto address = HostCoordinatorUnderMpi(*spec, world, hosted);
@@ -153,11 +150,9 @@ int RunWorkerCommand(const WorkerArgs& args) {
     hosted->Shutdown();
   }
   if (!result.ok()) {
-    std::fprintf(stderr, "meshtrain worker: %s\n", std::string(result.status().message()).c_str());
-    return result.status().code() == absl::StatusCode::kInvalidArgument ||
-                   result.status().code() == absl::StatusCode::kNotFound
-               ? kExitInvalid
-               : kExitFailure;
+    const bool invalid = result.status().code() == absl::StatusCode::kInvalidArgument ||
+                         result.status().code() == absl::StatusCode::kNotFound;
+    return Fail("meshtrain worker", result.status(), invalid ? kExitInvalid : kExitFailure);
   }
   return kExitOk;
 }

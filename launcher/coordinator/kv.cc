@@ -3,7 +3,7 @@
 
 #include "fmt/format.h"
 #include "fmt/ranges.h"
-#include "runtime/core/text.h"
+#include "runtime/comm/store.h"
 
 namespace mt::coord {
 
@@ -43,15 +43,10 @@ absl::StatusOr<int64_t> AsyncKv::Add(const std::string& key, int64_t delta) {
   int64_t value = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = data_.find(key); it != data_.end()) {
-      auto parsed = text::ToInt(it->second);
-      if (!parsed) {
-        return absl::FailedPreconditionError(
-            fmt::format("store: Add on key '{}' holding a non-integer", key));
-      }
-      value = *parsed;
-    }
-    value += delta;
+    auto it = data_.find(key);
+    auto sum = comm::AddToStored(it == data_.end() ? nullptr : &it->second, key, delta);
+    if (!sum.ok()) return sum.status();
+    value = *sum;
     data_[key] = std::to_string(value);
     NotifyLocked(key, ready);
   }

@@ -53,15 +53,9 @@ class MemoryStore final : public Store {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = data_.find(key);
-      if (it != data_.end()) {
-        auto parsed = text::ToInt(it->second);
-        if (!parsed) {
-          return absl::FailedPreconditionError(
-              fmt::format("store: Add on key '{}' holding a non-integer", key));
-        }
-        value = *parsed;
-      }
-      value += delta;
+      auto sum = AddToStored(it == data_.end() ? nullptr : &it->second, key, delta);
+      if (!sum.ok()) return sum.status();
+      value = *sum;
       data_[key] = std::to_string(value);
     }
     cv_.notify_all();
@@ -90,6 +84,17 @@ class MemoryStore final : public Store {
 };
 
 }  // namespace
+
+absl::StatusOr<int64_t> AddToStored(const std::string* current, const std::string& key,
+                                    int64_t delta) {
+  if (current == nullptr) return delta;
+  auto parsed = text::ToInt(*current);
+  if (!parsed) {
+    return absl::FailedPreconditionError(
+        fmt::format("store: Add on key '{}' holding a non-integer", key));
+  }
+  return *parsed + delta;
+}
 
 std::shared_ptr<Store> MakeMemoryStore() { return std::make_shared<MemoryStore>(); }
 

@@ -38,6 +38,11 @@ class Store {
                                                  const std::string& desired) = 0;
 };
 
+// Add's arithmetic, shared by the implementations: the integer stored at `key` (`current`,
+// null when absent = 0) plus `delta`; FailedPrecondition naming the key for a non-integer.
+absl::StatusOr<int64_t> AddToStored(const std::string* current, const std::string& key,
+                                    int64_t delta);
+
 // In-process store for tests and single-process runs.
 std::shared_ptr<Store> MakeMemoryStore();
 

@@ -4,8 +4,11 @@
 #include <string>
 
 #include "launcher/cli/commands.h"
+#include "launcher/cli/job_setup.h"
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
+#include "runtime/storage/azure_store.h"
+#include "runtime/storage/blob_store.h"
 
 namespace mt::cli {
 namespace {
@@ -40,11 +43,54 @@ int RunPrepare(PrepareArgs args) {
   return kExitOk;
 }
 
+struct CopyArgs {
+  std::string from, to;
+};
+
+// `data upload LOCAL URI`: copies a dataset (verified shard by shard, index last).
+int RunUpload(const CopyArgs& args) {
+  auto from = storage::OpenBlobStore(args.from);
+  if (!from.ok()) return Fail("meshtrain data upload", from.status(), kExitInvalid);
+  auto to = storage::OpenBlobStore(args.to);
+  if (!to.ok()) return Fail("meshtrain data upload", to.status(), kExitInvalid);
+  if (args.to.starts_with("az://")) {
+    // Create the container when missing; a SAS without that right may still write blobs into
+    // an existing one, so only a different failure stops the upload here.
+    const std::string account = args.to.substr(5, args.to.find('/', 5) - 5);
+    auto creds = storage::AzureCredentialsFromEnv(account);
+    absl::Status made =
+        creds.ok() ? storage::CreateAzureContainer(args.to, *creds) : creds.status();
+    if (!made.ok() && made.code() != absl::StatusCode::kPermissionDenied) {
+      return Fail("meshtrain data upload", made, kExitFailure);
+    }
+  }
+  if (absl::Status s = data::CopyDataset(**from, **to); !s.ok()) {
+    return Fail("meshtrain data upload", s, kExitFailure);
+  }
+  std::printf("uploaded %s -> %s\n", (*from)->uri().c_str(), (*to)->uri().c_str());
+  return kExitOk;
+}
+
+// `data verify URI`: reads the index and every shard, checking sizes and checksums.
+int RunVerify(const std::string& uri) {
+  auto ds = data::Dataset::Open(uri);
+  if (!ds.ok()) return Fail("meshtrain data verify", ds.status(), kExitFailure);
+  int64_t bytes = 0;
+  for (const auto& shard : ds->index().shards) bytes += shard.bytes;
+  std::printf(
+      "%s: ok: %zu shards, %ld bytes, %ld train + %ld eval samples of %ld tokens, "
+      "vocab %ld, every checksum matches\n",
+      uri.c_str(), ds->index().shards.size(), static_cast<long>(bytes),
+      static_cast<long>(ds->Samples("train")), static_cast<long>(ds->Samples("eval")),
+      static_cast<long>(ds->index().sample_len), static_cast<long>(ds->index().vocab_size));
+  return kExitOk;
+}
+
 }  // namespace
 
 Command AddDataCommand(CLI::App& root) {
   auto args = std::make_shared<PrepareArgs>();
-  CLI::App* data = root.add_subcommand("data", "Prepare datasets");
+  CLI::App* data = root.add_subcommand("data", "Prepare, upload and verify datasets");
   data->require_subcommand(1);
   CLI::App* prepare = data->add_subcommand("prepare", "Write a dataset (index.json + shards)");
   prepare->footer(
@@ -60,7 +106,24 @@ Command AddDataCommand(CLI::App& root) {
   prepare->add_option("--sample-len", args->addition.sample_len, "Tokens per sample");
   prepare->add_option("--seed", args->addition.seed, "Generator seed");
   prepare->add_flag("--no-reverse", args->no_reverse, "Write sums most-significant digit first");
-  return Command{data, [args] { return RunPrepare(*args); }};
+
+  auto copy = std::make_shared<CopyArgs>();
+  CLI::App* upload = data->add_subcommand("upload", "Copy a dataset to another store (az://)");
+  upload->footer(
+      "Copies LOCAL (a directory or file://) to URI (az://ACCOUNT/CONTAINER/PREFIX with "
+      "credentials from AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT + _KEY / "
+      "_SAS_TOKEN), verifying every shard; the index goes last, so an interrupted upload "
+      "leaves no dataset at URI.");
+  upload->add_option("from", copy->from, "Source dataset")->required();
+  upload->add_option("to", copy->to, "Destination URI")->required();
+  auto verify_uri = std::make_shared<std::string>();
+  CLI::App* verify = data->add_subcommand("verify", "Re-read every shard and check it");
+  verify->add_option("uri", *verify_uri, "Dataset URI")->required();
+  return Command{data, [args, copy, verify_uri, upload, verify] {
+                   if (*upload) return RunUpload(*copy);
+                   if (*verify) return RunVerify(*verify_uri);
+                   return RunPrepare(*args);
+                 }};
 }
 
 }  // namespace mt::cli

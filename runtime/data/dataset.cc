@@ -4,48 +4,60 @@
 #include <cstring>
 
 #include "fmt/format.h"
-#include "runtime/core/file.h"
 #include "runtime/core/status.h"
 
 namespace mt::data {
 
-absl::StatusOr<std::string> LocalPath(const std::string& uri) {
-  const size_t sep = uri.find("://");
-  if (sep == std::string::npos) return uri;
-  if (uri.compare(0, sep, "file") == 0) return uri.substr(sep + 3);
-  return absl::UnimplementedError(
-      fmt::format("{}: scheme '{}' is not readable by this build yet (file:// and plain paths are)",
-                  uri, uri.substr(0, sep)));
+absl::StatusOr<Dataset> Dataset::Open(const std::string& uri) {
+  MT_ASSIGN_OR_RETURN(auto store, storage::OpenBlobStore(uri));
+  return Open(*store);
 }
 
-absl::StatusOr<Dataset> Dataset::Open(const std::string& uri) {
-  MT_ASSIGN_OR_RETURN(std::string dir, LocalPath(uri));
-  auto text = ReadFile(dir + "/" + kIndexName);
+absl::StatusOr<Dataset> Dataset::Open(storage::BlobStore& store) {
+  const std::string& uri = store.uri();
+  auto text = store.Get(kIndexName);
   if (!text.ok()) {
+    if (text.status().code() != absl::StatusCode::kNotFound) return text.status();
     return absl::NotFoundError(
         fmt::format("{}: no dataset here ({}); create one with `meshtrain data prepare`", uri,
                     std::string(text.status().message())));
   }
   Dataset ds;
-  MT_ASSIGN_OR_RETURN(ds.index_, IndexFromJson(*text, dir + "/" + kIndexName));
+  MT_ASSIGN_OR_RETURN(ds.index_, IndexFromJson(*text, uri + "/" + kIndexName));
   for (const ShardInfo& shard : ds.index_.shards) {
-    const std::string path = dir + "/" + shard.name;
-    MT_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-    if (static_cast<int64_t>(bytes.size()) != shard.bytes) {
-      return absl::DataLossError(
-          fmt::format("{}: {} bytes, index says {}", path, bytes.size(), shard.bytes));
-    }
-    const std::string sum = Xxh64Hex(bytes.data(), bytes.size());
-    if (sum != shard.xxh64) {
-      return absl::DataLossError(
-          fmt::format("{}: checksum mismatch (xxh64 {}, index says {})", path, sum, shard.xxh64));
-    }
+    MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(store, shard));
     std::vector<uint16_t>& all = ds.tokens_[shard.split];
     const size_t old = all.size();
     all.resize(old + bytes.size() / 2);
     std::memcpy(all.data() + old, bytes.data(), bytes.size());
   }
   return ds;
+}
+
+absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard) {
+  const std::string where = store.uri() + "/" + shard.name;
+  MT_ASSIGN_OR_RETURN(std::string bytes, store.Get(shard.name));
+  if (static_cast<int64_t>(bytes.size()) != shard.bytes) {
+    return absl::DataLossError(
+        fmt::format("{}: {} bytes, index says {}", where, bytes.size(), shard.bytes));
+  }
+  const std::string sum = Xxh64Hex(bytes.data(), bytes.size());
+  if (sum != shard.xxh64) {
+    return absl::DataLossError(
+        fmt::format("{}: checksum mismatch (xxh64 {}, index says {})", where, sum, shard.xxh64));
+  }
+  return bytes;
+}
+
+absl::Status CopyDataset(storage::BlobStore& from, storage::BlobStore& to) {
+  MT_ASSIGN_OR_RETURN(std::string text, from.Get(kIndexName));
+  MT_ASSIGN_OR_RETURN(DatasetIndex index, IndexFromJson(text, from.uri() + "/" + kIndexName));
+  // Shards first (each verified), the index last: until it lands, the copy does not exist.
+  for (const ShardInfo& shard : index.shards) {
+    MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(from, shard));
+    MT_RETURN_IF_ERROR(to.Put(shard.name, bytes));
+  }
+  return to.Put(kIndexName, text);
 }
 
 void Dataset::Sample(const std::string& split, int64_t i, int32_t* out) const {

@@ -1,6 +1,7 @@
-// A dataset opened from a local directory (file://PATH or a plain path): index checked, every
-// shard's size and XXH64 verified, samples held in memory. Streaming from blob storage with a
-// bounded cache replaces the in-memory load later (issue #8); the interface stays.
+// A dataset opened from any BlobStore URI (file://PATH, a plain path, az://ACCOUNT/CONTAINER/
+// PREFIX): index checked, every shard's size and XXH64 verified, samples held in memory.
+// Streaming with prefetch and a bounded cache replaces the in-memory load later (issue #8);
+// the interface stays.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/data/index.h"
+#include "runtime/storage/blob_store.h"
 
 namespace mt::data {
 
@@ -18,6 +20,7 @@ class Dataset {
   // Errors name the dataset URI and the shard or field at fault: a missing index, a shard of
   // the wrong size, a checksum mismatch, an unsupported scheme.
   static absl::StatusOr<Dataset> Open(const std::string& uri);
+  static absl::StatusOr<Dataset> Open(storage::BlobStore& store);
 
   const DatasetIndex& index() const { return index_; }
   int64_t Samples(const std::string& split) const { return index_.Samples(split); }
@@ -29,7 +32,11 @@ class Dataset {
   std::map<std::string, std::vector<uint16_t>> tokens_;  // split -> all samples, in shard order
 };
 
-// The local directory a dataset URI names ("file://runs/d" and "runs/d" -> "runs/d").
-absl::StatusOr<std::string> LocalPath(const std::string& uri);
+// One shard's bytes, checked against the index (size and XXH64); errors name the blob.
+absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard);
+
+// Copies a dataset between stores (`meshtrain data upload`), verifying every shard; the index
+// is written last, so an interrupted copy leaves no dataset behind, only shards.
+absl::Status CopyDataset(storage::BlobStore& from, storage::BlobStore& to);
 
 }  // namespace mt::data

@@ -31,6 +31,7 @@ std::string HttpDate() {
 // ---- one request, described once, signed per attempt ----
 
 struct Call {
+  Call(std::string v, std::string b) : verb(std::move(v)), blob(std::move(b)) {}
   std::string verb;
   std::string blob;  // full blob name within the container ("" for container operations)
   std::map<std::string, std::string> query;

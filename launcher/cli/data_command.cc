@@ -1,5 +1,6 @@
 // `meshtrain data prepare ...`: build datasets in the index + shards format.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -20,8 +21,21 @@ struct PrepareArgs {
   bool no_reverse = false;
 };
 
+struct CopyArgs {
+  std::string from, to;
+};
+int RunUpload(const CopyArgs& args);
+
 int RunPrepare(PrepareArgs args) {
   args.addition.reverse_answer = !args.no_reverse;
+  const bool remote = args.out.find("://") != std::string::npos && !args.out.starts_with("file://");
+  const std::string final_uri = args.out;
+  if (remote) {
+    // Written and verified locally first, then uploaded (index last).
+    char tmpl[] = "/tmp/meshtrain-prepare-XXXXXX";
+    if (!mkdtemp(tmpl)) return Fail("meshtrain data prepare", absl::InternalError("mkdtemp"), 1);
+    args.out = tmpl;
+  }
   absl::Status st = data::WriteAdditionDataset(args.out, args.addition);
   if (!st.ok()) {
     std::fprintf(stderr, "meshtrain data prepare: %s\n", std::string(st.message()).c_str());
@@ -40,12 +54,32 @@ int RunPrepare(PrepareArgs args) {
       static_cast<long>(ds->Samples("eval")), static_cast<long>(ds->index().sample_len),
       ds->index().shards.size(), args.task.c_str(), args.addition.digits,
       args.addition.reverse_answer ? ", answers reversed" : "");
-  return kExitOk;
+  if (!remote) return kExitOk;
+  const int rc = RunUpload({args.out, final_uri});
+  std::filesystem::remove_all(args.out);
+  return rc;
 }
 
-struct CopyArgs {
-  std::string from, to;
-};
+// `data inspect URI`: the index as a table, without reading the shards.
+int RunInspect(const std::string& uri) {
+  auto store = storage::OpenBlobStore(uri);
+  if (!store.ok()) return Fail("meshtrain data inspect", store.status(), kExitInvalid);
+  auto text = (*store)->Get(data::kIndexName);
+  if (!text.ok()) return Fail("meshtrain data inspect", text.status(), kExitFailure);
+  auto index = data::IndexFromJson(*text, (*store)->uri() + "/" + data::kIndexName);
+  if (!index.ok()) return Fail("meshtrain data inspect", index.status(), kExitFailure);
+  std::printf("%s: tokenizer %s, vocab %ld, %ld tokens per sample, %ld train + %ld eval samples\n",
+              (*store)->uri().c_str(), index->tokenizer.c_str(),
+              static_cast<long>(index->vocab_size), static_cast<long>(index->sample_len),
+              static_cast<long>(index->Samples("train")),
+              static_cast<long>(index->Samples("eval")));
+  std::printf("%-24s %-6s %10s %12s  %s\n", "shard", "split", "samples", "bytes", "xxh64");
+  for (const auto& s : index->shards) {
+    std::printf("%-24s %-6s %10ld %12ld  %s\n", s.name.c_str(), s.split.c_str(),
+                static_cast<long>(s.samples), static_cast<long>(s.bytes), s.xxh64.c_str());
+  }
+  return kExitOk;
+}
 
 // `data upload LOCAL URI`: copies a dataset (verified shard by shard, index last).
 int RunUpload(const CopyArgs& args) {
@@ -99,7 +133,7 @@ Command AddDataCommand(CLI::App& root) {
       "--sample-len tokens (model seq_len + 1), with a disjoint held-out problem set as the "
       "eval split.");
   prepare->add_option("--task", args->task, "Synthetic task")->check(CLI::IsMember({"addition"}));
-  prepare->add_option("--out", args->out, "Output directory")->required();
+  prepare->add_option("--out", args->out, "Output directory or URI (az://: uploaded)")->required();
   prepare->add_option("--digits", args->addition.digits, "Operand digits (1-9)");
   prepare->add_option("--train-samples", args->addition.train_samples, "Training samples");
   prepare->add_option("--eval-samples", args->addition.eval_samples, "Held-out samples");
@@ -119,9 +153,13 @@ Command AddDataCommand(CLI::App& root) {
   auto verify_uri = std::make_shared<std::string>();
   CLI::App* verify = data->add_subcommand("verify", "Re-read every shard and check it");
   verify->add_option("uri", *verify_uri, "Dataset URI")->required();
-  return Command{data, [args, copy, verify_uri, upload, verify] {
+  auto inspect_uri = std::make_shared<std::string>();
+  CLI::App* inspect = data->add_subcommand("inspect", "Print a dataset's index");
+  inspect->add_option("uri", *inspect_uri, "Dataset URI")->required();
+  return Command{data, [args, copy, verify_uri, inspect_uri, upload, verify, inspect] {
                    if (*upload) return RunUpload(*copy);
                    if (*verify) return RunVerify(*verify_uri);
+                   if (*inspect) return RunInspect(*inspect_uri);
                    return RunPrepare(*args);
                  }};
 }

@@ -3,7 +3,10 @@
 // produce in "# expect: ..." comments (and "# world: N" when --world is passed).
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -173,6 +176,40 @@ TEST(CliDocs, GeneratedDocsMatchTheCommittedFiles) {
   Result params = Meshtrain("docs params");
   EXPECT_EQ(params.exit_code, 0);
   EXPECT_EQ(params.output, ReadFile(std::string(MT_SOURCE_DIR) + "/docs/parameters.md"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CliData, PrepareStraightToAzureThenInspectAndVerify) {
+  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
+  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
+  const std::string env =
+      std::string("AZURE_STORAGE_CONNECTION_STRING='AccountName=devstoreaccount1;AccountKey=") +
+      "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+      "BlobEndpoint=" + endpoint + "'";
+  const std::string uri = "az://devstoreaccount1/cli" + std::to_string(getpid()) + "/add2";
+  Result prep = Meshtrain(
+      "data prepare --digits 2 --sample-len 13 --train-samples 256 "
+      "--eval-samples 32 --out " +
+          uri,
+      env);
+  ASSERT_EQ(prep.exit_code, 0) << prep.output;
+  EXPECT_THAT(prep.output, HasSubstr("-> " + uri));
+  Result inspect = Meshtrain("data inspect " + uri, env);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_THAT(inspect.output, HasSubstr("256 train + 32 eval samples"));
+  EXPECT_THAT(inspect.output, HasSubstr("train-00000.bin"));
+  Result verify = Meshtrain("data verify " + uri, env);
+  ASSERT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr("every checksum matches"));
+  Result none = Meshtrain("data verify " + uri + "-missing", env);
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.output, HasSubstr("no dataset here"));
+  Result nocreds = Meshtrain("data verify " + uri, "env -u AZURE_STORAGE_CONNECTION_STRING");
+  EXPECT_NE(nocreds.exit_code, 0);
+  EXPECT_THAT(nocreds.output, HasSubstr("no credentials for storage account 'devstoreaccount1'"));
 }
 
 }  // namespace

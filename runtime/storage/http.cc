@@ -5,14 +5,22 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include "fmt/format.h"
 
 namespace mt::storage::http {
 namespace {
 
+// The body, sized once from Content-Length (the headers arrive first): no regrowth copies.
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* resp = static_cast<Response*>(user);
+  if (resp->body.empty()) {
+    if (auto it = resp->headers.find("content-length"); it != resp->headers.end()) {
+      resp->body.reserve(static_cast<size_t>(std::strtoull(it->second.c_str(), nullptr, 10)));
+    }
+  }
+  resp->body.append(data, size * n);
   return size * n;
 }
 
@@ -88,7 +96,7 @@ absl::StatusOr<Response> Client::Send(const Request& r) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count() * 1000));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &resp.headers);
   if (r.method == "HEAD") {

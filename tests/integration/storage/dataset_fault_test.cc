@@ -1,0 +1,81 @@
+// Reading a dataset from Azurite through a fault-injecting proxy (500s, 503 + Retry-After,
+// resets mid-response, truncated bodies, slow answers): the samples are identical to the
+// fault-free read; a shard that is permanently missing fails naming it.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "runtime/data/addition.h"
+#include "runtime/data/dataset.h"
+#include "runtime/storage/azure_store.h"
+#include "tests/integration/storage/fault_proxy.h"
+
+namespace mt::data {
+namespace {
+
+using testing::Fault;
+
+constexpr char kKey[] =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+int PortOf(const std::string& endpoint) {
+  const auto colon = endpoint.rfind(':');
+  return std::atoi(endpoint.c_str() + colon + 1);
+}
+
+TEST(DatasetFaults, ReadThroughFaultsEqualsTheCleanRead) {
+  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
+  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
+  storage::AzureCredentials direct{"devstoreaccount1", kKey, "", endpoint};
+  const std::string uri =
+      "az://devstoreaccount1/f" + std::to_string(std::random_device{}() % 1000000000) + "/add2";
+  ASSERT_TRUE(storage::CreateAzureContainer(uri, direct).ok());
+  char tmpl[] = "/tmp/meshtrain-dsfault-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  AdditionOptions o;
+  o.digits = 2;
+  o.train_samples = 2000;
+  o.eval_samples = 100;
+  o.sample_len = 13;
+  ASSERT_TRUE(WriteAdditionDataset(dir, o).ok());
+  auto local = storage::OpenBlobStore(dir);
+  auto remote = storage::OpenAzureStore(uri, direct);
+  ASSERT_TRUE(CopyDataset(**local, **remote).ok());
+  auto clean = Dataset::Open(**remote);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+
+  testing::FaultProxy proxy(PortOf(endpoint),
+                            {Fault::k500, Fault::kPass, Fault::kReset, Fault::kPass, Fault::k503,
+                             Fault::kTruncate, Fault::kPass, Fault::kSlow});
+  storage::AzureCredentials via = direct;
+  via.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/devstoreaccount1";
+  storage::AzureOptions retry;
+  retry.base_backoff = std::chrono::milliseconds(5);
+  auto faulty_store = storage::OpenAzureStore(uri, via, retry);
+  auto faulty = Dataset::Open(**faulty_store);
+  ASSERT_TRUE(faulty.ok()) << faulty.status();
+  EXPECT_GE(proxy.faults(), 4) << "the script did not inject faults";
+  for (const char* split : {"train", "eval"}) {
+    ASSERT_EQ(faulty->Samples(split), clean->Samples(split));
+    std::vector<int32_t> a(13), b(13);
+    for (int64_t i = 0; i < clean->Samples(split); ++i) {
+      faulty->Sample(split, i, a.data());
+      clean->Sample(split, i, b.data());
+      ASSERT_EQ(a, b) << split << " sample " << i;
+    }
+  }
+
+  // A shard that is gone for good: a clear error naming it, after no pointless retries.
+  const std::string lost = clean->index().shards[1].name;
+  ASSERT_TRUE((*remote)->Delete(lost).ok());
+  auto missing = Dataset::Open(**faulty_store);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  EXPECT_NE(missing.status().message().find(uri + "/" + lost), std::string::npos)
+      << missing.status();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mt::data

@@ -90,8 +90,7 @@ int RunUpload(const CopyArgs& args) {
   if (args.to.starts_with("az://")) {
     // Create the container when missing; a SAS without that right may still write blobs into
     // an existing one, so only a different failure stops the upload here.
-    const std::string account = args.to.substr(5, args.to.find('/', 5) - 5);
-    auto creds = storage::AzureCredentialsFromEnv(account);
+    auto creds = storage::AzureCredentialsForUri(args.to);
     absl::Status made =
         creds.ok() ? storage::CreateAzureContainer(args.to, *creds) : creds.status();
     if (!made.ok() && made.code() != absl::StatusCode::kPermissionDenied) {

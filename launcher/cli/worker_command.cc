@@ -79,9 +79,7 @@ absl::StatusOr<std::string> HostCoordinatorUnderMpi(
     MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Start(std::move(made), o));
     address = out->address();
     if (!one_node) {
-      char host[256] = {0};
-      gethostname(host, sizeof(host) - 1);
-      address = fmt::format("{}:{}", host, address.substr(address.rfind(':') + 1));
+      address = fmt::format("{}:{}", log::HostName(), address.substr(address.rfind(':') + 1));
     }
   }
   return comm::MpiBroadcastString(address, 0);

@@ -45,6 +45,10 @@ struct CoordinatorConfig {
 using Clock = std::function<SteadyTime()>;
 using JoinDone = std::function<void(absl::StatusOr<v1::JoinReply>)>;
 
+// Exit code of a worker told STOP_RESTART: its launcher starts the world again at the next
+// generation (launcher/worker exits with it, launcher/local recognises it).
+constexpr int kExitRestart = 3;
+
 enum class Phase { kRendezvous, kRunning, kSucceeded, kFailed };
 std::string_view PhaseName(Phase p);
 

@@ -23,8 +23,6 @@ extern char** environ;
 namespace mt::local {
 namespace {
 
-constexpr int kExitRestart = 3;  // launcher/worker/session.h
-
 std::atomic<int> g_signals{0};
 std::atomic<int> g_last_signal{0};
 
@@ -133,8 +131,8 @@ void Supervise(coord::Coordinator& coordinator, int64_t generation, std::vector<
       if (c.pid != pid) continue;
       c.exited = true;
       --alive;
-      const bool clean =
-          WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == kExitRestart);
+      const bool clean = WIFEXITED(status) &&
+                         (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == coord::kExitRestart);
       if (!clean) coordinator.ReportExit(generation, c.rank, DescribeExit(status));
     }
   }

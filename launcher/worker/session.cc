@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "launcher/coordinator/coordinator.h"
 #include "launcher/worker/trainer.h"
 #include "runtime/comm/factory.h"
 #include "runtime/core/logging.h"
@@ -19,12 +20,6 @@ namespace {
 
 namespace v1 = meshtrain::v1;
 using Clock = std::chrono::steady_clock;
-
-std::string HostName() {
-  char buf[256] = {0};
-  gethostname(buf, sizeof(buf) - 1);
-  return buf;
-}
 
 // Every kAskEvery-th heartbeat asks for an answer: it proves the coordinator is there, and a
 // STOP_* the coordinator sent meanwhile arrives with it (so within kAskEvery beats).
@@ -38,11 +33,11 @@ class Heartbeat {
       : client_(client), o_(o), join_(join), live_(live) {}
   ~Heartbeat() { Stop(); }
 
-  void Start(const comm::Backend* comm) {
-    comm_ = comm;
-    stop_ = false;
+  void Start() {
     thread_ = std::thread([this] { Loop(); });
   }
+  // From now on heartbeats report this backend's last collective.
+  void Watch(const comm::Backend* comm) { comm_.store(comm); }
   void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -62,8 +57,8 @@ class Heartbeat {
     r.set_step(live_.step.load());
     r.set_phase(PhaseName(live_.phase.load()));
     r.set_tokens_per_s(live_.tokens_per_s.load());
-    if (comm_) {
-      auto ops = comm_->recorder().Snapshot();
+    if (const comm::Backend* comm = comm_.load()) {
+      auto ops = comm->recorder().Snapshot();
       if (!ops.empty()) {
         const comm::OpRecord& op = ops.back();
         v1::CollectiveInfo* c = r.mutable_last_collective();
@@ -109,7 +104,7 @@ class Heartbeat {
   void Stop(const v1::HeartbeatReply& reply) {
     switch (reply.action()) {
       case v1::STOP_RESTART:
-        o_.on_stop(kExitRestart, "stopping for a restart: " + reply.message());
+        o_.on_stop(coord::kExitRestart, "stopping for a restart: " + reply.message());
         break;
       case v1::STOP_DONE:
         o_.on_stop(0, "the job is over: " + reply.message());
@@ -123,7 +118,7 @@ class Heartbeat {
   const WorkerOptions& o_;
   const v1::JoinReply& join_;
   const LiveProgress& live_;
-  const comm::Backend* comm_ = nullptr;
+  std::atomic<const comm::Backend*> comm_{nullptr};
   std::unique_ptr<coord::HeartbeatChannel> channel_;  // guarded by mu_ for Cancel
   std::thread thread_;
   std::mutex mu_;
@@ -134,7 +129,7 @@ class Heartbeat {
 absl::StatusOr<v1::JoinReply> Join(coord::CoordinatorClient& client, const WorkerOptions& o) {
   v1::JoinRequest req;
   req.set_job_id(o.job_id);
-  req.set_host(HostName());
+  req.set_host(log::HostName());
   req.set_pid(getpid());
   req.set_worker_id(fmt::format("{}:{}", req.host(), req.pid()));
   req.set_slot(o.slot);
@@ -177,7 +172,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
          join.coords().tp());
   LiveProgress live;
   Heartbeat heartbeat(*client, o, join, live);
-  heartbeat.Start(nullptr);
+  heartbeat.Start();
   std::unique_ptr<comm::Backend> backend;
   absl::Status outcome;
   if (join.world_size() > 1) {
@@ -186,8 +181,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     auto made = comm::CreateBackend(name, store, join.rank(), join.world_size());
     if (made.ok()) {
       backend = std::move(*made);
-      heartbeat.Stop();  // restart with the backend's flight recorder in view
-      heartbeat.Start(backend.get());
+      heartbeat.Watch(backend.get());
     } else {
       outcome = Annotate(made.status(), "creating the " + name + " backend");
     }

@@ -17,9 +17,6 @@
 
 namespace mt::worker {
 
-// Exit code of a worker told to stop so the world can restart at the next generation.
-constexpr int kExitRestart = 3;
-
 struct WorkerOptions {
   meshtrain::v1::JobSpec spec;
   std::string job_id;  // job::JobId(spec)

@@ -141,14 +141,18 @@ bool Enabled(Level level, Subsys subsys) {
          (s.mask.load(std::memory_order_relaxed) & static_cast<uint32_t>(subsys)) != 0;
 }
 
-std::string ProcessTag() {
+const std::string& HostName() {
   static const std::string host = [] {
     char buf[256] = {0};
     if (gethostname(buf, sizeof buf - 1) != 0) return std::string("unknown-host");
     return std::string(buf);
   }();
+  return host;
+}
+
+std::string ProcessTag() {
   int rank = GetState().rank.load();
-  return fmt::format("{}:{}:{}", host, getpid(), rank < 0 ? "-" : std::to_string(rank));
+  return fmt::format("{}:{}:{}", HostName(), getpid(), rank < 0 ? "-" : std::to_string(rank));
 }
 
 void Write(Level level, Subsys subsys, std::string_view message) {

@@ -51,6 +51,8 @@ std::string_view SubsysName(Subsys subsys);
 Config ConfigFromEnvironment();
 void Configure(const Config& config);
 void SetRank(int rank);
+// This machine's host name (cached; "unknown-host" if it cannot be read), as in log prefixes.
+const std::string& HostName();
 
 bool Enabled(Level level, Subsys subsys);
 // Writes one line (the prefix is added here). `message` has no trailing newline.

@@ -37,7 +37,7 @@ struct Call {
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> headers;     // standard (If-None-Match, Content-Type)
   std::map<std::string, std::string> ms_headers;  // x-ms-* besides date and version
-  std::string body;
+  std::string_view body;  // not owned: the caller's data outlives the call and its retries
 };
 
 // "<Code>: <Message>" from an Azure error body, or the status line.
@@ -91,7 +91,13 @@ class AzureStore final : public BlobStore {
         container_(std::move(container)),
         prefix_(std::move(prefix)),
         options_(options),
-        rng_(std::random_device{}()) {}
+        rng_(std::random_device{}()) {
+    // The endpoint may carry a path (Azurite: http://host:port/ACCOUNT); split it once.
+    const auto path_start = creds_.endpoint.find('/', creds_.endpoint.find("://") + 3);
+    origin_ = creds_.endpoint.substr(0, path_start);
+    container_path_ = (path_start == std::string::npos ? "" : creds_.endpoint.substr(path_start)) +
+                      "/" + container_;
+  }
 
   absl::StatusOr<std::string> Get(const std::string& path, int64_t offset,
                                   int64_t length) override {
@@ -190,7 +196,7 @@ class AzureStore final : public BlobStore {
     c.ms_headers["x-ms-blob-type"] = "BlockBlob";
     c.headers["Content-Type"] = "application/octet-stream";
     if (if_absent) c.headers["If-None-Match"] = "*";
-    c.body.assign(data);
+    c.body = data;
     return Send(c, Where(path), {201}).status();
   }
 
@@ -202,7 +208,7 @@ class AzureStore final : public BlobStore {
       const std::string id = azure::Base64Encode(fmt::format("block-{:08d}", index));
       Call c{"PUT", Blob(path)};
       c.query = {{"comp", "block"}, {"blockid", id}};
-      c.body.assign(data.substr(at, options_.block_size));
+      c.body = data.substr(at, options_.block_size);
       MT_RETURN_IF_ERROR(Send(c, Where(path), {201}).status());
       list += "<Latest>" + id + "</Latest>";
     }
@@ -210,18 +216,13 @@ class AzureStore final : public BlobStore {
     Call commit{"PUT", Blob(path)};
     commit.query = {{"comp", "blocklist"}};
     commit.headers["Content-Type"] = "application/xml";
-    commit.body = std::move(list);
+    commit.body = list;
     return Send(commit, Where(path), {201}).status();
   }
 
   std::string UrlPath(const std::string& blob) const {
-    // The endpoint may carry a path (Azurite: http://host:port/ACCOUNT).
-    const auto scheme_end = creds_.endpoint.find("://");
-    const auto path_start = creds_.endpoint.find('/', scheme_end + 3);
-    std::string base = path_start == std::string::npos ? "" : creds_.endpoint.substr(path_start);
-    std::string p = base + "/" + container_;
-    if (!blob.empty()) p += "/" + azure::UrlEncode(blob, /*keep_slash=*/true);
-    return p;
+    return blob.empty() ? container_path_
+                        : container_path_ + "/" + azure::UrlEncode(blob, /*keep_slash=*/true);
   }
 
   absl::StatusOr<http::Request> Build(const Call& c) const {
@@ -230,8 +231,7 @@ class AzureStore final : public BlobStore {
     req.timeout = options_.timeout;
     req.body = c.body;
     const std::string path = UrlPath(c.blob);
-    const auto host_end = creds_.endpoint.find('/', creds_.endpoint.find("://") + 3);
-    req.url = creds_.endpoint.substr(0, host_end) + path;
+    req.url = origin_ + path;
     std::string query;
     for (const auto& [k, v] : c.query) {
       query += (query.empty() ? "" : "&") + k + "=" + azure::UrlEncode(v, false);
@@ -301,6 +301,8 @@ class AzureStore final : public BlobStore {
   std::string uri_;
   AzureCredentials creds_;
   std::string container_, prefix_;  // prefix_ ends with '/' unless empty
+  std::string origin_;              // "http://host:port" of the endpoint
+  std::string container_path_;      // URL path of the container ("/ACCOUNT/c" on Azurite)
   AzureOptions options_;
   http::Client client_;
   std::mutex rng_mu_;
@@ -361,6 +363,13 @@ absl::StatusOr<AzureCredentials> AzureCredentialsFromEnv(const std::string& acco
         account, account));
   }
   return c;
+}
+
+absl::StatusOr<AzureCredentials> AzureCredentialsForUri(const std::string& uri) {
+  if (!uri.starts_with("az://")) {
+    return absl::InvalidArgumentError(fmt::format("'{}' is not an az:// URI", uri));
+  }
+  return AzureCredentialsFromEnv(uri.substr(5, uri.find('/', 5) - 5));
 }
 
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenAzureStore(const std::string& uri,

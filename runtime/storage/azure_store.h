@@ -39,6 +39,8 @@ struct AzureOptions {
 // Credentials for `account` (the URI's) from the environment; InvalidArgument naming the
 // variables when none are usable.
 absl::StatusOr<AzureCredentials> AzureCredentialsFromEnv(const std::string& account);
+// The same for the account an az://ACCOUNT/... URI names.
+absl::StatusOr<AzureCredentials> AzureCredentialsForUri(const std::string& uri);
 
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenAzureStore(const std::string& uri,
                                                           AzureCredentials credentials,

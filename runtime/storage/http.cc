@@ -43,14 +43,14 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 }
 
 struct Upload {
-  const std::string* body;
+  std::string_view body;
   size_t offset = 0;
 };
 
 size_t OnRead(char* out, size_t size, size_t n, void* user) {
   auto* up = static_cast<Upload*>(user);
-  const size_t len = std::min(size * n, up->body->size() - up->offset);
-  std::copy_n(up->body->data() + up->offset, len, out);
+  const size_t len = std::min(size * n, up->body.size() - up->offset);
+  std::copy_n(up->body.data() + up->offset, len, out);
   up->offset += len;
   return len;
 }
@@ -84,7 +84,7 @@ absl::StatusOr<Response> Client::Send(const Request& r) {
   CURL* curl = static_cast<CURL*>(Acquire());
   curl_easy_reset(curl);  // keeps the connection cache
   Response resp;
-  Upload upload{&r.body};
+  Upload upload{r.body};
   curl_slist* headers = nullptr;
   for (const auto& h : r.headers) headers = curl_slist_append(headers, h.c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip

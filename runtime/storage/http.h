@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -17,7 +18,7 @@ struct Request {
   std::string method;  // GET, PUT, HEAD, DELETE
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
-  std::string body;
+  std::string_view body;             // not owned: must outlive Send()
   std::chrono::seconds timeout{60};
 };
 

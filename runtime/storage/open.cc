@@ -8,8 +8,7 @@ namespace mt::storage {
 
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const std::string& uri) {
   if (uri.starts_with("az://")) {
-    const std::string account = uri.substr(5, uri.find('/', 5) - 5);
-    MT_ASSIGN_OR_RETURN(AzureCredentials creds, AzureCredentialsFromEnv(account));
+    MT_ASSIGN_OR_RETURN(AzureCredentials creds, AzureCredentialsForUri(uri));
     return OpenAzureStore(uri, std::move(creds));
   }
   if (uri.starts_with("file://")) return OpenFileStore(uri.substr(7));

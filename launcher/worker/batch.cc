@@ -16,24 +16,23 @@ void MaskToAnswers(const int32_t* tokens, int32_t* targets, int64_t seq,
   }
 }
 
-void BuildBatch(const data::Dataset& ds, const std::string& split,
-                const std::vector<int64_t>& indices, int64_t seq, Batch& out, bool answers_only) {
-  MT_CHECK(!answers_only || ds.index().answer.has_value());
-  out.batch = static_cast<int64_t>(indices.size());
+void BuildBatch(const data::DatasetIndex& index, const uint16_t* samples, int64_t count,
+                int64_t seq, Batch& out, bool answers_only) {
+  MT_CHECK(!answers_only || index.answer.has_value());
+  MT_CHECK(seq + 1 <= index.sample_len);
+  out.batch = count;
   out.seq = seq;
   out.tokens.resize(out.batch * seq);
   out.targets.resize(out.batch * seq);
-  std::vector<int32_t> sample(ds.index().sample_len);
-  const int32_t pad = ds.index().pad.value_or(-1);
+  const int32_t pad = index.pad.value_or(-1);
   for (int64_t b = 0; b < out.batch; ++b) {
-    ds.Sample(split, indices[b], sample.data());
+    const uint16_t* sample = samples + b * index.sample_len;
     for (int64_t t = 0; t < seq; ++t) {
       out.tokens[b * seq + t] = sample[t];
       out.targets[b * seq + t] = sample[t + 1] == pad ? -1 : sample[t + 1];
     }
     if (answers_only) {
-      MaskToAnswers(out.tokens.data() + b * seq, out.targets.data() + b * seq, seq,
-                    *ds.index().answer);
+      MaskToAnswers(out.tokens.data() + b * seq, out.targets.data() + b * seq, seq, *index.answer);
     }
   }
 }

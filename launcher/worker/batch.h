@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
-#include "runtime/data/dataset.h"
+#include "runtime/data/index.h"
 
 namespace mt::worker {
 
@@ -16,10 +15,10 @@ struct Batch {
   std::vector<int32_t> tokens, targets;  // [batch * seq]
 };
 
-// Fills `out` with the samples `indices` of `split`, using the first seq + 1 tokens of each.
-void BuildBatch(const data::Dataset& ds, const std::string& split,
-                const std::vector<int64_t>& indices, int64_t seq, Batch& out,
-                bool answers_only = false);
+// Fills `out` with `count` samples stored back to back in `samples` (index.sample_len tokens
+// each, as the dataset stores them), using the first seq + 1 tokens of each.
+void BuildBatch(const data::DatasetIndex& index, const uint16_t* samples, int64_t count,
+                int64_t seq, Batch& out, bool answers_only = false);
 
 // Sets every target outside an answer span to -1 (one sample of `seq` positions).
 void MaskToAnswers(const int32_t* tokens, int32_t* targets, int64_t seq,

@@ -1,6 +1,8 @@
 // Evaluation (see evaluate.h).
 #include "launcher/worker/evaluate.h"
 
+#include <algorithm>
+
 namespace mt::worker {
 namespace {
 
@@ -35,19 +37,23 @@ std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* lo
   return {correct, total};
 }
 
-EvalResult Evaluate(nn::Gpt& model, const data::Dataset& ds, const std::string& split,
-                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches,
-                    bool answers_only) {
+EvalResult Evaluate(nn::Gpt& model, const data::DatasetIndex& index,
+                    const std::vector<uint16_t>& table, const std::vector<int64_t>& picks,
+                    int64_t batch_size, int64_t batches, bool answers_only) {
   EvalResult r;
-  if (indices.empty()) return r;
+  if (picks.empty()) return r;
   Batch batch;
   double loss_sum = 0;
   int64_t correct = 0, total = 0, next = 0;
-  const auto& answer = ds.index().answer;
+  const auto& answer = index.answer;
+  const int64_t len = index.sample_len;
+  std::vector<uint16_t> samples(batch_size * len);
   for (int64_t i = 0; i < batches; ++i) {
-    std::vector<int64_t> pick(batch_size);
-    for (int64_t& p : pick) p = indices[next++ % indices.size()];
-    BuildBatch(ds, split, pick, model.config().seq_len, batch, answers_only);
+    for (int64_t b = 0; b < batch_size; ++b) {
+      const int64_t at = picks[next++ % picks.size()];
+      std::copy_n(table.data() + at * len, len, samples.data() + b * len);
+    }
+    BuildBatch(index, samples.data(), batch_size, model.config().seq_len, batch, answers_only);
     loss_sum += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq);
     if (answer) {
       auto [c, t] = ScoreAnswerSpans(batch, model.logits(), model.config().vocab_size, *answer);

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "launcher/worker/batch.h"
-#include "runtime/data/dataset.h"
+#include "runtime/data/index.h"
 #include "runtime/nn/gpt.h"
 
 namespace mt::worker {
@@ -28,10 +28,11 @@ struct EvalResult {
 std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits, int64_t vocab,
                                              const data::AnswerSpans& spans);
 
-// Evaluates `batches` batches of `batch_size` samples from `indices` (in order, wrapping). The
-// loss counts the same targets as training (answers_only as in data.loss_on).
-EvalResult Evaluate(nn::Gpt& model, const data::Dataset& ds, const std::string& split,
-                    const std::vector<int64_t>& indices, int64_t batch_size, int64_t batches,
-                    bool answers_only);
+// Evaluates `batches` batches of `batch_size` samples: the samples of `table` (stored back to
+// back, as the dataset stores them) at `picks`, in order, wrapping. The loss counts the same
+// targets as training (answers_only as in data.loss_on).
+EvalResult Evaluate(nn::Gpt& model, const data::DatasetIndex& index,
+                    const std::vector<uint16_t>& table, const std::vector<int64_t>& picks,
+                    int64_t batch_size, int64_t batches, bool answers_only);
 
 }  // namespace mt::worker

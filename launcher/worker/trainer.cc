@@ -14,14 +14,16 @@
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/params.h"
 #include "runtime/core/status.h"
 #include "runtime/data/dataset.h"
-#include "runtime/data/plan.h"
+#include "runtime/data/loader.h"
 #include "runtime/kernels/cpu/gemm.h"
 #include "runtime/metrics/jsonl_sink.h"
 #include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/optim/schedule.h"
+#include "runtime/storage/blob_store.h"
 
 namespace mt::worker {
 namespace {
@@ -29,13 +31,15 @@ namespace {
 using json = nlohmann::json;
 using meshtrain::v1::JobSpec;
 
-// ---- data: the dataset, which samples train and which evaluate ----
+// ---- data: the streaming loader for training, the evaluation samples in memory ----
 
 struct TrainData {
-  data::Dataset ds;
-  std::string eval_split;             // "eval" when the dataset has one, else "train"
-  int64_t train_samples = 0;          // train indices are [0, train_samples)
-  std::vector<int64_t> eval_indices;  // in eval_split
+  data::DatasetIndex index;
+  std::unique_ptr<data::Loader> loader;  // this rank's slice of every global batch
+  // Evaluation walks the eval set in order, wrapping: the first min(size, batches * batch)
+  // eval samples, read once at start (every rank holds them; each scores its own batches).
+  std::vector<uint16_t> eval_table;
+  int64_t eval_size = 0;
 };
 
 absl::Status CheckFits(const JobSpec& spec, const data::DatasetIndex& index) {
@@ -50,44 +54,97 @@ absl::Status CheckFits(const JobSpec& spec, const data::DatasetIndex& index) {
         "data.uri: dataset samples have {} tokens; model.seq_len {} needs at least {} ({})",
         index.sample_len, m.seq_len(), m.seq_len() + 1, spec.data().uri()));
   }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<TrainData> OpenData(const JobSpec& spec) {
-  auto ds = data::Dataset::Open(spec.data().uri());
-  if (!ds.ok()) return Annotate(ds.status(), "data.uri");
-  MT_RETURN_IF_ERROR(CheckFits(spec, ds->index()));
-  if (spec.data().loss_on() == "answers" && !ds->index().answer) {
+  if (spec.data().loss_on() == "answers" && !index.answer) {
     return absl::InvalidArgumentError(fmt::format(
         "data.loss_on: 'answers' needs a dataset that declares answer spans; {} does not",
         spec.data().uri()));
   }
+  return absl::OkStatus();
+}
+
+int DpSize(const comm::Backend* comm) { return comm ? comm->size() : 1; }
+int DpRank(const comm::Backend* comm) { return comm ? comm->rank() : 0; }
+
+data::LoaderOptions LoaderOptionsFor(const JobSpec& spec, const comm::Backend* comm,
+                                     int64_t train_samples) {
+  data::LoaderOptions o;
+  o.global_batch = spec.train().global_batch();
+  o.dp = DpSize(comm);
+  o.dp_rank = DpRank(comm);
+  o.start_position = 0;  // the checkpointed cursor once resume exists (issue #7)
+  o.num_samples = train_samples;
+  o.seed = static_cast<uint64_t>(spec.data().shuffle_seed());
+  o.window_shards = spec.data().shuffle_window();
+  o.prefetch_shards = spec.data().prefetch();
+  o.cache_bytes = int64_t{spec.data().cache_mb()} << 20;
+  return o;
+}
+
+absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* comm,
+                                   std::function<void(const data::ShardInfo&)> on_fetched) {
+  auto opened = storage::OpenBlobStore(spec.data().uri());
+  if (!opened.ok()) return Annotate(opened.status(), "data.uri");
+  std::shared_ptr<storage::BlobStore> store = std::move(*opened);
+  auto index = data::OpenIndex(*store);
+  if (!index.ok()) return Annotate(index.status(), "data.uri");
+  MT_RETURN_IF_ERROR(CheckFits(spec, *index));
   TrainData d;
-  d.ds = std::move(*ds);
-  const int64_t n = d.ds.Samples("train");
-  if (d.ds.Samples("eval") > 0) {
+  d.index = std::move(*index);
+  const int64_t n = d.index.Samples("train");
+  std::string eval_split = "train";
+  int64_t train_samples = n, eval_first = 0;
+  if (d.index.Samples("eval") > 0) {
     MT_LOG(kInfo, kData,
            "{}: using the dataset's own eval split ({} samples); data.eval_fraction "
            "applies only to datasets without one",
-           spec.data().uri(), d.ds.Samples("eval"));
-    d.eval_split = "eval";
-    d.train_samples = n;
-    d.eval_indices.resize(d.ds.Samples("eval"));
+           spec.data().uri(), d.index.Samples("eval"));
+    eval_split = "eval";
+    d.eval_size = d.index.Samples("eval");
   } else {
     // No eval split in the dataset: hold out the last eval_fraction of the train samples.
-    d.eval_split = "train";
-    const int64_t held = static_cast<int64_t>(n * spec.data().eval_fraction());
-    d.train_samples = n - held;
-    d.eval_indices.resize(held);
+    d.eval_size = static_cast<int64_t>(n * spec.data().eval_fraction());
+    train_samples = n - d.eval_size;
+    eval_first = train_samples;
   }
-  std::iota(d.eval_indices.begin(), d.eval_indices.end(),
-            d.eval_split == "eval" ? 0 : d.train_samples);
-  if (d.train_samples <= 0) {
+  if (train_samples <= 0) {
     return absl::InvalidArgumentError(
         fmt::format("data.uri: no training samples in {}", spec.data().uri()));
   }
+  const int64_t eval_batch = spec.train().global_batch() / spec.parallel().micro_batches();
+  std::vector<int64_t> eval_ids(std::min(d.eval_size, spec.eval().batches() * eval_batch));
+  std::iota(eval_ids.begin(), eval_ids.end(), eval_first);
+  auto table = data::ReadSamples(*store, d.index, eval_split, eval_ids);
+  if (!table.ok()) return Annotate(table.status(), "data.uri");
+  d.eval_table = std::move(*table);
+  data::LoaderOptions lo = LoaderOptionsFor(spec, comm, train_samples);
+  lo.on_fetched = std::move(on_fetched);
+  auto loader = data::Loader::Open(store, d.index, "train", std::move(lo));
+  if (!loader.ok()) {
+    const bool cache = loader.status().code() == absl::StatusCode::kFailedPrecondition;
+    return Annotate(loader.status(), cache ? "data.cache_mb" : "data.uri");
+  }
+  d.loader = std::move(*loader);
   return d;
 }
+
+// MT_DATA_TRACE: one line per rank and step with the sample ids trained on (exactly-once
+// checks). Each line goes out in one flushed append (O_APPEND), so ranks sharing the file
+// interleave whole lines.
+class DataTrace {
+ public:
+  absl::Status Record(int rank, int64_t step, const data::Samples& s) {
+    if (params::DataTrace().empty()) return absl::OkStatus();
+    if (!open_) {
+      MT_RETURN_IF_ERROR(sink_.Open(params::DataTrace(), /*truncate=*/false));
+      open_ = true;
+    }
+    return sink_.Write({{"rank", rank}, {"step", step}, {"position", s.position}, {"ids", s.ids}});
+  }
+
+ private:
+  metrics::JsonlSink sink_;
+  bool open_ = false;
+};
 
 // ---- one optimizer step ----
 
@@ -95,9 +152,6 @@ struct StepResult {
   double loss = 0;
   optim::StepStats stats;
 };
-
-int DpSize(const comm::Backend* comm) { return comm ? comm->size() : 1; }
-int DpRank(const comm::Backend* comm) { return comm ? comm->rank() : 0; }
 
 // Averages every gradient and the loss over the data-parallel ranks with one all-reduce of a
 // flat buffer (a handful of large messages beat ~50 small ones on TCP). Bucketed overlap
@@ -128,24 +182,18 @@ absl::Status AverageOverRanks(nn::Gpt& model, comm::Backend& comm, double& loss,
   return absl::OkStatus();
 }
 
-absl::StatusOr<StepResult> TrainStep(nn::Gpt& model, optim::AdamW& opt, data::DataPlan& plan,
-                                     const TrainData& d, const JobSpec& spec, int64_t step,
+// One step on this rank's slice of the global batch (from the loader), cut into micro-batches.
+absl::StatusOr<StepResult> TrainStep(nn::Gpt& model, optim::AdamW& opt, const data::Samples& mine,
+                                     const data::DatasetIndex& index, const JobSpec& spec,
                                      double lr, Batch& batch, comm::Backend* comm,
                                      std::vector<float>& flat) {
-  // This rank's slice of the global batch, cut into micro-batches (DESIGN §3 data plan).
   const int64_t micro_batches = spec.parallel().micro_batches();
-  const int64_t global = spec.train().global_batch();
-  const data::Slice slice = data::RankSlice(step * global, global, DpSize(comm), DpRank(comm));
-  const int64_t micro_size = (slice.end - slice.begin) / micro_batches;
+  const int64_t micro_size = static_cast<int64_t>(mine.ids.size()) / micro_batches;
   StepResult r;
   model.ZeroGrad();
-  std::vector<int64_t> pick(micro_size);
   for (int64_t mb = 0; mb < micro_batches; ++mb) {
-    for (int64_t i = 0; i < micro_size; ++i) {
-      pick[i] = plan.IndexAt(slice.begin + mb * micro_size + i);
-    }
-    BuildBatch(d.ds, "train", pick, spec.model().seq_len(), batch,
-               spec.data().loss_on() == "answers");
+    BuildBatch(index, mine.tokens.data() + mb * micro_size * index.sample_len, micro_size,
+               spec.model().seq_len(), batch, spec.data().loss_on() == "answers");
     r.loss += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq) /
               micro_batches;
     model.Backward(1.0f / static_cast<float>(micro_batches));
@@ -197,14 +245,12 @@ absl::StatusOr<EvalResult> EvaluateShared(nn::Gpt& model, const TrainData& d, co
   const int64_t batch = spec.train().global_batch() / spec.parallel().micro_batches();
   const int64_t batches = spec.eval().batches();
   const int dp = DpSize(comm), rank = DpRank(comm);
-  std::vector<int64_t> mine;
+  std::vector<int64_t> mine;  // positions in d.eval_table
   int64_t my_batches = 0;
-  for (int64_t b = rank; b < batches && !d.eval_indices.empty(); b += dp, ++my_batches) {
-    for (int64_t i = 0; i < batch; ++i) {
-      mine.push_back(d.eval_indices[(b * batch + i) % d.eval_indices.size()]);
-    }
+  for (int64_t b = rank; b < batches && d.eval_size > 0; b += dp, ++my_batches) {
+    for (int64_t i = 0; i < batch; ++i) mine.push_back((b * batch + i) % d.eval_size);
   }
-  EvalResult r = Evaluate(model, d.ds, d.eval_split, mine, batch, my_batches,
+  EvalResult r = Evaluate(model, d.index, d.eval_table, mine, batch, my_batches,
                           spec.data().loss_on() == "answers");
   if (dp == 1) return r;
   // Sums: loss over batches, batches, correct answers, answers.
@@ -246,7 +292,8 @@ absl::Status WriteSummary(const TrainOptions& o, const TrainSummary& s) {
   json j = {{"final_step", s.steps},       {"world_size", DpSize(o.comm)},
             {"generations", o.generation}, {"restarts", o.restarts},
             {"final_loss", s.final_loss},  {"tokens_per_s", s.tokens_per_s},
-            {"wall_s", s.wall_s},          {"skipped_updates", s.skipped_updates}};
+            {"wall_s", s.wall_s},          {"skipped_updates", s.skipped_updates},
+            {"data_wait_s", s.data_wait_s}};
   if (s.eval_loss) j["eval_loss"] = *s.eval_loss;
   if (s.eval_accuracy) j["eval_accuracy"] = *s.eval_accuracy;
   return WriteFileAtomic(o.run_dir + "/summary.json", j.dump(2) + "\n");
@@ -285,12 +332,11 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
            "checkpoint: this build does not write checkpoints yet (issue #7); the "
            "block is validated and ignored");
   }
-  MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec));
+  MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec, o.comm, o.on_shard_read));
   MT_ASSIGN_OR_RETURN(auto model,
                       nn::Gpt::Create(nn::GptConfig::FromSpec(spec.model()), spec.train().seed()));
   optim::AdamW opt(model->Parameters(), AdamWConfigFrom(spec.train()));
   const optim::LrSchedule schedule = ScheduleFrom(spec.train());
-  data::DataPlan plan(d.train_samples, static_cast<uint64_t>(spec.data().shuffle_seed()));
   Reporter report;
   if (lead) {
     report.sink.emplace();
@@ -301,13 +347,17 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   TrainSummary summary;
   Batch batch;
   std::vector<float> flat;
+  DataTrace trace;
   auto window_start = std::chrono::steady_clock::now();
   int64_t window_steps = 0;
   SetPhase(o.live, 1);
   for (int64_t step = 0; step < spec.train().steps(); ++step) {
     const double lr = schedule.At(step);
+    auto mine = d.loader->Next();
+    if (!mine.ok()) return Annotate(mine.status(), "data.uri");
+    MT_RETURN_IF_ERROR(trace.Record(DpRank(o.comm), step, *mine));
     MT_ASSIGN_OR_RETURN(StepResult r,
-                        TrainStep(*model, opt, plan, d, spec, step, lr, batch, o.comm, flat));
+                        TrainStep(*model, opt, *mine, d.index, spec, lr, batch, o.comm, flat));
     if (!r.stats.finite) {
       if (spec.train().nan_policy() == "stop") {
         progress.Finish();
@@ -351,6 +401,13 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   if (lead) progress.Finish();
   summary.wall_s = Seconds(start);
   summary.tokens_per_s = summary.steps * tokens_per_step / summary.wall_s;
+  const data::LoaderStats ds = d.loader->stats();
+  summary.data_wait_s = ds.wait_s;
+  MT_LOG(kInfo, kData,
+         "loader: {} shards fetched ({:.1f} MiB), {} cache hits, {} misses, {} evictions; the "
+         "steps waited {:.2f} s for data ({:.1f}% of the run)",
+         ds.cache.fetches, ds.cache.bytes_fetched / 1048576.0, ds.cache.hits, ds.cache.misses,
+         ds.cache.evictions, ds.wait_s, 100 * ds.wait_s / summary.wall_s);
   if (lead) {
     MT_RETURN_IF_ERROR(SaveModel(o.run_dir + "/model.safetensors", *model, spec, summary.steps));
     MT_RETURN_IF_ERROR(WriteSummary(o, summary));

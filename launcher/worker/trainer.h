@@ -9,12 +9,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "meshtrain/v1/job.pb.h"
 #include "runtime/comm/backend.h"
+#include "runtime/data/index.h"
 
 namespace mt::worker {
 
@@ -35,7 +37,9 @@ struct TrainOptions {
   // ranks apply the same update. Only rank 0 writes into run_dir.
   comm::Backend* comm = nullptr;
   LiveProgress* live = nullptr;  // optional
-  int64_t generation = 1;        // recorded in summary.json
+  // The audit hook: called (from loader threads) for every shard fetched and verified.
+  std::function<void(const data::ShardInfo&)> on_shard_read;
+  int64_t generation = 1;  // recorded in summary.json
   int restarts = 0;
 };
 
@@ -46,6 +50,7 @@ struct TrainSummary {
   double tokens_per_s = 0;
   double wall_s = 0;
   int64_t skipped_updates = 0;  // non-finite steps dropped under nan_policy: skip
+  double data_wait_s = 0;       // time this rank's steps waited for the loader
 };
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& options);

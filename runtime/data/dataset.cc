@@ -13,7 +13,7 @@ absl::StatusOr<Dataset> Dataset::Open(const std::string& uri) {
   return Open(*store);
 }
 
-absl::StatusOr<Dataset> Dataset::Open(storage::BlobStore& store) {
+absl::StatusOr<DatasetIndex> OpenIndex(storage::BlobStore& store) {
   const std::string& uri = store.uri();
   auto text = store.Get(kIndexName);
   if (!text.ok()) {
@@ -22,8 +22,40 @@ absl::StatusOr<Dataset> Dataset::Open(storage::BlobStore& store) {
         fmt::format("{}: no dataset here ({}); create one with `meshtrain data prepare`", uri,
                     std::string(text.status().message())));
   }
+  return IndexFromJson(*text, uri + "/" + kIndexName);
+}
+
+absl::StatusOr<std::vector<uint16_t>> ReadSamples(storage::BlobStore& store,
+                                                  const DatasetIndex& index,
+                                                  const std::string& split,
+                                                  const std::vector<int64_t>& ids) {
+  const int64_t len = index.sample_len, total = index.Samples(split);
+  for (int64_t id : ids) {
+    if (id < 0 || id >= total) {
+      return absl::OutOfRangeError(fmt::format("{}: split '{}' has no sample {} ({} samples)",
+                                               store.uri(), split, id, total));
+    }
+  }
+  std::vector<uint16_t> out(ids.size() * len);
+  int64_t start = 0;  // first id of the shard at hand
+  for (const ShardInfo& shard : index.shards) {
+    if (shard.split != split) continue;
+    std::string bytes;  // read only if some id lives here
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < start || ids[i] >= start + shard.samples) continue;
+      if (bytes.empty()) {
+        MT_ASSIGN_OR_RETURN(bytes, ReadShard(store, shard));
+      }
+      std::memcpy(out.data() + i * len, bytes.data() + (ids[i] - start) * len * 2, len * 2);
+    }
+    start += shard.samples;
+  }
+  return out;
+}
+
+absl::StatusOr<Dataset> Dataset::Open(storage::BlobStore& store) {
   Dataset ds;
-  MT_ASSIGN_OR_RETURN(ds.index_, IndexFromJson(*text, uri + "/" + kIndexName));
+  MT_ASSIGN_OR_RETURN(ds.index_, OpenIndex(store));
   for (const ShardInfo& shard : ds.index_.shards) {
     MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(store, shard));
     std::vector<uint16_t>& all = ds.tokens_[shard.split];
@@ -34,9 +66,34 @@ absl::StatusOr<Dataset> Dataset::Open(storage::BlobStore& store) {
   return ds;
 }
 
-absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard) {
+namespace {
+
+// The whole blob, in ranged GETs of part_bytes (one GET when part_bytes <= 0).
+absl::StatusOr<std::string> GetInParts(storage::BlobStore& store, const ShardInfo& shard,
+                                       int64_t part_bytes) {
+  if (part_bytes <= 0 || shard.bytes <= part_bytes) return store.Get(shard.name);
+  std::string bytes;
+  bytes.reserve(shard.bytes);
+  for (int64_t offset = 0; offset < shard.bytes; offset += part_bytes) {
+    MT_ASSIGN_OR_RETURN(std::string part, store.Get(shard.name, offset, part_bytes));
+    bytes += part;
+    if (static_cast<int64_t>(part.size()) < part_bytes) break;  // the blob ended early
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard,
+                                      int64_t part_bytes) {
   const std::string where = store.uri() + "/" + shard.name;
-  MT_ASSIGN_OR_RETURN(std::string bytes, store.Get(shard.name));
+  auto got = GetInParts(store, shard, part_bytes);
+  if (!got.ok() && got.status().code() == absl::StatusCode::kOutOfRange) {
+    return absl::DataLossError(
+        fmt::format("{}: shorter than the {} bytes the index says", where, shard.bytes));
+  }
+  MT_RETURN_IF_ERROR(got.status());
+  std::string bytes = std::move(*got);
   if (static_cast<int64_t>(bytes.size()) != shard.bytes) {
     return absl::DataLossError(
         fmt::format("{}: {} bytes, index says {}", where, bytes.size(), shard.bytes));

@@ -32,8 +32,21 @@ class Dataset {
   std::map<std::string, std::vector<uint16_t>> tokens_;  // split -> all samples, in shard order
 };
 
-// One shard's bytes, checked against the index (size and XXH64); errors name the blob.
-absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard);
+// The dataset's index.json, checked; NotFound says how to create a dataset.
+absl::StatusOr<DatasetIndex> OpenIndex(storage::BlobStore& store);
+
+// Samples `ids` of `split` (ids number the split's samples in shard order), read now shard by
+// shard, verified: ids.size() * sample_len tokens, in the order of `ids`. For small sets
+// (evaluation); training streams through the Loader.
+absl::StatusOr<std::vector<uint16_t>> ReadSamples(storage::BlobStore& store,
+                                                  const DatasetIndex& index,
+                                                  const std::string& split,
+                                                  const std::vector<int64_t>& ids);
+
+// One shard's bytes, checked against the index (size and XXH64); errors name the blob. With
+// part_bytes > 0 the shard is read as ranged GETs of that size, so a failure costs one part.
+absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard,
+                                      int64_t part_bytes = 0);
 
 // Copies a dataset between stores (`meshtrain data upload`), verifying every shard; the index
 // is written last, so an interrupted copy leaves no dataset behind, only shards.

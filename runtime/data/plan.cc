@@ -3,8 +3,6 @@
 
 #include <numeric>
 
-#include "runtime/core/status.h"
-
 namespace mt::data {
 namespace {
 
@@ -28,19 +26,6 @@ std::vector<int64_t> Permutation(int64_t n, uint64_t seed, int64_t epoch) {
     std::swap(p[i], p[j]);
   }
   return p;
-}
-
-DataPlan::DataPlan(int64_t num_samples, uint64_t seed) : n_(num_samples), seed_(seed) {
-  MT_CHECK(num_samples > 0);
-}
-
-int64_t DataPlan::IndexAt(int64_t position) {
-  const int64_t epoch = position / n_;
-  if (epoch != cached_epoch_) {
-    perm_ = Permutation(n_, seed_, epoch);
-    cached_epoch_ = epoch;
-  }
-  return perm_[position % n_];
 }
 
 Slice RankSlice(int64_t cursor, int64_t global_batch, int dp, int dp_rank) {

@@ -27,6 +27,9 @@ class WindowPlan {
   int ShardOf(int64_t sample) const;
   // Shards read by positions [begin, end) (what a prefetcher fetches), ascending, unique.
   std::vector<int> ShardsFor(int64_t begin, int64_t end);
+  // What a prefetcher wants resident at `position`: the shards of its window, then the next
+  // `extra` shards in reading order (into the next epoch when this one ends).
+  std::vector<int> ShardsAhead(int64_t position, int extra);
   int64_t num_samples() const { return n_; }
 
  private:

@@ -173,6 +173,7 @@ void ValidateDataAndEval(Checker& c, const JobSpec& s) {
   c.InRange("data.eval_fraction", s.data().eval_fraction(), 0, 1, false);
   c.NonNegative("data.prefetch", s.data().prefetch());
   c.Positive("data.cache_mb", s.data().cache_mb());
+  c.Positive("data.shuffle_window", s.data().shuffle_window());
   c.NonNegative("eval.every", s.eval().every());
   c.Positive("eval.batches", s.eval().batches());
   if (s.eval().every() > 0 && s.data().eval_fraction() == 0) {

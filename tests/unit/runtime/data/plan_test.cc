@@ -1,4 +1,4 @@
-// Data plan: permutations, epochs, and the exactly-once property of dp slices.
+// Data plan: permutations and the exactly-once property of dp slices.
 #include "runtime/data/plan.h"
 
 #include <algorithm>
@@ -21,15 +21,7 @@ TEST(Permutation, IsADeterministicPermutationPerSeedAndEpoch) {
   EXPECT_TRUE(Permutation(0, 3, 5).empty());
 }
 
-TEST(DataPlan, EpochsEachCoverEverySampleOnce) {
-  DataPlan plan(10, 3);
-  std::vector<int> seen(10, 0);
-  for (int64_t pos = 0; pos < 30; ++pos) ++seen[plan.IndexAt(pos)];
-  for (int c : seen) EXPECT_EQ(c, 3);
-  EXPECT_EQ(plan.IndexAt(12), Permutation(10, 3, 1)[2]);
-}
-
-TEST(DataPlan, DpSlicesReadEachPositionExactlyOnceForAnyDp) {
+TEST(RankSlice, DpSlicesReadEachPositionExactlyOnceForAnyDp) {
   const int64_t global_batch = 12;
   for (int dp : {1, 2, 3, 4, 6}) {
     std::vector<int64_t> positions;

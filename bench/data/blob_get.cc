@@ -1,10 +1,12 @@
 // Blob read throughput: our az:// store's ranged GETs against `curl` on the same blob and
 // server, in one run (bench/data/run.sh starts Azurite). Rows: curl (one connection, whole
 // blob), ours on one connection in ranged chunks, ours with k connections (k threads, each
-// reading its share in chunks), and k x the one-connection rate for comparison.
+// reading its share in chunks), and k x the one-connection rate for comparison. With
+// --static-dir/--static-url, also curl on the same bytes from a plain static file server (what
+// the server side costs: Azurite is a Node.js emulator, not a tuned blob service).
 //
 //   bench/blob_get --endpoint http://127.0.0.1:PORT/devstoreaccount1 [--mb 64] [--chunk-mb 8]
-//                  [--connections 4] [--repeat 3] [--json FILE]
+//                  [--connections 4] [--repeat 3] [--static-dir D --static-url U] [--json FILE]
 // Goal (issue 8): ours on one connection >= 0.5 x curl.
 #include <chrono>
 #include <cstdio>
@@ -47,13 +49,15 @@ int64_t ReadRange(storage::BlobStore& store, int64_t begin, int64_t end, int64_t
 
 int main(int argc, char** argv) {
   CLI::App app{"Blob GET throughput: ours vs curl"};
-  std::string endpoint, json_path;
+  std::string endpoint, json_path, static_dir, static_url;
   int mb = 64, chunk_mb = 8, connections = 4, repeat = 3;
   app.add_option("--endpoint", endpoint, "Azurite blob endpoint")->required();
   app.add_option("--mb", mb, "Blob size (MiB)");
   app.add_option("--chunk-mb", chunk_mb, "Ranged GET size (MiB)");
   app.add_option("--connections", connections, "k for the parallel row");
   app.add_option("--repeat", repeat, "Best of this many runs per row");
+  app.add_option("--static-dir", static_dir, "Directory a static file server serves");
+  app.add_option("--static-url", static_url, "That server's URL for the directory");
   app.add_option("--json", json_path, "Also write JSON");
   CLI11_PARSE(app, argc, argv);
 
@@ -86,6 +90,16 @@ int main(int argc, char** argv) {
     if (std::system(cmd.c_str()) != 0) return 0.0;
     return mib / Seconds(t0);
   });
+  double static_rate = 0;
+  if (!static_dir.empty() && !static_url.empty()) {
+    std::ofstream(static_dir + "/blob.bin", std::ios::binary) << data;
+    static_rate = best([&] {
+      const auto t0 = Clock::now();
+      const std::string cmd = "curl -sf -o /dev/null '" + static_url + "/blob.bin'";
+      if (std::system(cmd.c_str()) != 0) return 0.0;
+      return mib / Seconds(t0);
+    });
+  }
   const double one = best([&] {
     const auto t0 = Clock::now();
     return ReadRange(*store, 0, size, chunk) == size ? mib / Seconds(t0) : 0.0;
@@ -109,6 +123,10 @@ int main(int argc, char** argv) {
   std::printf("# blob GET, %d MiB blob on Azurite, best of %d\n", mb, repeat);
   std::printf("%-28s %10s %8s\n", "reader", "MiB/s", "vs curl");
   std::printf("%-28s %10.1f %8.2f\n", "curl (1 connection)", curl_rate, 1.0);
+  if (static_rate > 0) {
+    std::printf("%-28s %10.1f %8.2f\n", "curl, static file server", static_rate,
+                static_rate / curl_rate);
+  }
   std::printf("%-28s %10.1f %8.2f\n", fmt::format("ours, 1 conn, {} MiB ranges", chunk_mb).c_str(),
               one, one / curl_rate);
   std::printf("%-28s %10.1f %8.2f\n", fmt::format("ours, {} conns", connections).c_str(), many,
@@ -116,10 +134,15 @@ int main(int argc, char** argv) {
   std::printf("%-28s %10.1f %8.2f\n", fmt::format("{} x ours 1 conn", connections).c_str(),
               connections * one, connections * one / curl_rate);
   if (!json_path.empty()) {
-    nlohmann::json j = {{"run", bench::RunInfo()}, {"blob_mib", mb},
-                        {"chunk_mib", chunk_mb},   {"connections", connections},
-                        {"curl_mib_s", curl_rate}, {"ours_one_mib_s", one},
-                        {"ours_k_mib_s", many},    {"ours_one_vs_curl", one / curl_rate}};
+    nlohmann::json j = {{"run", bench::RunInfo()},
+                        {"blob_mib", mb},
+                        {"chunk_mib", chunk_mb},
+                        {"connections", connections},
+                        {"curl_mib_s", curl_rate},
+                        {"ours_one_mib_s", one},
+                        {"ours_k_mib_s", many},
+                        {"ours_one_vs_curl", one / curl_rate},
+                        {"curl_static_mib_s", static_rate}};
     std::ofstream(json_path) << j.dump(2) << "\n";
   }
   return 0;

@@ -43,7 +43,9 @@ int RunCoordinator(const CoordinatorArgs& args) {
     }
     state = *made;
   }
-  auto coordinator = coord::Coordinator::Create(CoordinatorConfigFor(*spec, world), state);
+  coord::CoordinatorConfig config = CoordinatorConfigFor(*spec, world);
+  if (!args.state_dir.empty()) config.data_audit_path = args.state_dir + "/data-audit.jsonl";
+  auto coordinator = coord::Coordinator::Create(config, state);
   if (!coordinator.ok()) {
     return Fail("meshtrain coordinator", coordinator.status(), kExitFailure);
   }
@@ -81,6 +83,7 @@ std::string FormatStatus(const coord::v1::JobStatus& s) {
                                 s.job_id(), s.state(), s.generation(), s.restarts(),
                                 s.max_restarts(), s.joined(), s.world_size());
   if (!s.error().empty()) out += fmt::format("last error: {}\n", s.error());
+  out += fmt::format("data: {} distinct shards read so far\n", s.shards_read());
   out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9}  {:>8}  {}\n", "rank", "state", "step",
                      "phase", "tok/s", "hb age", "last collective");
   for (const auto& r : s.ranks()) {

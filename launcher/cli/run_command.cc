@@ -8,7 +8,9 @@
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
+#include "launcher/coordinator/data_audit.h"
 #include "launcher/local/supervisor.h"
+#include "launcher/worker/shard_reads.h"
 #include "launcher/worker/trainer.h"
 #include "runtime/core/file.h"
 #include "runtime/job/load.h"
@@ -44,6 +46,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.run_dir = args.run_dir;
   o.nproc = nproc;
   o.coordinator = CoordinatorConfigFor(spec, nproc);
+  o.coordinator.data_audit_path = args.run_dir + "/data-audit.jsonl";
   auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
   if (!server.ok()) return Fail("meshtrain run", server.status(), kExitInvalid);
   o.server = *server;
@@ -72,9 +75,19 @@ int RunRun(const RunArgs& args) {
   std::printf("%s", job::Summarize(r.spec, options).c_str());
   const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
   if (nproc > 1) return RunLocalJob(args, r.spec, nproc);
+  // One process: no coordinator, so the data audit is kept here (the same file and records).
+  const std::string audit_path = args.run_dir + "/data-audit.jsonl";
+  std::remove(audit_path.c_str());  // a new run
+  auto audit = coord::DataAudit::Open(audit_path);
+  if (!audit.ok()) return Fail("meshtrain run", audit.status(), kExitFailure);
   worker::TrainOptions train;
   train.spec = r.spec;
   train.run_dir = args.run_dir;
+  train.on_shard_read = [&](const data::ShardInfo& shard) {
+    google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead> read;
+    *read.Add() = worker::DescribeShardRead(r.spec.data().uri(), shard);
+    (*audit)->Record(0, 1, read);
+  };
   auto summary = worker::Train(train);
   if (!summary.ok()) {
     std::fprintf(stderr, "meshtrain run: %s\n", std::string(summary.status().message()).c_str());

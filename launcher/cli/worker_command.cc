@@ -16,6 +16,7 @@
 #include "launcher/cli/job_setup.h"
 #include "launcher/coordinator/server.h"
 #include "launcher/worker/session.h"
+#include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/params.h"
 #include "runtime/core/status.h"
@@ -65,7 +66,8 @@ int RequestedRank(const WorkerArgs& a) {
 
 // Under mpirun without a coordinator address: rank 0 serves one, MPI tells the others where.
 absl::StatusOr<std::string> HostCoordinatorUnderMpi(
-    const meshtrain::v1::JobSpec& spec, int world, std::unique_ptr<coord::CoordinatorServer>& out) {
+    const meshtrain::v1::JobSpec& spec, int world, const std::string& run_dir,
+    std::unique_ptr<coord::CoordinatorServer>& out) {
 #ifdef MT_HAVE_BACKEND_MPI
   const int rank = EnvInt("OMPI_COMM_WORLD_RANK").value_or(0);
   std::string address;
@@ -74,8 +76,11 @@ absl::StatusOr<std::string> HostCoordinatorUnderMpi(
     const bool one_node = EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE").value_or(world) == world;
     coord::ServerOptions o;
     o.listen = one_node ? "127.0.0.1:0" : "0.0.0.0:0";
-    MT_ASSIGN_OR_RETURN(auto made,
-                        coord::Coordinator::Create(CoordinatorConfigFor(spec, world), nullptr));
+    coord::CoordinatorConfig config = CoordinatorConfigFor(spec, world);
+    MT_RETURN_IF_ERROR(MakeDirs(run_dir));
+    config.data_audit_path = run_dir + "/data-audit.jsonl";
+    std::remove(config.data_audit_path.c_str());  // a new run (as `meshtrain run`)
+    MT_ASSIGN_OR_RETURN(auto made, coord::Coordinator::Create(config, nullptr));
     MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Start(std::move(made), o));
     address = out->address();
     if (!one_node) {
@@ -86,6 +91,7 @@ absl::StatusOr<std::string> HostCoordinatorUnderMpi(
 #else
   (void)spec;
   (void)world;
+  (void)run_dir;
   (void)out;
   return absl::UnimplementedError("this build has no MPI: pass --coordinator ADDR");
 #endif
@@ -127,7 +133,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
     if (!client.ok()) return Fail("meshtrain worker", client.status(), kExitInvalid);
     o.coordinator = *client;
   } else if (o.under_mpirun) {
-    auto address = HostCoordinatorUnderMpi(*spec, world, hosted);
+    auto address = HostCoordinatorUnderMpi(*spec, world, o.run_dir, hosted);
     if (!address.ok()) {
       std::fprintf(stderr, "meshtrain worker: %s\n",
                    std::string(address.status().message()).c_str());

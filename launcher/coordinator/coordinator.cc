@@ -62,6 +62,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorConf
   std::unique_ptr<Coordinator> c(
       new Coordinator(std::move(config), std::move(state), std::move(clock)));
   if (absl::Status s = c->Restore(); !s.ok()) return s;
+  auto audit = DataAudit::Open(c->config_.data_audit_path);
+  if (!audit.ok()) return audit.status();
+  c->audit_ = std::move(*audit);
   return c;
 }
 
@@ -383,6 +386,7 @@ v1::HeartbeatReply Coordinator::StopReplyLocked(int64_t generation) const {
 
 absl::StatusOr<v1::HeartbeatReply> Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
   MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
+  audit_->Record(r.rank(), r.generation(), r.shards_read());  // read, whatever the generation
   std::lock_guard<std::mutex> lock(mu_);
   if (r.generation() != generation_ || phase_ != Phase::kRunning) {
     if (r.generation() == generation_ && phase_ == Phase::kSucceeded) {
@@ -409,6 +413,7 @@ absl::StatusOr<v1::HeartbeatReply> Coordinator::Heartbeat(const v1::HeartbeatReq
 
 absl::Status Coordinator::Finish(const v1::FinishRequest& r) {
   MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
+  audit_->Record(r.rank(), r.generation(), r.shards_read());
   Ready ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -475,6 +480,7 @@ v1::JobStatus Coordinator::Status() const {
   s.set_joined(phase_ == Phase::kRendezvous ? static_cast<int>(pending_.size())
                                             : static_cast<int>(members_.size()));
   s.set_error(error_);
+  s.set_shards_read(audit_->shards());
   const auto& list = phase_ == Phase::kRendezvous ? pending_ : members_;
   for (const Member& m : list) {
     v1::RankStatus* r = s.add_ranks();

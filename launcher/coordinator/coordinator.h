@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "launcher/coordinator/data_audit.h"
 #include "launcher/coordinator/kv.h"
 #include "meshtrain/v1/coordinator.pb.h"
 #include "runtime/comm/store.h"
@@ -40,6 +41,7 @@ struct CoordinatorConfig {
   double lease_factor = 1.5;  // a rank is dead after lease_factor * heartbeat_s of silence
   double rendezvous_timeout_s = 120;
   int max_restarts = 0;
+  std::string data_audit_path;  // where shard reads are recorded (data_audit.h); empty: not kept
 };
 
 using Clock = std::function<SteadyTime()>;
@@ -120,6 +122,7 @@ class Coordinator {
   std::shared_ptr<comm::Store> state_;
   Clock clock_;
   AsyncKv kv_;
+  std::unique_ptr<DataAudit> audit_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable done_cv_;

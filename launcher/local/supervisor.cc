@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -142,6 +143,8 @@ void Supervise(coord::Coordinator& coordinator, int64_t generation, std::vector<
 
 absl::StatusOr<LocalResult> RunLocal(const LocalOptions& o) {
   MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
+  // A new run: its data audit starts empty (a resumed coordinator, --state-dir, continues one).
+  if (!o.coordinator.data_audit_path.empty()) std::remove(o.coordinator.data_audit_path.c_str());
   // No persisted state: this coordinator lives exactly as long as the run (a new `meshtrain
   // run` is a new job run); `meshtrain coordinator --state-dir` is the restartable one.
   MT_ASSIGN_OR_RETURN(auto made, coord::Coordinator::Create(o.coordinator, nullptr));

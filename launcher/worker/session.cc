@@ -9,6 +9,7 @@
 
 #include "fmt/format.h"
 #include "launcher/coordinator/coordinator.h"
+#include "launcher/worker/shard_reads.h"
 #include "launcher/worker/trainer.h"
 #include "runtime/comm/factory.h"
 #include "runtime/core/logging.h"
@@ -29,8 +30,8 @@ constexpr int kAskEvery = 4;
 class Heartbeat {
  public:
   Heartbeat(coord::CoordinatorClient& client, const WorkerOptions& o, const v1::JoinReply& join,
-            const LiveProgress& live)
-      : client_(client), o_(o), join_(join), live_(live) {}
+            const LiveProgress& live, ShardReads& reads)
+      : client_(client), o_(o), join_(join), live_(live), reads_(reads) {}
   ~Heartbeat() { Stop(); }
 
   void Start() {
@@ -83,9 +84,11 @@ class Heartbeat {
     for (int64_t beat = 0; !stop_; ++beat) {
       v1::HeartbeatRequest request = Request();
       request.set_want_reply(beat % kAskEvery == 0);
+      reads_.TakeInto(request);
       lock.unlock();
       auto reply = channel_->Beat(request);
       lock.lock();
+      if (!reply.ok()) reads_.Restore(request);
       if (stop_) break;
       if (reply.ok()) {
         if (reply->has_value()) {
@@ -118,6 +121,7 @@ class Heartbeat {
   const WorkerOptions& o_;
   const v1::JoinReply& join_;
   const LiveProgress& live_;
+  ShardReads& reads_;
   std::atomic<const comm::Backend*> comm_{nullptr};
   std::unique_ptr<coord::HeartbeatChannel> channel_;  // guarded by mu_ for Cancel
   std::thread thread_;
@@ -149,8 +153,9 @@ bool LooksLikePeerFailure(const absl::Status& s) {
 }
 
 void ReportFinish(coord::CoordinatorClient& client, const WorkerOptions& o,
-                  const v1::JoinReply& join, const absl::Status& outcome) {
+                  const v1::JoinReply& join, const absl::Status& outcome, ShardReads& reads) {
   v1::FinishRequest req;
+  reads.TakeInto(req);
   req.set_job_id(o.job_id);
   req.set_generation(join.generation());
   req.set_rank(join.rank());
@@ -171,7 +176,8 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
          join.rank(), join.world_size(), join.generation(), join.coords().pp(), join.coords().dp(),
          join.coords().tp());
   LiveProgress live;
-  Heartbeat heartbeat(*client, o, join, live);
+  ShardReads reads(o.spec.data().uri());
+  Heartbeat heartbeat(*client, o, join, live, reads);
   heartbeat.Start();
   std::unique_ptr<comm::Backend> backend;
   absl::Status outcome;
@@ -193,6 +199,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     train.quiet = join.rank() != 0;
     train.comm = backend.get();
     train.live = &live;
+    train.on_shard_read = [&reads](const data::ShardInfo& shard) { reads.Add(shard); };
     train.generation = join.generation();
     train.restarts = join.restarts();
     auto summary = Train(train);
@@ -207,7 +214,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
   }
   heartbeat.Stop();
-  ReportFinish(*client, o, join, outcome);
+  ReportFinish(*client, o, join, outcome, reads);
   if (!outcome.ok()) {
     return absl::Status(outcome.code(),
                         fmt::format("rank {}: {}", join.rank(), std::string(outcome.message())));

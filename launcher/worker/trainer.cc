@@ -113,7 +113,7 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* com
   const int64_t eval_batch = spec.train().global_batch() / spec.parallel().micro_batches();
   std::vector<int64_t> eval_ids(std::min(d.eval_size, spec.eval().batches() * eval_batch));
   std::iota(eval_ids.begin(), eval_ids.end(), eval_first);
-  auto table = data::ReadSamples(*store, d.index, eval_split, eval_ids);
+  auto table = data::ReadSamples(*store, d.index, eval_split, eval_ids, on_fetched);
   if (!table.ok()) return Annotate(table.status(), "data.uri");
   d.eval_table = std::move(*table);
   data::LoaderOptions lo = LoaderOptionsFor(spec, comm, train_samples);

@@ -25,10 +25,9 @@ absl::StatusOr<DatasetIndex> OpenIndex(storage::BlobStore& store) {
   return IndexFromJson(*text, uri + "/" + kIndexName);
 }
 
-absl::StatusOr<std::vector<uint16_t>> ReadSamples(storage::BlobStore& store,
-                                                  const DatasetIndex& index,
-                                                  const std::string& split,
-                                                  const std::vector<int64_t>& ids) {
+absl::StatusOr<std::vector<uint16_t>> ReadSamples(
+    storage::BlobStore& store, const DatasetIndex& index, const std::string& split,
+    const std::vector<int64_t>& ids, const std::function<void(const ShardInfo&)>& on_read) {
   const int64_t len = index.sample_len, total = index.Samples(split);
   for (int64_t id : ids) {
     if (id < 0 || id >= total) {
@@ -45,6 +44,7 @@ absl::StatusOr<std::vector<uint16_t>> ReadSamples(storage::BlobStore& store,
       if (ids[i] < start || ids[i] >= start + shard.samples) continue;
       if (bytes.empty()) {
         MT_ASSIGN_OR_RETURN(bytes, ReadShard(store, shard));
+        if (on_read) on_read(shard);
       }
       std::memcpy(out.data() + i * len, bytes.data() + (ids[i] - start) * len * 2, len * 2);
     }

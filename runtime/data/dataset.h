@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,11 +38,11 @@ absl::StatusOr<DatasetIndex> OpenIndex(storage::BlobStore& store);
 
 // Samples `ids` of `split` (ids number the split's samples in shard order), read now shard by
 // shard, verified: ids.size() * sample_len tokens, in the order of `ids`. For small sets
-// (evaluation); training streams through the Loader.
-absl::StatusOr<std::vector<uint16_t>> ReadSamples(storage::BlobStore& store,
-                                                  const DatasetIndex& index,
-                                                  const std::string& split,
-                                                  const std::vector<int64_t>& ids);
+// (evaluation); training streams through the Loader. `on_read` (the audit hook) sees each
+// shard read.
+absl::StatusOr<std::vector<uint16_t>> ReadSamples(
+    storage::BlobStore& store, const DatasetIndex& index, const std::string& split,
+    const std::vector<int64_t>& ids, const std::function<void(const ShardInfo&)>& on_read = {});
 
 // One shard's bytes, checked against the index (size and XXH64); errors name the blob. With
 // part_bytes > 0 the shard is read as ranged GETs of that size, so a failure costs one part.

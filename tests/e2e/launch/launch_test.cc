@@ -5,11 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -138,9 +141,30 @@ class Launch : public ::testing::Test {
 };
 std::string Launch::dir_;
 
+// The ids the 4 ranks trained on (MT_DATA_TRACE): every step's slices are disjoint and the
+// first epoch reads each of the 60000 training samples exactly once.
+void ExpectFirstEpochExactlyOnce(const std::string& trace) {
+  std::map<int64_t, std::vector<int64_t>> by_position;  // global position -> ids
+  std::ifstream in(trace);
+  for (std::string line; std::getline(in, line);) {
+    const json j = json::parse(line);
+    const int64_t begin = j["position"].get<int64_t>() + j["rank"].get<int>() * 32;
+    const auto ids = j["ids"].get<std::vector<int64_t>>();
+    for (size_t i = 0; i < ids.size(); ++i) by_position[begin + i].push_back(ids[i]);
+  }
+  ASSERT_EQ(by_position.size(), 1000u * 128) << "positions missing from the trace";
+  std::vector<int> seen(60000, 0);
+  for (int64_t p = 0; p < 60000; ++p) {
+    ASSERT_EQ(by_position[p].size(), 1u) << "position " << p << " read by two ranks";
+    ++seen.at(by_position[p][0]);
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 60000) << "a sample twice in epoch 1";
+}
+
 TEST_F(Launch, LocalFourRanksReachTheQuickstartBar) {
   const std::string run = dir_ + "/local";
-  const int rc = RunCmd(kBin + " run " + Job("local") + " --nproc 4 --run-dir " + run,
+  const int rc = RunCmd("env MT_DATA_TRACE=" + dir_ + "/trace.jsonl " + kBin + " run " +
+                            Job("local") + " --nproc 4 --run-dir " + run,
                         dir_ + "/local.log", 600);
   const std::string out = Slurp(dir_ + "/local.log");
   ASSERT_EQ(rc, 0) << out;
@@ -149,6 +173,17 @@ TEST_F(Launch, LocalFourRanksReachTheQuickstartBar) {
   EXPECT_THAT(out, HasSubstr("job succeeded: 4 ranks"));
   ExpectQuickstartBar(Summary(run));
   EXPECT_NE(Slurp(run + "/metrics.jsonl").find("\"step\":1000"), std::string::npos);
+  ExpectFirstEpochExactlyOnce(dir_ + "/trace.jsonl");
+  // The data audit: each of the dataset's 16 shards (15 train, 1 eval) recorded once.
+  std::set<std::string> audited;
+  std::ifstream audit(run + "/data-audit.jsonl");
+  for (std::string line; std::getline(audit, line);) {
+    const json j = json::parse(line);
+    EXPECT_EQ(j["xxh64"].get<std::string>().size(), 16u);
+    EXPECT_TRUE(audited.insert(j["uri"].get<std::string>()).second) << line;
+  }
+  EXPECT_EQ(audited.size(), 16u);
+  EXPECT_EQ(audited.count("file://" + dir_ + "/data/train-00014.bin"), 1u);
 }
 
 TEST_F(Launch, MpirunFourRanksReachTheQuickstartBar) {

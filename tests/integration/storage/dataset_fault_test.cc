@@ -1,6 +1,7 @@
 // Reading a dataset from Azurite through a fault-injecting proxy (500s, 503 + Retry-After,
 // resets mid-response, truncated bodies, slow answers): the samples are identical to the
-// fault-free read; a shard that is permanently missing fails naming it.
+// fault-free read, and so are the streaming loader's batches; a shard that is permanently
+// missing fails naming it.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,6 +10,7 @@
 
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
+#include "runtime/data/loader.h"
 #include "runtime/storage/azure_store.h"
 #include "tests/integration/storage/fault_proxy.h"
 
@@ -67,13 +69,43 @@ TEST(DatasetFaults, ReadThroughFaultsEqualsTheCleanRead) {
     }
   }
 
-  // A shard that is gone for good: a clear error naming it, after no pointless retries.
-  const std::string lost = clean->index().shards[1].name;
-  ASSERT_TRUE((*remote)->Delete(lost).ok());
+  // The streaming loader through the same faults, each shard read as 4 KiB ranged GETs (so a
+  // shard crosses many faults): two epochs of batches identical to the fault-free loader's.
+  LoaderOptions lo;
+  lo.global_batch = 64;
+  lo.window_shards = 1;
+  lo.prefetch_shards = 1;
+  lo.part_bytes = 4096;
+  lo.seed = 5;
+  const int faults_before = proxy.faults();
+  std::shared_ptr<storage::BlobStore> clean_store = *storage::OpenAzureStore(uri, direct);
+  std::shared_ptr<storage::BlobStore> faulty_shared = *storage::OpenAzureStore(uri, via, retry);
+  auto clean_loader = Loader::Open(clean_store, clean->index(), "train", lo);
+  auto faulty_loader = Loader::Open(faulty_shared, clean->index(), "train", lo);
+  ASSERT_TRUE(clean_loader.ok()) << clean_loader.status();
+  ASSERT_TRUE(faulty_loader.ok()) << faulty_loader.status();
+  for (int step = 0; step < 2 * 2000 / 64; ++step) {
+    auto a = (*clean_loader)->Next();
+    auto b = (*faulty_loader)->Next();
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_EQ(a->ids, b->ids) << "step " << step;
+    ASSERT_EQ(a->tokens, b->tokens) << "step " << step;
+  }
+  EXPECT_GE(proxy.faults() - faults_before, 4) << "the loader met no faults";
+
+  // A shard that is gone for good: a clear error naming it, after no pointless retries —
+  // from the in-memory reader, and from the loader before any batch.
+  const ShardInfo lost = clean->index().shards[1];
+  ASSERT_TRUE((*remote)->Delete(lost.name).ok());
   auto missing = Dataset::Open(**faulty_store);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
-  EXPECT_NE(missing.status().message().find(uri + "/" + lost), std::string::npos)
+  EXPECT_NE(missing.status().message().find(uri + "/" + lost.name), std::string::npos)
       << missing.status();
+  auto no_loader = Loader::Open(faulty_shared, clean->index(), lost.split, lo);
+  EXPECT_EQ(no_loader.status().code(), absl::StatusCode::kNotFound) << no_loader.status();
+  EXPECT_NE(no_loader.status().message().find(uri + "/" + lost.name), std::string::npos)
+      << no_loader.status();
   std::filesystem::remove_all(dir);
 }
 

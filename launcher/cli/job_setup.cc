@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "fmt/format.h"
+#include "launcher/cli/commands.h"
 #include "runtime/core/status.h"
 #include "runtime/job/job_id.h"
 #include "runtime/job/load.h"
@@ -13,6 +14,18 @@ namespace mt::cli {
 int Fail(const char* who, const absl::Status& status, int exit_code) {
   std::fprintf(stderr, "%s: %s\n", who, std::string(status.message()).c_str());
   return exit_code;
+}
+
+int TrainingExitCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitInvalid;
+    default:
+      return kExitFailure;
+  }
 }
 
 std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world) {

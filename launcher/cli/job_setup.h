@@ -14,6 +14,10 @@ namespace mt::cli {
 // Prints "<who>: <status message>" on stderr and returns `exit_code`.
 int Fail(const char* who, const absl::Status& status, int exit_code);
 
+// The exit code of a failed training run: 2 (invalid input: a bad job, a missing, corrupt or
+// mismatched dataset, a cache too small for the data) or 1 (the run failed).
+int TrainingExitCode(const absl::Status& status);
+
 // Loads and validates; prints problems to stderr and returns nullopt when invalid.
 std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world);
 

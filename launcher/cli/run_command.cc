@@ -90,11 +90,7 @@ int RunRun(const RunArgs& args) {
   };
   auto summary = worker::Train(train);
   if (!summary.ok()) {
-    std::fprintf(stderr, "meshtrain run: %s\n", std::string(summary.status().message()).c_str());
-    return summary.status().code() == absl::StatusCode::kInvalidArgument ||
-                   summary.status().code() == absl::StatusCode::kNotFound
-               ? kExitInvalid
-               : kExitFailure;
+    return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));
   }
   std::printf("%s\nrun dir: %s (metrics.jsonl, summary.json)\n", SummaryLine(*summary).c_str(),
               args.run_dir.c_str());

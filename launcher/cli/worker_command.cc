@@ -154,9 +154,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
     hosted->Shutdown();
   }
   if (!result.ok()) {
-    const bool invalid = result.status().code() == absl::StatusCode::kInvalidArgument ||
-                         result.status().code() == absl::StatusCode::kNotFound;
-    return Fail("meshtrain worker", result.status(), invalid ? kExitInvalid : kExitFailure);
+    return Fail("meshtrain worker", result.status(), TrainingExitCode(result.status()));
   }
   return kExitOk;
 }

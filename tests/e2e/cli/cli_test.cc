@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kBinary = std::string(MT_BINARY_DIR) + "/bin/meshtrain";
 const std::string kJobs = std::string(MT_SOURCE_DIR) + "/tests/data/jobs";
@@ -166,6 +167,60 @@ TEST(CliTrain, PrepareRunGenerate) {
   Result missing = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run2");
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_THAT(missing.output, HasSubstr("data.uri: file://" + dir + "/data: no dataset here"));
+  fs::remove_all(dir);
+}
+
+// Bad datasets stop `meshtrain run` with exit 2 and a message naming the field and the file,
+// before any training step, and the run's data audit lists what a good run read.
+TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
+  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 512 "
+                      "--eval-samples 64 --out " +
+                      dir + "/data")
+                .exit_code,
+            0);
+  auto job = [&](const std::string& model) {
+    std::ofstream(dir + "/job.yaml")
+        << "name: cli-bad\nmodel: {" + model + "}\ndata: {uri: file://" + dir +
+               "/data}\ntrain: {global_batch: 16, steps: 2, lr: 1e-2, warmup: 0, log_every: 1}\n"
+               "eval: {every: 0, batches: 1}\n";
+    return Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run");
+  };
+  const std::string good = "n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256";
+  Result ok = job(good);
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ReadFile(dir + "/run/data-audit.jsonl"),
+              HasSubstr("\"uri\":\"file://" + dir + "/data/train-00000.bin\""));
+
+  Result seq = job("n_layer: 1, n_head: 2, d_model: 16, seq_len: 16, vocab_size: 256");
+  EXPECT_EQ(seq.exit_code, 2) << seq.output;
+  EXPECT_THAT(seq.output, HasSubstr("data.uri: dataset samples have 13 tokens; model.seq_len 16"));
+  Result vocab = job("n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 64");
+  EXPECT_EQ(vocab.exit_code, 2) << vocab.output;
+  EXPECT_THAT(vocab.output, HasSubstr("dataset vocab_size 256 does not fit model.vocab_size 64"));
+
+  const std::string shard = dir + "/data/train-00000.bin";
+  const std::string bytes = ReadFile(shard);
+  std::string flipped = bytes;
+  flipped[100] ^= 0x40;
+  std::ofstream(shard, std::ios::binary | std::ios::trunc) << flipped;
+  Result corrupt = job(good);
+  EXPECT_EQ(corrupt.exit_code, 2) << corrupt.output;
+  EXPECT_THAT(corrupt.output, HasSubstr("data.uri: file://" + dir +
+                                        "/data/train-00000.bin: "
+                                        "checksum mismatch"));
+  EXPECT_THAT(corrupt.output, Not(HasSubstr("step 1/2")));
+  std::ofstream(shard, std::ios::binary | std::ios::trunc) << bytes.substr(0, 1000);
+  Result truncated = job(good);
+  EXPECT_EQ(truncated.exit_code, 2) << truncated.output;
+  EXPECT_THAT(truncated.output, HasSubstr("train-00000.bin: 1000 bytes, index says"));
+
+  std::ofstream(dir + "/data/index.json", std::ios::trunc) << "{\"format\": \"meshtrain.dataset\"";
+  Result index = job(good);
+  EXPECT_EQ(index.exit_code, 2) << index.output;
+  EXPECT_THAT(index.output, HasSubstr("data.uri: "));
+  EXPECT_THAT(index.output, HasSubstr("/data/index.json"));
   fs::remove_all(dir);
 }
 

@@ -11,7 +11,7 @@ PACKAGES=(
   # control plane: gRPC + Protobuf (runtime, headers, compilers)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # checkpoints
-  libhdf5-dev hdf5-tools
+  libhdf5-dev hdf5-tools python3-h5py
   # collectives
   libopenmpi-dev openmpi-bin libgloo-dev
   # blob storage, hashing, compression

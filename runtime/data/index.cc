@@ -1,8 +1,6 @@
 // Dataset index (de)serialisation (see index.h).
 #include "runtime/data/index.h"
 
-#include <xxhash.h>
-
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "runtime/core/status.h"
@@ -15,10 +13,6 @@ int64_t DatasetIndex::Samples(const std::string& split) const {
   int64_t n = 0;
   for (const ShardInfo& s : shards) n += s.split == split ? s.samples : 0;
   return n;
-}
-
-std::string Xxh64Hex(const void* data, size_t size) {
-  return fmt::format("{:016x}", XXH64(data, size, 0));
 }
 
 std::string IndexToJson(const DatasetIndex& index) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/core/hash.h"
 
 namespace mt::data {
 
@@ -50,8 +51,5 @@ struct DatasetIndex {
 std::string IndexToJson(const DatasetIndex& index);
 // Parses and checks index.json; errors name `source` and the offending field.
 absl::StatusOr<DatasetIndex> IndexFromJson(const std::string& text, const std::string& source);
-
-// XXH64 (seed 0) of `data`, as 16 lowercase hex digits.
-std::string Xxh64Hex(const void* data, size_t size);
 
 }  // namespace mt::data

@@ -110,6 +110,12 @@ class FileStore final : public BlobStore {
   absl::Status Delete(const std::string& path) override {
     MT_RETURN_IF_ERROR(CheckPath(path));
     if (::unlink(Full(path).c_str()) != 0) return ErrnoStatus(Where(path));
+    // Like a blob prefix, a directory exists only while something is in it: empty parents go
+    // (rmdir fails harmlessly on the first one that is not empty).
+    for (auto slash = path.rfind('/'); slash != std::string::npos;
+         slash = path.rfind('/', slash - 1)) {
+      if (::rmdir(Full(path.substr(0, slash)).c_str()) != 0 || slash == 0) break;
+    }
     return absl::OkStatus();
   }
 

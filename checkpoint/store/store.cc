@@ -1,0 +1,200 @@
+// Versioned checkpoint store (see store.h).
+#include "checkpoint/store/store.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "checkpoint/format/shard.h"
+#include "fmt/format.h"
+#include "runtime/core/hash.h"
+#include "runtime/core/status.h"
+
+namespace mt::ckpt {
+namespace {
+
+constexpr char kManifest[] = "manifest.json";
+constexpr char kLatest[] = "LATEST";
+
+// "versions/12/x" -> 12; -1 when the path is not under a version directory.
+int64_t VersionOf(const std::string& path) {
+  if (path.rfind("versions/", 0) != 0) return -1;
+  const size_t end = path.find('/', 9);
+  if (end == std::string::npos || end == 9) return -1;
+  int64_t v = 0;
+  for (size_t i = 9; i < end; ++i) {
+    if (path[i] < '0' || path[i] > '9') return -1;
+    v = v * 10 + (path[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string VersionDir(int64_t version) { return fmt::format("versions/{}", version); }
+std::string ShardFileName(int64_t rank) { return fmt::format("rank-{:05d}.h5", rank); }
+
+absl::StatusOr<std::shared_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& uri) {
+  MT_ASSIGN_OR_RETURN(auto blobs, storage::OpenBlobStore(uri));
+  return std::make_shared<CheckpointStore>(std::move(blobs));
+}
+
+absl::StatusOr<std::map<int64_t, bool>> CheckpointStore::Scan() {
+  MT_ASSIGN_OR_RETURN(auto blobs, blobs_->List("versions/"));
+  std::map<int64_t, bool> versions;
+  for (const storage::BlobInfo& b : blobs) {
+    const int64_t v = VersionOf(b.path);
+    if (v < 0) continue;
+    versions[v] |= b.path == VersionDir(v) + "/" + kManifest;
+  }
+  return versions;
+}
+
+absl::StatusOr<std::vector<int64_t>> CheckpointStore::Committed() {
+  MT_ASSIGN_OR_RETURN(auto versions, Scan());
+  std::vector<int64_t> out;
+  for (const auto& [v, committed] : versions) {
+    if (committed) out.push_back(v);
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> CheckpointStore::Highest() {
+  MT_ASSIGN_OR_RETURN(auto versions, Scan());
+  int64_t highest = versions.empty() ? 0 : versions.rbegin()->first;
+  auto latest = Latest();  // a store whose version files were pruned still numbers above LATEST
+  if (latest.ok()) highest = std::max(highest, *latest);
+  return highest;
+}
+
+absl::StatusOr<int64_t> CheckpointStore::Latest() {
+  auto text = blobs_->Get(kLatest);
+  if (!text.ok()) {
+    if (text.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(fmt::format("{}: no committed checkpoint version", uri()));
+    }
+    return text.status();
+  }
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(*text, &v) || v <= 0) {
+    return absl::DataLossError(fmt::format("{}/{}: not a version number", uri(), kLatest));
+  }
+  return v;
+}
+
+absl::StatusOr<Manifest> CheckpointStore::ReadManifest(int64_t version) {
+  const std::string path = VersionDir(version) + "/" + kManifest;
+  auto text = blobs_->Get(path);
+  if (!text.ok()) {
+    if (text.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(
+          fmt::format("{}: checkpoint version {} does not exist (no manifest)", uri(), version));
+    }
+    return text.status();
+  }
+  MT_ASSIGN_OR_RETURN(Manifest m, ManifestFromJson(*text, uri() + "/" + path));
+  if (m.version != version) {
+    return absl::DataLossError(fmt::format("{}/{}: says version {}", uri(), path, m.version));
+  }
+  return m;
+}
+
+absl::StatusOr<FileEntry> CheckpointStore::PutShard(int64_t version, int64_t rank,
+                                                    const std::string& image,
+                                                    std::vector<std::string> tensors) {
+  FileEntry f;
+  f.name = ShardFileName(rank);
+  f.rank = rank;
+  f.bytes = static_cast<int64_t>(image.size());
+  f.xxh64 = Xxh64Hex(image.data(), image.size());
+  f.tensors = std::move(tensors);
+  MT_RETURN_IF_ERROR(blobs_->Put(VersionDir(version) + "/" + f.name, image));
+  return f;
+}
+
+absl::StatusOr<std::string> CheckpointStore::ReadFile(const Manifest& m, const FileEntry& f) {
+  const std::string path = VersionDir(m.version) + "/" + f.name;
+  const std::string where = uri() + "/" + path;
+  auto bytes = blobs_->Get(path);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == absl::StatusCode::kNotFound) {
+      return absl::DataLossError(fmt::format("{}: missing (listed in the manifest)", where));
+    }
+    return bytes.status();
+  }
+  if (static_cast<int64_t>(bytes->size()) != f.bytes) {
+    return absl::DataLossError(
+        fmt::format("{}: {} bytes, the manifest says {}", where, bytes->size(), f.bytes));
+  }
+  const std::string sum = Xxh64Hex(bytes->data(), bytes->size());
+  if (sum != f.xxh64) {
+    return absl::DataLossError(
+        fmt::format("{}: checksum mismatch (xxh64 {}, the manifest says {})", where, sum, f.xxh64));
+  }
+  return std::move(*bytes);
+}
+
+absl::Status CheckpointStore::Commit(const Manifest& m) {
+  const std::string path = VersionDir(m.version) + "/" + kManifest;
+  absl::Status s = blobs_->PutIfAbsent(path, ManifestToJson(m));
+  if (s.code() == absl::StatusCode::kAlreadyExists) {
+    return absl::AlreadyExistsError(
+        fmt::format("{}: checkpoint version {} is already committed", uri(), m.version));
+  }
+  MT_RETURN_IF_ERROR(s);
+  auto latest = Latest();
+  if (latest.ok() && *latest > m.version) return absl::OkStatus();  // never move LATEST back
+  return blobs_->Put(kLatest, fmt::format("{}\n", m.version));
+}
+
+absl::StatusOr<std::vector<std::string>> CheckpointStore::Verify(int64_t version) {
+  MT_ASSIGN_OR_RETURN(Manifest m, ReadManifest(version));
+  std::vector<std::string> problems;
+  for (const FileEntry& f : m.files) {
+    auto bytes = ReadFile(m, f);
+    if (!bytes.ok()) {
+      problems.push_back(std::string(bytes.status().message()));
+      continue;
+    }
+    auto shard = DecodeShard(*bytes, uri() + "/" + VersionDir(version) + "/" + f.name);
+    if (!shard.ok()) problems.push_back(std::string(shard.status().message()));
+  }
+  return problems;
+}
+
+absl::Status CheckpointStore::DeleteVersion(int64_t version) {
+  MT_ASSIGN_OR_RETURN(auto blobs, blobs_->List(VersionDir(version) + "/"));
+  // The manifest first: from then on the version does not exist, whatever else remains.
+  std::stable_partition(blobs.begin(), blobs.end(), [](const storage::BlobInfo& b) {
+    return b.path.size() >= 13 && b.path.compare(b.path.size() - 13, 13, kManifest) == 0;
+  });
+  for (const storage::BlobInfo& b : blobs) {
+    absl::Status s = blobs_->Delete(b.path);
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int64_t>> CheckpointStore::Prune(int keep_last,
+                                                            const std::set<int64_t>& protect) {
+  MT_ASSIGN_OR_RETURN(auto versions, Scan());
+  std::vector<int64_t> committed;
+  for (const auto& [v, c] : versions) {
+    if (c) committed.push_back(v);
+  }
+  const int64_t newest = committed.empty() ? 0 : committed.back();
+  std::set<int64_t> keep(protect);
+  for (int i = 0; i < keep_last && i < static_cast<int>(committed.size()); ++i) {
+    keep.insert(committed[committed.size() - 1 - i]);
+  }
+  std::vector<int64_t> deleted;
+  for (const auto& [v, c] : versions) {
+    // Uncommitted versions above the newest commit may be saves in flight: left alone.
+    if (keep.count(v) || (!c && v > newest)) continue;
+    MT_RETURN_IF_ERROR(DeleteVersion(v));
+    deleted.push_back(v);
+  }
+  return deleted;
+}
+
+}  // namespace mt::ckpt

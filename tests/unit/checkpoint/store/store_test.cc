@@ -1,0 +1,130 @@
+// The versioned checkpoint store on a file:// root: a version exists only with its manifest,
+// numbers only grow, LATEST follows commits, damaged files are named, retention keeps the
+// newest K and never touches saves in flight, and the committer commits when the last rank
+// reports.
+#include "checkpoint/store/store.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoint/format/shard.h"
+#include "checkpoint/store/committer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
+
+namespace mt::ckpt {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string Image(int64_t step, float value) {
+  Shard s;
+  s.header.step = step;
+  s.tensors.push_back({"w", {4}, {0}, {4}, {value, value, value, value}});
+  return *EncodeShard(s);
+}
+
+Manifest Fields(int64_t version, int64_t step, int64_t world = 1) {
+  Manifest m;
+  m.version = version;
+  m.step = step;
+  m.cursor = step * 16;
+  m.world_size = world;
+  return m;
+}
+
+// Writes and commits a one-rank version.
+void Save(CheckpointStore& store, int64_t version, int64_t step) {
+  Manifest m = Fields(version, step);
+  m.files.push_back(*store.PutShard(version, 0, Image(step, 1.0f * step), {"w"}));
+  ASSERT_TRUE(store.Commit(m).ok());
+}
+
+TEST(CheckpointStore, AVersionExistsOnlyWithItsManifest) {
+  mt::testing::TempDir dir;
+  auto store = *CheckpointStore::Open(dir.path());
+  EXPECT_EQ(store->Latest().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store->Highest(), 0);
+  Save(*store, 1, 10);
+  ASSERT_TRUE(store->PutShard(2, 0, Image(20, 2), {"w"}).ok());  // a save that never committed
+  EXPECT_THAT(*store->Committed(), ElementsAre(1));
+  EXPECT_EQ(*store->Latest(), 1);
+  EXPECT_EQ(*store->Highest(), 2) << "the next save must not reuse version 2";
+  EXPECT_EQ(store->ReadManifest(2).status().code(), absl::StatusCode::kNotFound);
+  auto m = store->ReadManifest(1);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->step, 10);
+  EXPECT_EQ(m->files[0].tensors, std::vector<std::string>{"w"});
+  auto bytes = store->ReadFile(*m, m->files[0]);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(DecodeShard(*bytes, "x")->tensors[0].data[0], 10.0f);
+  EXPECT_EQ(store->Commit(*m).code(), absl::StatusCode::kAlreadyExists);
+  Save(*store, 3, 30);
+  EXPECT_EQ(*store->Latest(), 3);
+  Save(*store, 2, 20);  // a late commit never moves LATEST back
+  EXPECT_EQ(*store->Latest(), 3);
+}
+
+TEST(CheckpointStore, DamagedFilesAreNamedByReadAndVerify) {
+  mt::testing::TempDir dir;
+  auto store = *CheckpointStore::Open(dir.path());
+  Save(*store, 1, 10);
+  EXPECT_TRUE(store->Verify(1)->empty());
+  const std::string file = dir / "versions/1/rank-00000.h5";
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 1;
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << flipped;
+  auto problems = store->Verify(1);
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_THAT((*problems)[0], HasSubstr("versions/1/rank-00000.h5: checksum mismatch"));
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes.substr(0, 100);
+  EXPECT_THAT((*store->Verify(1))[0], HasSubstr("rank-00000.h5: 100 bytes, the manifest says"));
+  std::filesystem::remove(file);
+  EXPECT_THAT((*store->Verify(1))[0], HasSubstr("rank-00000.h5: missing"));
+  EXPECT_EQ(store->Verify(9).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(CheckpointStore, RetentionKeepsTheNewestAndSavesInFlight) {
+  mt::testing::TempDir dir;
+  auto store = *CheckpointStore::Open(dir.path());
+  Save(*store, 1, 10);
+  ASSERT_TRUE(store->PutShard(2, 0, Image(20, 2), {"w"}).ok());  // abandoned
+  Save(*store, 3, 30);
+  Save(*store, 4, 40);
+  Save(*store, 5, 50);
+  ASSERT_TRUE(store->PutShard(6, 0, Image(60, 6), {"w"}).ok());  // in flight
+  auto deleted = store->Prune(2, {3});
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_THAT(*deleted, ElementsAre(1, 2));
+  EXPECT_THAT(*store->Committed(), ElementsAre(3, 4, 5));
+  EXPECT_TRUE(std::filesystem::exists(dir / "versions/6/rank-00000.h5"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "versions/1"));
+}
+
+TEST(Committer, CommitsWhenTheLastRankReports) {
+  mt::testing::TempDir dir;
+  auto store = *CheckpointStore::Open(dir.path());
+  Committer committer(store, 2, 3);
+  auto f0 = *store->PutShard(1, 0, Image(10, 1), {"w"});
+  auto f1 = *store->PutShard(1, 1, Image(10, 1), {});
+  EXPECT_FALSE(*committer.Report(Fields(1, 10, 2), f0));
+  EXPECT_FALSE(*committer.Report(Fields(1, 10, 2), f0)) << "a retried report counts once";
+  EXPECT_EQ(store->Latest().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(*committer.Report(Fields(1, 10, 2), f1));
+  EXPECT_EQ(*store->Latest(), 1);
+  EXPECT_EQ(committer.last_committed(), 1);
+  EXPECT_EQ(store->ReadManifest(1)->files.size(), 2u);
+  EXPECT_FALSE(*committer.Report(Fields(2, 20, 2), f0));
+  auto worse = committer.Report(Fields(2, 21, 2), f1);
+  EXPECT_EQ(worse.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace mt::ckpt

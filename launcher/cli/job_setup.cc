@@ -58,6 +58,10 @@ coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec
   c.heartbeat_s = ft.heartbeat_s();
   c.rendezvous_timeout_s = ft.rendezvous_timeout_s();
   c.max_restarts = ft.max_restarts();
+  if (spec.has_checkpoint()) {
+    c.checkpoint_store = spec.checkpoint().store();
+    c.checkpoint_keep_last = spec.checkpoint().keep_last();
+  }
   return c;
 }
 

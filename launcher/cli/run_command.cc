@@ -24,6 +24,7 @@ struct RunArgs {
   std::string run_dir;
   int nproc = 0;  // 0: the mesh size
   SecurityFlags security;
+  std::string resume;  // "": the job's checkpoint.resume
 };
 
 std::string SummaryLine(const worker::TrainSummary& s) {
@@ -51,6 +52,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   if (!server.ok()) return Fail("meshtrain run", server.status(), kExitInvalid);
   o.server = *server;
   o.token_file = args.security.token_file;
+  o.resume = args.resume;
   auto result = local::RunLocal(o);
   if (!result.ok()) return Fail("meshtrain run", result.status(), kExitFailure);
   if (!result->succeeded) {
@@ -83,6 +85,7 @@ int RunRun(const RunArgs& args) {
   worker::TrainOptions train;
   train.spec = r.spec;
   train.run_dir = args.run_dir;
+  train.resume = args.resume;
   train.on_shard_read = [&](const data::ShardInfo& shard) {
     google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead> read;
     *read.Add() = worker::DescribeShardRead(r.spec.data().uri(), shard);
@@ -115,6 +118,9 @@ Command AddRunCommand(CLI::App& root) {
                   "Worker processes (world size); must equal the mesh size; default: the mesh "
                   "size")
       ->check(CLI::PositiveNumber);
+  app->add_option("--resume", args->resume,
+                  "latest, never or a checkpoint version to resume from (default: the job's "
+                  "checkpoint.resume)");
   app->add_option("--token-file", args->security.token_file,
                   "Require this bearer token on the coordinator (workers get it too)");
   return Command{app, [args] { return RunRun(*args); }};

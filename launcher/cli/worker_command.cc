@@ -35,6 +35,7 @@ struct WorkerArgs {
   std::string run_dir;
   std::string coordinator;
   int rank = -1;
+  std::string resume;  // "" : the job's checkpoint.resume
 };
 
 std::optional<int> EnvInt(const char* name) {
@@ -123,6 +124,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.under_mpirun = mpi_world.has_value();
   o.slot = EnvInt("OMPI_COMM_WORLD_LOCAL_RANK").value_or(0);
   o.on_stop = StopNow;
+  o.resume = args.resume;
   std::unique_ptr<coord::CoordinatorServer> hosted;
   if (!args.coordinator.empty() || !params::Coordinator().empty()) {
     auto client = coord::ClientOptionsFromEnv();
@@ -173,6 +175,9 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--run-dir", args->run_dir, "Directory for metrics and results (rank 0 writes)");
   app->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT");
   app->add_option("--rank", args->rank, "This worker's rank")->check(CLI::NonNegativeNumber);
+  app->add_option("--resume", args->resume,
+                  "latest, never or a checkpoint version (default: the job's checkpoint.resume; "
+                  "restarted generations always resume the latest)");
   return Command{app, [args] { return RunWorkerCommand(*args); }};
 }
 

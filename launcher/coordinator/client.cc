@@ -150,6 +150,17 @@ absl::Status CoordinatorClient::Finish(const v1::FinishRequest& r) {
                   fmt::format("coordinator {} Finish", options_.address));
 }
 
+absl::StatusOr<v1::CheckpointReply> CoordinatorClient::ReportCheckpoint(
+    const v1::CheckpointReport& r) {
+  grpc::ClientContext ctx;
+  // The commit writes the manifest to storage: allow for a slow blob service.
+  PrepareContext(ctx, options_.token, std::max(options_.rpc_timeout_s, 120.0));
+  v1::CheckpointReply reply;
+  MT_RETURN_IF_ERROR(FromGrpc(stub_->ReportCheckpoint(&ctx, r, &reply),
+                              fmt::format("coordinator {} ReportCheckpoint", options_.address)));
+  return reply;
+}
+
 absl::StatusOr<v1::JobStatus> CoordinatorClient::GetStatus(const std::string& job_id) {
   grpc::ClientContext ctx;
   PrepareContext(ctx, options_.token, options_.rpc_timeout_s);

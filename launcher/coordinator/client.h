@@ -68,6 +68,7 @@ class CoordinatorClient {
   // A heartbeat stream whose calls last at most `lifetime_s` (then it is reopened).
   std::unique_ptr<HeartbeatChannel> OpenHeartbeats(double lifetime_s = 300);
   absl::Status Finish(const v1::FinishRequest& request);
+  absl::StatusOr<v1::CheckpointReply> ReportCheckpoint(const v1::CheckpointReport& report);
   absl::StatusOr<v1::JobStatus> GetStatus(const std::string& job_id = "");
   // A Store over this coordinator for `job_id`; keys are used as given (wrap it in a
   // PrefixStore with the generation's prefix). It shares the connection and may outlive

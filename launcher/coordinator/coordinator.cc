@@ -65,6 +65,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorConf
   auto audit = DataAudit::Open(c->config_.data_audit_path);
   if (!audit.ok()) return audit.status();
   c->audit_ = std::move(*audit);
+  if (!c->config_.checkpoint_store.empty()) {
+    auto store = ckpt::CheckpointStore::Open(c->config_.checkpoint_store);
+    if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
+    c->committer_ = std::make_unique<ckpt::Committer>(*store, c->config_.world_size,
+                                                      c->config_.checkpoint_keep_last);
+  }
   return c;
 }
 
@@ -411,6 +417,21 @@ absl::StatusOr<v1::HeartbeatReply> Coordinator::Heartbeat(const v1::HeartbeatReq
   return reply;
 }
 
+absl::StatusOr<v1::CheckpointReply> Coordinator::ReportCheckpoint(const v1::CheckpointReport& r) {
+  MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
+  if (!committer_) {
+    return absl::FailedPreconditionError("this job has no checkpoint store (checkpoint.store)");
+  }
+  MT_ASSIGN_OR_RETURN(ckpt::Manifest m, ckpt::ManifestFromJson(
+                                            r.manifest_json(),
+                                            fmt::format("checkpoint report of rank {}", r.rank())));
+  // The commit writes to storage: done outside the coordinator's lock.
+  MT_ASSIGN_OR_RETURN(bool committed, committer_->Report(m, m.files.front()));
+  v1::CheckpointReply reply;
+  reply.set_committed(committed);
+  return reply;
+}
+
 absl::Status Coordinator::Finish(const v1::FinishRequest& r) {
   MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
   audit_->Record(r.rank(), r.generation(), r.shards_read());
@@ -481,6 +502,7 @@ v1::JobStatus Coordinator::Status() const {
                                             : static_cast<int>(members_.size()));
   s.set_error(error_);
   s.set_shards_read(audit_->shards());
+  if (committer_) s.set_checkpoint_version(committer_->last_committed());
   const auto& list = phase_ == Phase::kRendezvous ? pending_ : members_;
   for (const Member& m : list) {
     v1::RankStatus* r = s.add_ranks();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "checkpoint/store/committer.h"
 #include "launcher/coordinator/data_audit.h"
 #include "launcher/coordinator/kv.h"
 #include "meshtrain/v1/coordinator.pb.h"
@@ -41,7 +42,9 @@ struct CoordinatorConfig {
   double lease_factor = 1.5;  // a rank is dead after lease_factor * heartbeat_s of silence
   double rendezvous_timeout_s = 120;
   int max_restarts = 0;
-  std::string data_audit_path;  // where shard reads are recorded (data_audit.h); empty: not kept
+  std::string data_audit_path;   // where shard reads are recorded (data_audit.h); empty: not kept
+  std::string checkpoint_store;  // the job's checkpoint.store; empty: no checkpoints
+  int checkpoint_keep_last = 3;
 };
 
 using Clock = std::function<SteadyTime()>;
@@ -68,6 +71,8 @@ class Coordinator {
   void Join(const v1::JoinRequest& request, JoinDone done);
   absl::StatusOr<v1::HeartbeatReply> Heartbeat(const v1::HeartbeatRequest& request);
   absl::Status Finish(const v1::FinishRequest& request);
+  // Commits the version once every rank reported its shard (checkpoint/store/committer.h).
+  absl::StatusOr<v1::CheckpointReply> ReportCheckpoint(const v1::CheckpointReport& report);
   // A launcher saw the process of (generation, rank) exit abnormally; `cause` says how.
   void ReportExit(int64_t generation, int rank, const std::string& cause);
   // Ends the job as failed (e.g. the user pressed Ctrl-C); pending joins fail.
@@ -123,6 +128,7 @@ class Coordinator {
   Clock clock_;
   AsyncKv kv_;
   std::unique_ptr<DataAudit> audit_;
+  std::unique_ptr<ckpt::Committer> committer_;  // null without a checkpoint store
 
   mutable std::mutex mu_;
   mutable std::condition_variable done_cv_;

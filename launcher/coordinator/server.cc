@@ -112,6 +112,16 @@ class Service final : public v1::Coordinator::CallbackService {
     return reactor;
   }
 
+  ServerUnaryReactor* ReportCheckpoint(CallbackServerContext* ctx, const v1::CheckpointReport* req,
+                                       v1::CheckpointReply* reply) override {
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!Admit(ctx, reactor)) return reactor;
+    auto r = c_->ReportCheckpoint(*req);
+    if (r.ok()) *reply = *r;
+    reactor->Finish(ToGrpc(r.status()));
+    return reactor;
+  }
+
   ServerUnaryReactor* GetStatus(CallbackServerContext* ctx, const v1::StatusRequest* req,
                                 v1::JobStatus* reply) override {
     ServerUnaryReactor* reactor = ctx->DefaultReactor();

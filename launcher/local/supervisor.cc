@@ -74,6 +74,7 @@ std::vector<std::string> WorkerEnv(const LocalOptions& o, const std::string& add
 absl::StatusOr<Child> Spawn(const LocalOptions& o, const std::string& address, int rank) {
   std::vector<std::string> args = {o.meshtrain_exe, "worker", o.job_path,          "--run-dir",
                                    o.run_dir,       "--rank", std::to_string(rank)};
+  if (!o.resume.empty()) args.insert(args.end(), {"--resume", o.resume});
   std::vector<std::string> env = WorkerEnv(o, address, rank);
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());

@@ -25,6 +25,7 @@ struct LocalOptions {
   coord::CoordinatorConfig coordinator;
   coord::ServerOptions server;  // listen defaults to 127.0.0.1:0
   std::string token_file;       // passed to workers as MT_COORDINATOR_TOKEN_FILE
+  std::string resume;           // passed to workers as --resume when set
 };
 
 struct LocalResult {

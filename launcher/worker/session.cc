@@ -200,6 +200,16 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     train.comm = backend.get();
     train.live = &live;
     train.on_shard_read = [&reads](const data::ShardInfo& shard) { reads.Add(shard); };
+    // A restarted world continues from the last committed checkpoint (DESIGN §3 recovery).
+    train.resume = join.generation() > 1 ? "latest" : o.resume;
+    train.report_checkpoint = [&](const ckpt::Manifest& fields) {
+      v1::CheckpointReport report;
+      report.set_job_id(o.job_id);
+      report.set_generation(join.generation());
+      report.set_rank(join.rank());
+      report.set_manifest_json(ckpt::ManifestToJson(fields));
+      return client->ReportCheckpoint(report).status();
+    };
     train.generation = join.generation();
     train.restarts = join.restarts();
     auto summary = Train(train);

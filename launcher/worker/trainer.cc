@@ -6,8 +6,11 @@
 #include <numeric>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "checkpoint/store/committer.h"
 #include "fmt/format.h"
 #include "launcher/worker/batch.h"
+#include "launcher/worker/checkpointing.h"
 #include "launcher/worker/evaluate.h"
 #include "launcher/worker/model_io.h"
 #include "launcher/worker/progress.h"
@@ -18,6 +21,7 @@
 #include "runtime/core/status.h"
 #include "runtime/data/dataset.h"
 #include "runtime/data/loader.h"
+#include "runtime/job/job_id.h"
 #include "runtime/kernels/cpu/gemm.h"
 #include "runtime/metrics/jsonl_sink.h"
 #include "runtime/nn/gpt.h"
@@ -71,7 +75,6 @@ data::LoaderOptions LoaderOptionsFor(const JobSpec& spec, const comm::Backend* c
   o.global_batch = spec.train().global_batch();
   o.dp = DpSize(comm);
   o.dp_rank = DpRank(comm);
-  o.start_position = 0;  // the checkpointed cursor once resume exists (issue #7)
   o.num_samples = train_samples;
   o.seed = static_cast<uint64_t>(spec.data().shuffle_seed());
   o.window_shards = spec.data().shuffle_window();
@@ -81,7 +84,8 @@ data::LoaderOptions LoaderOptionsFor(const JobSpec& spec, const comm::Backend* c
 }
 
 absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* comm,
-                                   std::function<void(const data::ShardInfo&)> on_fetched) {
+                                   std::function<void(const data::ShardInfo&)> on_fetched,
+                                   int64_t cursor) {
   auto opened = storage::OpenBlobStore(spec.data().uri());
   if (!opened.ok()) return Annotate(opened.status(), "data.uri");
   std::shared_ptr<storage::BlobStore> store = std::move(*opened);
@@ -117,6 +121,7 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* com
   if (!table.ok()) return Annotate(table.status(), "data.uri");
   d.eval_table = std::move(*table);
   data::LoaderOptions lo = LoaderOptionsFor(spec, comm, train_samples);
+  lo.start_position = cursor;
   lo.on_fetched = std::move(on_fetched);
   auto loader = data::Loader::Open(store, d.index, "train", std::move(lo));
   if (!loader.ok()) {
@@ -289,11 +294,17 @@ absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const Job
 }
 
 absl::Status WriteSummary(const TrainOptions& o, const TrainSummary& s) {
-  json j = {{"final_step", s.steps},       {"world_size", DpSize(o.comm)},
-            {"generations", o.generation}, {"restarts", o.restarts},
-            {"final_loss", s.final_loss},  {"tokens_per_s", s.tokens_per_s},
-            {"wall_s", s.wall_s},          {"skipped_updates", s.skipped_updates},
-            {"data_wait_s", s.data_wait_s}};
+  json j = {{"final_step", s.steps},
+            {"world_size", DpSize(o.comm)},
+            {"generations", o.generation},
+            {"restarts", o.restarts},
+            {"final_loss", s.final_loss},
+            {"tokens_per_s", s.tokens_per_s},
+            {"wall_s", s.wall_s},
+            {"skipped_updates", s.skipped_updates},
+            {"data_wait_s", s.data_wait_s},
+            {"checkpoint_blocked_s", s.checkpoint_blocked_s},
+            {"resumed_from", s.resumed_from}};
   if (s.eval_loss) j["eval_loss"] = *s.eval_loss;
   if (s.eval_accuracy) j["eval_accuracy"] = *s.eval_accuracy;
   return WriteFileAtomic(o.run_dir + "/summary.json", j.dump(2) + "\n");
@@ -320,6 +331,67 @@ struct Reporter {
 
 }  // namespace
 
+// ---- checkpoints: resume, then the saver ----
+
+struct Checkpoints {
+  std::unique_ptr<Checkpointer> saver;  // null without a checkpoint block
+  RestoredState restored;               // version 0: a fresh start
+};
+
+// The version to resume: 0 for the latest, -1 for none, else the number.
+absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
+  const std::string mode = o.resume.empty() ? o.spec.checkpoint().resume() : o.resume;
+  if (mode == "latest") return 0;
+  if (mode == "never") return -1;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(mode, &v) || v <= 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("--resume: '{}' is not latest, never or a version number", mode));
+  }
+  return v;
+}
+
+absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& model,
+                                             optim::AdamW& opt) {
+  Checkpoints c;
+  if (!o.spec.has_checkpoint()) return c;
+  auto store = ckpt::CheckpointStore::Open(o.spec.checkpoint().store());
+  if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
+  MT_ASSIGN_OR_RETURN(int64_t version, ResumeVersion(o));
+  if (version >= 0) {
+    auto restored = Restore(**store, version, model, opt);
+    if (restored.ok()) {
+      c.restored = *restored;
+      MT_LOG(kInfo, kCkpt, "resumed from checkpoint version {} of {}: step {}, sample cursor {}",
+             c.restored.version, (*store)->uri(), c.restored.step, c.restored.cursor);
+    } else if (version == 0 && restored.status().code() == absl::StatusCode::kNotFound) {
+      MT_LOG(kInfo, kCkpt, "no checkpoint in {} yet: starting fresh", (*store)->uri());
+    } else {
+      return Annotate(restored.status(), "resume");
+    }
+  }
+  CheckpointerOptions co;
+  co.store = *store;
+  co.rank = DpRank(o.comm);
+  co.world = DpSize(o.comm);
+  co.mesh = {o.spec.mesh().dp(), o.spec.mesh().tp(), o.spec.mesh().pp()};
+  co.job_hash = job::JobId(o.spec);
+  co.seed = static_cast<uint64_t>(o.spec.train().seed());
+  co.async = o.spec.checkpoint().async();
+  co.parent = c.restored.version;
+  co.report = o.report_checkpoint;
+  if (!co.report) {
+    if (co.world > 1) return absl::InternalError("checkpoints of a multi-rank run need a reporter");
+    // One process: it commits its own versions.
+    auto committer = std::make_shared<ckpt::Committer>(*store, 1, o.spec.checkpoint().keep_last());
+    co.report = [committer](const ckpt::Manifest& fields) {
+      return committer->Report(fields, fields.files.front()).status();
+    };
+  }
+  MT_ASSIGN_OR_RETURN(c.saver, Checkpointer::Create(std::move(co)));
+  return c;
+}
+
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
   const auto start = std::chrono::steady_clock::now();
@@ -327,20 +399,19 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   SetPhase(o.live, 0);
   if (lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
   LogGemmProvider();
-  if (spec.has_checkpoint() && lead) {
-    MT_LOG(kWarn, kCkpt,
-           "checkpoint: this build does not write checkpoints yet (issue #7); the "
-           "block is validated and ignored");
-  }
-  MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec, o.comm, o.on_shard_read));
   MT_ASSIGN_OR_RETURN(auto model,
                       nn::Gpt::Create(nn::GptConfig::FromSpec(spec.model()), spec.train().seed()));
   optim::AdamW opt(model->Parameters(), AdamWConfigFrom(spec.train()));
+  MT_ASSIGN_OR_RETURN(Checkpoints ckpt, SetUpCheckpoints(o, *model, opt));
+  const RestoredState& restored = ckpt.restored;
+  MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec, o.comm, o.on_shard_read, restored.cursor));
   const optim::LrSchedule schedule = ScheduleFrom(spec.train());
   Reporter report;
   if (lead) {
     report.sink.emplace();
-    MT_RETURN_IF_ERROR(report.sink->Open(o.run_dir + "/metrics.jsonl", /*truncate=*/true));
+    // A resumed run continues its metrics; a fresh one starts them.
+    MT_RETURN_IF_ERROR(
+        report.sink->Open(o.run_dir + "/metrics.jsonl", /*truncate=*/restored.version == 0));
   }
   Progress progress(spec.train().steps());
   const int64_t tokens_per_step = int64_t{spec.train().global_batch()} * spec.model().seq_len();
@@ -351,7 +422,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   auto window_start = std::chrono::steady_clock::now();
   int64_t window_steps = 0;
   SetPhase(o.live, 1);
-  for (int64_t step = 0; step < spec.train().steps(); ++step) {
+  summary.steps = restored.step;
+  for (int64_t step = restored.step; step < spec.train().steps(); ++step) {
     const double lr = schedule.At(step);
     auto mine = d.loader->Next();
     if (!mine.ok()) return Annotate(mine.status(), "data.uri");
@@ -396,11 +468,26 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
       summary.eval_accuracy = e.accuracy;
       SetPhase(o.live, 1);
     }
+    const int64_t every = spec.has_checkpoint() ? spec.checkpoint().every() : 0;
+    if (ckpt.saver && (last || (every > 0 && (step + 1) % every == 0))) {
+      std::map<std::string, double> metrics = {{"loss", r.loss}};
+      if (summary.eval_loss) metrics["eval_loss"] = *summary.eval_loss;
+      if (summary.eval_accuracy) metrics["eval_accuracy"] = *summary.eval_accuracy;
+      MT_RETURN_IF_ERROR(ckpt.saver->Save(*model, opt, step + 1,
+                                          mine->position + spec.train().global_batch(), metrics));
+    }
   }
+  if (ckpt.saver) {
+    MT_RETURN_IF_ERROR(ckpt.saver->Wait());
+    summary.checkpoint_blocked_s = ckpt.saver->blocked_s();
+    MT_LOG(kInfo, kCkpt, "{} checkpoint(s) saved; training waited {:.2f} s for them",
+           ckpt.saver->saves(), ckpt.saver->blocked_s());
+  }
+  summary.resumed_from = restored.version;
   SetPhase(o.live, 3);
   if (lead) progress.Finish();
   summary.wall_s = Seconds(start);
-  summary.tokens_per_s = summary.steps * tokens_per_step / summary.wall_s;
+  summary.tokens_per_s = (summary.steps - restored.step) * tokens_per_step / summary.wall_s;
   const data::LoaderStats ds = d.loader->stats();
   summary.data_wait_s = ds.wait_s;
   MT_LOG(kInfo, kData,

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "checkpoint/store/manifest.h"
 #include "meshtrain/v1/job.pb.h"
 #include "runtime/comm/backend.h"
 #include "runtime/data/index.h"
@@ -39,6 +40,11 @@ struct TrainOptions {
   LiveProgress* live = nullptr;  // optional
   // The audit hook: called (from loader threads) for every shard fetched and verified.
   std::function<void(const data::ShardInfo&)> on_shard_read;
+  // Resume: "" (the job's checkpoint.resume), "latest", "never" or a version number.
+  std::string resume;
+  // Reports each written checkpoint shard for commit (the coordinator, multi-process); when
+  // unset, a single process commits its own versions.
+  std::function<absl::Status(const ckpt::Manifest&)> report_checkpoint;
   int64_t generation = 1;  // recorded in summary.json
   int restarts = 0;
 };
@@ -49,8 +55,10 @@ struct TrainSummary {
   std::optional<double> eval_loss, eval_accuracy;
   double tokens_per_s = 0;
   double wall_s = 0;
-  int64_t skipped_updates = 0;  // non-finite steps dropped under nan_policy: skip
-  double data_wait_s = 0;       // time this rank's steps waited for the loader
+  int64_t skipped_updates = 0;      // non-finite steps dropped under nan_policy: skip
+  double data_wait_s = 0;           // time this rank's steps waited for the loader
+  double checkpoint_blocked_s = 0;  // time training waited for checkpoint saves
+  int64_t resumed_from = 0;         // checkpoint version resumed from (0: fresh)
 };
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& options);

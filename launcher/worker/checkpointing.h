@@ -1,0 +1,86 @@
+// A run's training state in the checkpoint store: saving it every checkpoint.every steps
+// (synchronously or from a host snapshot in the background) and restoring it on resume.
+//
+// What is saved: every parameter and its two AdamW moments (names "<param>", "optim.m.<param>",
+// "optim.v.<param>"), the step, the optimizer's update count and the data cursor (the global
+// sample position of the next step). Under data parallelism the state is replicated, so the
+// tensors are spread over the ranks (AssignToRanks) and each is written exactly once; every
+// rank writes a shard (possibly without tensors) and reports it, and the version is committed
+// when all have (checkpoint/store/committer.h). A restore reads every file it needs, verified
+// against the manifest, so any dp resumes any checkpoint of the same model.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "checkpoint/format/shard.h"
+#include "checkpoint/store/store.h"
+#include "runtime/nn/gpt.h"
+#include "runtime/optim/adamw.h"
+
+namespace mt::worker {
+
+// For each item (by bytes), the rank that writes it: greedy largest-first onto the least
+// loaded rank, so ranks write nearly equal shares. Pure; the same on every rank.
+std::vector<int> AssignToRanks(const std::vector<int64_t>& bytes, int world);
+
+// Reports a written shard: to the coordinator (multi-process) or to an in-process Committer.
+using ShardReporter = std::function<absl::Status(const ckpt::Manifest& fields)>;
+
+struct CheckpointerOptions {
+  std::shared_ptr<ckpt::CheckpointStore> store;
+  int rank = 0, world = 1;
+  std::vector<int64_t> mesh = {1, 1, 1};
+  std::string job_hash;
+  uint64_t seed = 0;
+  bool async = false;
+  int64_t parent = 0;  // the version this run resumed from (0: none)
+  ShardReporter report;
+};
+
+class Checkpointer {
+ public:
+  // Numbers this run's versions above everything in the store (called at startup, before
+  // any rank can save).
+  static absl::StatusOr<std::unique_ptr<Checkpointer>> Create(CheckpointerOptions options);
+  ~Checkpointer();  // waits for a save in flight
+
+  // Saves the state after `step` steps; `cursor` is the next step's global sample position.
+  // Async: copies the state now and writes it in the background, after waiting for the
+  // previous save. Errors of a background save surface here or in Wait().
+  absl::Status Save(nn::Gpt& model, optim::AdamW& opt, int64_t step, int64_t cursor,
+                    std::map<std::string, double> metrics);
+  absl::Status Wait();
+  // Time Save and Wait kept training waiting, in seconds.
+  double blocked_s() const { return blocked_s_; }
+  int64_t saves() const { return saves_; }
+
+ private:
+  explicit Checkpointer(CheckpointerOptions options) : o_(std::move(options)) {}
+  absl::Status Write(int64_t version, ckpt::Shard shard, ckpt::Manifest fields);
+
+  CheckpointerOptions o_;
+  int64_t next_version_ = 0;
+  int64_t saves_ = 0;
+  double blocked_s_ = 0;
+  std::thread writer_;
+  absl::Status writer_status_;  // of the save in writer_, read after join
+};
+
+struct RestoredState {
+  int64_t version = 0, step = 0, optimizer_step = 0, cursor = 0;
+};
+
+// Loads `version` (0: the newest) into the model and optimizer. With version 0 a damaged
+// version (DataLoss) is skipped for the newest older one that loads (each skip logged);
+// NotFound when the store has no committed version. An explicit version that is damaged, or
+// whose tensors do not fit the model, is an error naming the file and the tensor.
+absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t version, nn::Gpt& model,
+                                      optim::AdamW& opt);
+
+}  // namespace mt::worker

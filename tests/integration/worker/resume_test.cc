@@ -1,0 +1,165 @@
+// Checkpoints through the single-process trainer: N steps, save, resume, N more equals the
+// uninterrupted run bit for bit (losses and final parameters); an async save writes the same
+// state; a damaged newest version is skipped for the previous one (an explicitly requested one
+// is an error naming the file); a checkpoint of another model is refused naming the tensor.
+#include <fstream>
+#include <sstream>
+
+#include "checkpoint/format/shard.h"
+#include "checkpoint/store/store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "launcher/worker/checkpointing.h"
+#include "launcher/worker/trainer.h"
+#include "nlohmann/json.hpp"
+#include "runtime/core/file.h"
+#include "runtime/data/addition.h"
+#include "runtime/job/load.h"
+#include "tests/support/temp_dir.h"
+
+namespace mt::worker {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class ResumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data::AdditionOptions o;
+    o.digits = 2;
+    o.train_samples = 256;
+    o.eval_samples = 32;
+    o.sample_len = 17;
+    ASSERT_TRUE(data::WriteAdditionDataset(dir_ / "data", o).ok());
+  }
+
+  meshtrain::v1::JobSpec Spec(const std::string& store, const std::string& extra = "",
+                              int d_model = 32) {
+    const std::string text =
+        "name: t\nmodel: {n_layer: 2, n_head: 2, d_model: " + std::to_string(d_model) +
+        ", seq_len: 16, vocab_size: 256}\n"
+        "data: {uri: " +
+        dir_ / "data" +
+        "}\n"
+        "train: {global_batch: 8, steps: 30, warmup: 3, lr: 3e-3, "
+        "log_every: 1}\n"
+        "eval: {every: 0, batches: 1}\n"
+        "checkpoint: {store: " +
+        dir_ / store + ", every: 10, keep_last: 5" + extra + "}\n";
+    job::LoadResult r = job::LoadJobText(text, "t.yaml");
+    EXPECT_TRUE(r.ok()) << job::FormatProblems(r.problems);
+    return r.spec;
+  }
+
+  absl::StatusOr<TrainSummary> Run(const meshtrain::v1::JobSpec& spec, const std::string& name,
+                                   const std::string& resume = "") {
+    TrainOptions o;
+    o.spec = spec;
+    o.run_dir = dir_ / name;
+    o.quiet = true;
+    o.resume = resume;
+    return Train(o);
+  }
+
+  std::map<int64_t, double> Losses(const std::string& name) {
+    std::map<int64_t, double> out;
+    std::istringstream in(*ReadFile(dir_ / name + "/metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const json j = json::parse(line);
+      if (j.contains("loss")) out[j["step"].get<int64_t>()] = j["loss"].get<double>();
+    }
+    return out;
+  }
+
+  // Every tensor of a version, by name.
+  std::map<std::string, std::vector<float>> Tensors(const std::string& store, int64_t version) {
+    auto s = *ckpt::CheckpointStore::Open(dir_ / store);
+    const ckpt::Manifest m = *s->ReadManifest(version);
+    std::map<std::string, std::vector<float>> out;
+    for (const ckpt::FileEntry& f : m.files) {
+      auto shard = ckpt::DecodeShard(*s->ReadFile(m, f), f.name);
+      for (auto& t : shard->tensors) out[t.name] = t.data;
+    }
+    return out;
+  }
+
+  mt::testing::TempDir dir_;
+};
+
+TEST_F(ResumeTest, ResumedRunEqualsTheUninterruptedOneBitForBit) {
+  auto full = Run(Spec("ck"), "full");
+  ASSERT_TRUE(full.ok()) << full.status();
+  auto store = *ckpt::CheckpointStore::Open(dir_ / "ck");
+  EXPECT_THAT(*store->Committed(), ::testing::ElementsAre(1, 2, 3));
+  EXPECT_EQ(store->ReadManifest(1)->cursor, 80);
+  EXPECT_EQ(store->ReadManifest(2)->parent, 1);
+
+  auto resumed = Run(Spec("ck"), "resumed", "1");  // from step 10
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->resumed_from, 1);
+  const auto a = Losses("full"), b = Losses("resumed");
+  ASSERT_EQ(b.size(), 20u);
+  for (const auto& [step, loss] : b) EXPECT_EQ(loss, a.at(step)) << "step " << step;
+  EXPECT_EQ(*ReadFile(dir_ / "full/model.safetensors"),
+            *ReadFile(dir_ / "resumed/model.safetensors"));
+  EXPECT_EQ(store->ReadManifest(4)->parent, 1) << "the resumed run's first save";
+  EXPECT_EQ(store->ReadManifest(5)->step, 30);
+  EXPECT_TRUE(Tensors("ck", 4) == Tensors("ck", 2)) << "different state at step 20";
+  EXPECT_TRUE(Tensors("ck", 5) == Tensors("ck", 3)) << "different state at step 30";
+}
+
+TEST_F(ResumeTest, AsyncSaveWritesTheSameStateAndTrainsTheSame) {
+  ASSERT_TRUE(Run(Spec("sync"), "sync").ok());
+  auto async = Run(Spec("async", ", async: true"), "async");
+  ASSERT_TRUE(async.ok()) << async.status();
+  EXPECT_EQ(Losses("sync"), Losses("async"));
+  for (int64_t v : {1, 2, 3}) {
+    EXPECT_TRUE(Tensors("sync", v) == Tensors("async", v)) << "version " << v << " differs";
+  }
+}
+
+TEST_F(ResumeTest, DamagedNewestVersionFallsBackAndAnExplicitOneFails) {
+  ASSERT_TRUE(Run(Spec("ck"), "full").ok());
+  const std::string file = dir_ / "ck/versions/3/rank-00000.h5";
+  std::string bytes = *ReadFile(file);
+  bytes[bytes.size() / 3] ^= 0x20;
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+
+  auto latest = Run(Spec("ck"), "latest");
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->resumed_from, 2);
+  auto explicit3 = Run(Spec("ck"), "explicit", "3");
+  EXPECT_EQ(explicit3.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(
+      std::string(explicit3.status().message()),
+      HasSubstr("resume: file://" + dir_.path() + "/ck/versions/3/rank-00000.h5: checksum"));
+  EXPECT_EQ(Run(Spec("ck"), "nine", "9").status().code(), absl::StatusCode::kNotFound);
+  auto never = Run(Spec("ck"), "never", "never");
+  ASSERT_TRUE(never.ok());
+  EXPECT_EQ(never->resumed_from, 0);
+}
+
+TEST_F(ResumeTest, CheckpointOfAnotherModelIsRefusedNamingTheTensor) {
+  ASSERT_TRUE(Run(Spec("ck"), "full").ok());
+  auto other = Run(Spec("ck", "", 64), "other");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument) << other.status();
+  EXPECT_THAT(std::string(other.status().message()), HasSubstr("does not fit the model's"));
+}
+
+TEST(AssignToRanks, SpreadsBytesEvenlyAndIsTheSameEverywhere) {
+  const std::vector<int64_t> bytes = {100, 10, 90, 20, 80, 30, 70, 40, 60, 50};
+  const std::vector<int> owner = AssignToRanks(bytes, 3);
+  EXPECT_EQ(owner, AssignToRanks(bytes, 3));
+  std::vector<int64_t> load(3, 0);
+  for (size_t i = 0; i < bytes.size(); ++i) load[owner[i]] += bytes[i];
+  EXPECT_LE(
+      *std::max_element(load.begin(), load.end()) - *std::min_element(load.begin(), load.end()),
+      10);
+  EXPECT_EQ(AssignToRanks(bytes, 1), std::vector<int>(10, 0));
+  const std::vector<int> sparse = AssignToRanks({5, 5}, 4);  // more ranks than tensors
+  EXPECT_NE(sparse[0], sparse[1]);
+}
+
+}  // namespace
+}  // namespace mt::worker

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -289,7 +290,12 @@ int RunAndKillRankTwo(const std::string& job, const std::string& run, const std:
 
 TEST_F(Launch, KillNineWithOneRestartCompletes) {
   const std::string run = dir_ + "/restart";
-  const int rc = RunAndKillRankTwo(ShortJob("restart", 1), run, dir_ + "/restart.log");
+  // With checkpoints every 10 steps, generation 2 resumes from the last committed version.
+  std::string job = ShortJob("restart", 1);
+  std::string text = Slurp(job);
+  text += "checkpoint: {store: file://" + dir_ + "/ck-restart, every: 10}\n";
+  std::ofstream(job, std::ios::trunc) << text;
+  const int rc = RunAndKillRankTwo(job, run, dir_ + "/restart.log");
   const std::string out = Slurp(dir_ + "/restart.log");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_THAT(out, HasSubstr("rank 2 (worker"));
@@ -299,6 +305,70 @@ TEST_F(Launch, KillNineWithOneRestartCompletes) {
   EXPECT_EQ(s.value("restarts", 0), 1);
   EXPECT_EQ(s.value("generations", 0), 2);
   EXPECT_EQ(s.value("final_step", 0), 300);
+  EXPECT_GE(s.value("resumed_from", 0), 1) << "generation 2 did not resume a checkpoint";
+  EXPECT_THAT(out, HasSubstr("resumed from checkpoint version"));
+}
+
+// A dp=4 run interrupted (Ctrl-C) after some checkpoints, resumed at dp=2 from the latest
+// committed version: the samples the two runs trained on (the first up to the resumed step)
+// are each sample of the epoch exactly once.
+TEST_F(Launch, InterruptedAtDp4ResumedAtDp2ReadsTheEpochExactlyOnce) {
+  ASSERT_EQ(RunCmd(kBin +
+                       " data prepare --task addition --digits 2 --sample-len 13 "
+                       "--train-samples 12800 --eval-samples 256 --out " +
+                       dir_ + "/once-data",
+                   dir_ + "/once-prepare.log", 120),
+            0);
+  auto job = [&](const std::string& name, int dp) {
+    return Job(name, {{"{dp: 4", "{dp: " + std::to_string(dp)},
+                      {dir_ + "/data", dir_ + "/once-data"},
+                      {"steps: 1000", "steps: 100"},
+                      {"warmup: 50", "warmup: 5"},
+                      {"backend: auto", "checkpoint: {store: file://" + dir_ +
+                                            "/ck-once, every: 5}\nbackend: auto"}});
+  };
+  const std::string run4 = dir_ + "/once4", log4 = dir_ + "/once4.log";
+  const pid_t launcher = Spawn("env MT_DATA_TRACE=" + dir_ + "/once4.jsonl " + kBin + " run " +
+                                   job("once4", 4) + " --run-dir " + run4,
+                               log4);
+  ASSERT_FALSE(WaitForStep("--run-dir " + run4, 12, 120).is_null()) << Slurp(log4);
+  kill(launcher, SIGINT);
+  ASSERT_EQ(Wait(launcher, 60), 130) << Slurp(log4);
+
+  const std::string log2 = dir_ + "/once2.log";
+  ASSERT_EQ(RunCmd("env MT_DATA_TRACE=" + dir_ + "/once2.jsonl " + kBin + " run " +
+                       job("once2", 2) + " --run-dir " + dir_ + "/once2",
+                   log2, 300),
+            0)
+      << Slurp(log2);
+  std::smatch m;
+  const std::string out2 = Slurp(log2);
+  ASSERT_TRUE(std::regex_search(out2, m,
+                                std::regex("resumed from checkpoint version [0-9]+ of "
+                                           "[^:]+:[^:]+: step ([0-9]+)")))
+      << out2;
+  const int64_t resumed = std::stoll(m[1]);
+  EXPECT_GE(resumed, 10);
+  EXPECT_EQ(resumed % 5, 0);
+  std::vector<int> seen(12800, 0);
+  std::set<int64_t> positions;
+  for (const auto& [file, per_rank, before] :
+       {std::tuple{dir_ + "/once4.jsonl", 32, resumed},
+        std::tuple{dir_ + "/once2.jsonl", 64, int64_t{100}}}) {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      const json j = json::parse(line);
+      if (j["step"].get<int64_t>() >= before) continue;  // trained after the checkpoint: lost
+      const int64_t begin = j["position"].get<int64_t>() + j["rank"].get<int>() * per_rank;
+      const auto ids = j["ids"].get<std::vector<int64_t>>();
+      for (size_t i = 0; i < ids.size(); ++i) {
+        EXPECT_TRUE(positions.insert(begin + i).second) << "position " << begin + i << " twice";
+        ++seen.at(ids[i]);
+      }
+    }
+  }
+  EXPECT_EQ(positions.size(), 12800u);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 12800) << "a sample missed or repeated";
 }
 
 TEST_F(Launch, KillNineWithoutRestartsFailsNamingTheRank) {

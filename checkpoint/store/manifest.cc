@@ -32,6 +32,7 @@ std::string ManifestToJson(const Manifest& m) {
             {"job_hash", m.job_hash},
             {"metrics", m.metrics},
             {"created", m.created},
+            {"job", m.job},
             {"files", files}};
   return j.dump(2) + "\n";
 }
@@ -53,6 +54,7 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& text, const std::st
     m.job_hash = j.at("job_hash").get<std::string>();
     m.metrics = j.at("metrics").get<std::map<std::string, double>>();
     m.created = j.at("created").get<std::string>();
+    m.job = j.value("job", "");
     for (const json& f : j.at("files")) {
       m.files.push_back({f.at("name").get<std::string>(), f.at("rank").get<int64_t>(),
                          f.at("bytes").get<int64_t>(), f.at("xxh64").get<std::string>(),

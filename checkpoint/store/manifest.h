@@ -3,7 +3,7 @@
 // {"format": "meshtrain.checkpoint.manifest", "version": 12, "step": 600, "parent": 11,
 //  "optimizer_step": 600, "cursor": 76800, "mesh": [2, 1, 1], "world_size": 2,
 //  "job_hash": "quickstart-...", "metrics": {"loss": 0.01, "eval_loss": 0.012},
-//  "created": "2026-11-29T05:10:00Z",
+//  "created": "2026-11-29T05:10:00Z", "job": "{\"name\": ...}",
 //  "files": [{"name": "rank-00000.h5", "rank": 0, "bytes": 1234, "xxh64": "...",
 //             "tensors": ["wte.weight", "optim.m.wte.weight", ...]}, ...]}
 #pragma once
@@ -36,6 +36,7 @@ struct Manifest {
   std::string job_hash;
   std::map<std::string, double> metrics;
   std::string created;  // UTC, ISO 8601
+  std::string job;      // the job spec as JSON (what `ckpt export` and fine-tuning rebuild from)
   std::vector<FileEntry> files;
 };
 

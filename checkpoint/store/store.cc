@@ -134,6 +134,73 @@ absl::StatusOr<std::string> CheckpointStore::ReadFile(const Manifest& m, const F
   return std::move(*bytes);
 }
 
+namespace {
+
+// Copies a slice into its place in the whole tensor (row-major, any rank); false when it does
+// not fit.
+bool PlaceSlice(const TensorSlice& s, FullTensor& full, int64_t& filled) {
+  const size_t rank = s.shape.size();
+  if (s.global_shape != full.shape || s.offset.size() != rank) return false;
+  for (size_t d = 0; d < rank; ++d) {
+    if (s.offset[d] < 0 || s.offset[d] + s.shape[d] > full.shape[d]) return false;
+  }
+  std::vector<int64_t> stride(rank, 1);
+  for (size_t d = rank - 1; d > 0; --d) stride[d - 1] = stride[d] * full.shape[d];
+  const int64_t row = s.shape[rank - 1];
+  const int64_t rows = static_cast<int64_t>(s.data.size()) / row;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t at = s.offset[rank - 1], rest = r;  // r's coordinates in the slice's leading dims
+    for (size_t d = rank - 1; d-- > 0;) {
+      at += (s.offset[d] + rest % s.shape[d]) * stride[d];
+      rest /= s.shape[d];
+    }
+    std::copy_n(s.data.data() + r * row, row, full.data.data() + at);
+    filled += row;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, FullTensor>> CheckpointStore::ReadTensors(
+    int64_t version, const std::function<bool(const std::string&)>& keep) {
+  MT_ASSIGN_OR_RETURN(Manifest m, ReadManifest(version));
+  std::map<std::string, FullTensor> out;
+  std::map<std::string, int64_t> filled;  // elements placed, per tensor
+  for (const FileEntry& f : m.files) {
+    std::set<std::string> wanted;
+    for (const std::string& t : f.tensors) {
+      if (keep(t)) wanted.insert(t);
+    }
+    if (wanted.empty()) continue;
+    MT_ASSIGN_OR_RETURN(std::string bytes, ReadFile(m, f));
+    const std::string where = uri() + "/" + VersionDir(version) + "/" + f.name;
+    MT_ASSIGN_OR_RETURN(Shard shard, DecodeShard(bytes, where, &wanted));
+    for (const TensorSlice& s : shard.tensors) {
+      if (!wanted.count(s.name)) continue;
+      FullTensor& full = out[s.name];
+      if (full.shape.empty()) {
+        full.shape = s.global_shape;
+        int64_t n = 1;
+        for (int64_t d : full.shape) n *= d;
+        full.data.assign(n, 0.0f);
+      }
+      if (!PlaceSlice(s, full, filled[s.name])) {
+        return absl::DataLossError(
+            fmt::format("{}: slice of {} does not fit its global shape", where, s.name));
+      }
+    }
+  }
+  for (const auto& [name, full] : out) {
+    if (filled[name] != static_cast<int64_t>(full.data.size())) {
+      return absl::DataLossError(
+          fmt::format("{}: version {}: tensor {} has {} of {} elements in its slices", uri(),
+                      version, name, filled[name], full.data.size()));
+    }
+  }
+  return out;
+}
+
 absl::Status CheckpointStore::Commit(const Manifest& m) {
   const std::string path = VersionDir(m.version) + "/" + kManifest;
   absl::Status s = blobs_->PutIfAbsent(path, ManifestToJson(m));

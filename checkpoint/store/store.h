@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -24,6 +26,12 @@ namespace mt::ckpt {
 
 std::string VersionDir(int64_t version);  // "versions/12"
 std::string ShardFileName(int64_t rank);  // "rank-00003.h5"
+
+// A whole tensor assembled from the slices of a version.
+struct FullTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
 
 class CheckpointStore {
  public:
@@ -45,6 +53,10 @@ class CheckpointStore {
   // A file of a version, checked against its manifest entry: DataLoss naming the file when it
   // is missing, of the wrong size or fails its checksum.
   absl::StatusOr<std::string> ReadFile(const Manifest& manifest, const FileEntry& file);
+  // Every tensor of `version` whose name passes `keep`, assembled from its slices (each file
+  // verified); DataLoss when slices leave a tensor incomplete or overlap.
+  absl::StatusOr<std::map<std::string, FullTensor>> ReadTensors(
+      int64_t version, const std::function<bool(const std::string&)>& keep);
   // Writes the manifest (AlreadyExists if the version was committed before), then LATEST.
   absl::Status Commit(const Manifest& manifest);
   // Every problem of a version (missing, short or corrupt files, shards HDF5 cannot decode),

@@ -28,5 +28,6 @@ Command AddGenerateCommand(CLI::App& root);
 Command AddWorkerCommand(CLI::App& root);
 Command AddCoordinatorCommand(CLI::App& root);
 Command AddStatusCommand(CLI::App& root);
+Command AddCkptCommand(CLI::App& root);
 
 }  // namespace mt::cli

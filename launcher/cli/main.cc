@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       mt::cli::AddValidateCommand(app),    mt::cli::AddDataCommand(app),
       mt::cli::AddDocsCommand(app),        mt::cli::AddWorkerCommand(app),
       mt::cli::AddCoordinatorCommand(app), mt::cli::AddStatusCommand(app),
+      mt::cli::AddCkptCommand(app),
   };
   try {
     app.parse(argc, argv);

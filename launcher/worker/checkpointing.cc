@@ -163,6 +163,7 @@ absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step,
   fields.mesh = o_.mesh;
   fields.world_size = o_.world;
   fields.job_hash = o_.job_hash;
+  fields.job = o_.job_json;
   fields.metrics = std::move(metrics);
   ++saves_;
   absl::Status status;

@@ -37,6 +37,7 @@ struct CheckpointerOptions {
   int rank = 0, world = 1;
   std::vector<int64_t> mesh = {1, 1, 1};
   std::string job_hash;
+  std::string job_json;  // the job spec, kept in each manifest
   uint64_t seed = 0;
   bool async = false;
   int64_t parent = 0;  // the version this run resumed from (0: none)

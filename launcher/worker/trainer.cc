@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "checkpoint/store/committer.h"
 #include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
 #include "launcher/worker/batch.h"
 #include "launcher/worker/checkpointing.h"
 #include "launcher/worker/evaluate.h"
@@ -376,6 +377,9 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& mod
   co.world = DpSize(o.comm);
   co.mesh = {o.spec.mesh().dp(), o.spec.mesh().tp(), o.spec.mesh().pp()};
   co.job_hash = job::JobId(o.spec);
+  if (!google::protobuf::util::MessageToJsonString(o.spec, &co.job_json).ok()) {
+    return absl::InternalError("cannot serialise the job spec");
+  }
   co.seed = static_cast<uint64_t>(o.spec.train().seed());
   co.async = o.spec.checkpoint().async();
   co.parent = c.restored.version;

@@ -224,6 +224,57 @@ TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
   fs::remove_all(dir);
 }
 
+// Checkpoints from the command line: a run saves two versions; `ckpt list/inspect/verify`
+// show them; `ckpt export` gives a model `generate` loads; a flipped byte makes `ckpt verify`
+// exit 1 naming the file, and the next run resumes from the previous version, saying so.
+TEST(CliCkpt, ListInspectVerifyExportAndResume) {
+  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 512 "
+                      "--eval-samples 64 --out " +
+                      dir + "/data")
+                .exit_code,
+            0);
+  std::ofstream(dir + "/job.yaml")
+      << "name: cli-ckpt\nmodel: {n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, "
+         "vocab_size: 256}\ndata: {uri: file://" +
+             dir +
+             "/data}\ntrain: {global_batch: 16, steps: 20, lr: 1e-2, warmup: 2, log_every: 10}\n"
+             "eval: {every: 0, batches: 1}\ncheckpoint: {store: " +
+             dir + "/ck, every: 10}\n";
+  Result run = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  Result list = Meshtrain("ckpt list " + dir + "/ck");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, HasSubstr("\n1                      10 1,1,1"));
+  EXPECT_THAT(list.output, HasSubstr("\n2        *             20 1,1,1"));
+  Result inspect = Meshtrain("ckpt inspect " + dir + "/ck --version 1");
+  EXPECT_THAT(inspect.output, HasSubstr("step 10, optimizer step 10, sample cursor 160"));
+  EXPECT_THAT(inspect.output, HasSubstr("optim.v.wte.weight"));
+  Result exported = Meshtrain("ckpt export " + dir + "/ck --out " + dir + "/exp/model.safetensors");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  Result gen = Meshtrain("generate --run-dir " + dir + "/exp --prompt 12+34= --max-tokens 4");
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  EXPECT_EQ(gen.output,
+            Meshtrain("generate --run-dir " + dir + "/run --prompt 12+34= --max-tokens 4").output)
+      << "the export is not the final model";
+
+  const std::string file = dir + "/ck/versions/2/rank-00000.h5";
+  std::string bytes = ReadFile(file);
+  bytes[bytes.size() / 2] ^= 1;
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  Result verify = Meshtrain("ckpt verify " + dir + "/ck --version all");
+  EXPECT_EQ(verify.exit_code, 1) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr("version 1: ok"));
+  EXPECT_THAT(verify.output, HasSubstr("version 2: DAMAGED\n  file://" + dir +
+                                       "/ck/versions/2/rank-00000.h5: checksum mismatch"));
+  Result again = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run2");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("checkpoint version 2 is unusable, trying the previous"));
+  EXPECT_THAT(again.output, HasSubstr("resumed from checkpoint version 1"));
+  fs::remove_all(dir);
+}
+
 TEST(CliDocs, GeneratedDocsMatchTheCommittedFiles) {
   Result job = Meshtrain("docs job-file");
   EXPECT_EQ(job.exit_code, 0);

@@ -87,15 +87,8 @@ int RunUpload(const CopyArgs& args) {
   if (!from.ok()) return Fail("meshtrain data upload", from.status(), kExitInvalid);
   auto to = storage::OpenBlobStore(args.to);
   if (!to.ok()) return Fail("meshtrain data upload", to.status(), kExitInvalid);
-  if (args.to.starts_with("az://")) {
-    // Create the container when missing; a SAS without that right may still write blobs into
-    // an existing one, so only a different failure stops the upload here.
-    auto creds = storage::AzureCredentialsForUri(args.to);
-    absl::Status made =
-        creds.ok() ? storage::CreateAzureContainer(args.to, *creds) : creds.status();
-    if (!made.ok() && made.code() != absl::StatusCode::kPermissionDenied) {
-      return Fail("meshtrain data upload", made, kExitFailure);
-    }
+  if (absl::Status made = storage::EnsureContainer(args.to); !made.ok()) {
+    return Fail("meshtrain data upload", made, kExitFailure);
   }
   if (absl::Status s = data::CopyDataset(**from, **to); !s.ok()) {
     return Fail("meshtrain data upload", s, kExitFailure);

@@ -28,6 +28,7 @@
 #include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/optim/schedule.h"
+#include "runtime/storage/azure_store.h"
 #include "runtime/storage/blob_store.h"
 
 namespace mt::worker {
@@ -358,6 +359,10 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& mod
   if (!o.spec.has_checkpoint()) return c;
   auto store = ckpt::CheckpointStore::Open(o.spec.checkpoint().store());
   if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
+  if (DpRank(o.comm) == 0) {  // before any rank saves (the first save follows a collective)
+    MT_RETURN_IF_ERROR(
+        Annotate(storage::EnsureContainer(o.spec.checkpoint().store()), "checkpoint.store"));
+  }
   MT_ASSIGN_OR_RETURN(int64_t version, ResumeVersion(o));
   if (version >= 0) {
     auto restored = Restore(**store, version, model, opt);

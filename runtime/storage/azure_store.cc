@@ -392,6 +392,13 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenAzureStore(const std::string& uri
       new AzureStore(clean, std::move(credentials), m[2], prefix, options));
 }
 
+absl::Status EnsureContainer(const std::string& uri) {
+  if (!uri.starts_with("az://")) return absl::OkStatus();
+  MT_ASSIGN_OR_RETURN(AzureCredentials creds, AzureCredentialsForUri(uri));
+  absl::Status made = CreateAzureContainer(uri, creds);
+  return made.code() == absl::StatusCode::kPermissionDenied ? absl::OkStatus() : made;
+}
+
 absl::Status CreateAzureContainer(const std::string& uri, AzureCredentials credentials,
                                   AzureOptions options) {
   MT_ASSIGN_OR_RETURN(auto store, OpenAzureStore(uri, std::move(credentials), options));

@@ -51,6 +51,11 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenAzureStore(const std::string& uri
 absl::Status CreateAzureContainer(const std::string& uri, AzureCredentials credentials,
                                   AzureOptions options = {});
 
+// For az:// URIs: creates the container when missing (credentials from the environment); a
+// refusal (PermissionDenied: a SAS without that right) is not an error, since such a SAS may
+// still write into an existing container. Other schemes: OK, nothing to do.
+absl::Status EnsureContainer(const std::string& uri);
+
 // An account SAS for the blob service (permissions e.g. "rl" read+list, "racwdl" all) signed
 // with the account key, valid until `expiry` ("2030-01-01T00:00:00Z"). For tests and tools.
 absl::StatusOr<std::string> MakeAccountSas(const AzureCredentials& credentials,

@@ -275,6 +275,48 @@ TEST(CliCkpt, ListInspectVerifyExportAndResume) {
   fs::remove_all(dir);
 }
 
+// The same on az:// (Azurite): a run with its data and checkpoints in blob storage (the
+// container created on first use), `ckpt list/verify`, and a resume from version 1.
+TEST(CliCkpt, AzureStoreSavesListsVerifiesAndResumes) {
+  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
+  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
+  const std::string env =
+      std::string("AZURE_STORAGE_CONNECTION_STRING='AccountName=devstoreaccount1;AccountKey=") +
+      "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+      "BlobEndpoint=" + endpoint + "'";
+  const std::string id = std::to_string(getpid());
+  const std::string data = "az://devstoreaccount1/ckdata" + id + "/add2";
+  const std::string store = "az://devstoreaccount1/ckpts" + id + "/run";
+  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 256 "
+                      "--eval-samples 32 --out " +
+                          data,
+                      env)
+                .exit_code,
+            0);
+  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::ofstream(dir + "/job.yaml")
+      << "name: cli-az\nmodel: {n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, "
+         "vocab_size: 256}\ndata: {uri: " +
+             data +
+             "}\ntrain: {global_batch: 16, steps: 20, lr: 1e-2, warmup: 2, log_every: 10}\n"
+             "eval: {every: 0, batches: 1}\ncheckpoint: {store: " +
+             store + ", every: 10, async: true}\n";
+  Result run = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run", env);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output,
+              HasSubstr("checkpoint version 2 committed (step 20, 1 files) in " + store));
+  Result list = Meshtrain("ckpt list " + store, env);
+  EXPECT_THAT(list.output, HasSubstr("\n2        *             20 1,1,1")) << list.output;
+  Result verify = Meshtrain("ckpt verify " + store + " --version all", env);
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  Result resumed = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run2 --resume 1", env);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("resumed from checkpoint version 1 of " + store +
+                                        ": step 10, sample cursor 160"));
+  fs::remove_all(dir);
+}
+
 TEST(CliDocs, GeneratedDocsMatchTheCommittedFiles) {
   Result job = Meshtrain("docs job-file");
   EXPECT_EQ(job.exit_code, 0);

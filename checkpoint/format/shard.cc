@@ -3,16 +3,19 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <mutex>
 #include <numeric>
+#include <utility>
 
 #include "fmt/format.h"
+#include "runtime/core/hash.h"
 #include "runtime/core/status.h"
 
 namespace mt::ckpt {
 namespace {
 
-constexpr int64_t kChunkBytes = int64_t{1} << 20;
+constexpr int64_t kImageIncrement = int64_t{64} << 20;  // core driver growth step
 
 // HDF5 prints its error stack to stderr by default; we turn failures into Status instead.
 void Silence() {
@@ -27,6 +30,7 @@ class Id {
   ~Id() {
     if (id_ >= 0) close_(id_);
   }
+  Id(Id&& other) noexcept : id_(std::exchange(other.id_, -1)), close_(other.close_) {}
   Id(const Id&) = delete;
   Id& operator=(const Id&) = delete;
   operator hid_t() const { return id_; }  // NOLINT: used as the handle it is
@@ -92,33 +96,33 @@ absl::StatusOr<std::string> ReadString(hid_t obj, const char* name) {
 
 // ---- tensors ----
 
+// Object creation properties without modification times (HDF5 stores them by default).
+Id NoTimes(hid_t cls) {
+  Id plist(H5Pcreate(cls), H5Pclose);
+  H5Pset_obj_track_times(plist, 0);
+  return plist;
+}
+
 absl::Status WriteTensor(hid_t group, const TensorSlice& t) {
-  const int64_t n =
-      std::accumulate(t.shape.begin(), t.shape.end(), int64_t{1}, std::multiplies<int64_t>());
-  if (t.shape.empty() || n != static_cast<int64_t>(t.data.size()) || n == 0 ||
+  const int64_t n = t.numel();
+  if (t.shape.empty() || n <= 0 || t.values() == nullptr ||
+      (!t.view && static_cast<int64_t>(t.data.size()) != n) ||
       t.global_shape.size() != t.shape.size() || t.offset.size() != t.shape.size()) {
     return absl::InvalidArgumentError(
         fmt::format("checkpoint tensor {}: inconsistent shape", t.name));
   }
-  std::vector<hsize_t> dims(t.shape.begin(), t.shape.end()), chunk = dims;
-  // Chunks of at most ~1 MiB, cut along the first dimension.
-  const int64_t row = n / t.shape[0];
-  chunk[0] = std::clamp<hsize_t>(kChunkBytes / 4 / std::max<int64_t>(row, 1), 1, dims[0]);
+  std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
   Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()) < 0 ||
-      H5Pset_fletcher32(dcpl) < 0) {
-    return Err("chunked layout for " + t.name);
-  }
+  Id dcpl = NoTimes(H5P_DATASET_CREATE);
   Id ds(H5Dcreate2(group, t.name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
         H5Dclose);
-  if (!ds.ok() ||
-      H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0) {
+  if (!ds.ok() || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values()) < 0) {
     return Err("writing " + t.name);
   }
   MT_RETURN_IF_ERROR(WriteInts(ds, "global_shape", t.global_shape));
   MT_RETURN_IF_ERROR(WriteInts(ds, "offset", t.offset));
-  return WriteString(ds, "dtype", "f32");
+  MT_RETURN_IF_ERROR(WriteString(ds, "dtype", "f32"));
+  return WriteString(ds, "xxh64", Xxh64Hex(t.values(), n * sizeof(float)));
 }
 
 absl::Status WriteHeader(hid_t file, const ShardHeader& h) {
@@ -159,7 +163,16 @@ absl::StatusOr<ShardHeader> ReadHeader(hid_t file) {
   return h;
 }
 
-absl::StatusOr<TensorSlice> ReadTensor(hid_t group, const std::string& name, bool data) {
+absl::Status WriteContents(hid_t file, const Shard& shard) {
+  MT_RETURN_IF_ERROR(WriteHeader(file, shard.header));
+  Id gcpl = NoTimes(H5P_GROUP_CREATE);
+  Id group(H5Gcreate2(file, "tensors", H5P_DEFAULT, gcpl, H5P_DEFAULT), H5Gclose);
+  if (!group.ok()) return Err("creating /tensors");
+  for (const TensorSlice& t : shard.tensors) MT_RETURN_IF_ERROR(WriteTensor(group, t));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TensorSlice> ReadTensorMeta(hid_t group, const std::string& name) {
   Id ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) return absl::DataLossError("cannot open the dataset");
   Id space(H5Dget_space(ds), H5Sclose);
@@ -172,13 +185,9 @@ absl::StatusOr<TensorSlice> ReadTensor(hid_t group, const std::string& name, boo
   t.shape.assign(dims.begin(), dims.end());
   MT_ASSIGN_OR_RETURN(t.global_shape, ReadInts(ds, "global_shape"));
   MT_ASSIGN_OR_RETURN(t.offset, ReadInts(ds, "offset"));
+  MT_ASSIGN_OR_RETURN(t.xxh64, ReadString(ds, "xxh64"));
   if (t.global_shape.size() != t.shape.size() || t.offset.size() != t.shape.size()) {
     return absl::DataLossError("global_shape/offset do not match the dataset's rank");
-  }
-  if (!data) return t;
-  t.data.resize(H5Sget_simple_extent_npoints(space));
-  if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0) {
-    return absl::DataLossError("read failed (Fletcher32 checksum mismatch or damaged chunk)");
   }
   return t;
 }
@@ -190,18 +199,28 @@ herr_t CollectName(hid_t, const char* name, const H5L_info_t*, void* out) {
 
 }  // namespace
 
+int64_t TensorSlice::numel() const {
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
+}
+
+absl::Status WriteShardFile(const std::string& path, const Shard& shard) {
+  Silence();
+  Id fcpl = NoTimes(H5P_FILE_CREATE);
+  Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) return Err("creating " + path);
+  MT_RETURN_IF_ERROR(WriteContents(file, shard));
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) return Err("flushing " + path);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> EncodeShard(const Shard& shard) {
   Silence();
   Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  if (H5Pset_fapl_core(fapl, kChunkBytes, /*backing_store=*/0) < 0) return Err("core driver");
-  Id file(H5Fcreate("shard.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
+  if (H5Pset_fapl_core(fapl, kImageIncrement, /*backing_store=*/0) < 0) return Err("core driver");
+  Id fcpl = NoTimes(H5P_FILE_CREATE);
+  Id file(H5Fcreate("shard.h5", H5F_ACC_TRUNC, fcpl, fapl), H5Fclose);
   if (!file.ok()) return Err("creating the in-memory file");
-  MT_RETURN_IF_ERROR(WriteHeader(file, shard.header));
-  {
-    Id group(H5Gcreate2(file, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-    if (!group.ok()) return Err("creating /tensors");
-    for (const TensorSlice& t : shard.tensors) MT_RETURN_IF_ERROR(WriteTensor(group, t));
-  }
+  MT_RETURN_IF_ERROR(WriteContents(file, shard));
   if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) return Err("flush");
   const ssize_t size = H5Fget_file_image(file, nullptr, 0);
   if (size <= 0) return Err("sizing the file image");
@@ -210,34 +229,90 @@ absl::StatusOr<std::string> EncodeShard(const Shard& shard) {
   return image;
 }
 
-absl::StatusOr<Shard> DecodeShard(std::string_view image, const std::string& source,
-                                  const std::set<std::string>* only) {
+absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::OpenFile(const std::string& path,
+                                                                   const std::string& source) {
   Silence();
-  auto fail = [&](const absl::Status& s, const std::string& tensor = "") {
-    return absl::Status(s.code(),
-                        fmt::format("{}{}: {}", source, tensor.empty() ? "" : " tensor " + tensor,
-                                    std::string(s.message())));
-  };
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) {
+    return absl::DataLossError(
+        fmt::format("{}: HDF5 cannot open it (missing, truncated or damaged)", source));
+  }
+  std::unique_ptr<ShardReader> r(new ShardReader(file, source));
+  MT_RETURN_IF_ERROR(r->Load());
+  return r;
+}
+
+absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::OpenImage(std::string_view image,
+                                                                    const std::string& source) {
+  Silence();
   if (image.size() < 8 || image.substr(0, 8) != "\x89HDF\r\n\x1a\n") {
-    return fail(absl::DataLossError("not an HDF5 file"));
+    return absl::DataLossError(fmt::format("{}: not an HDF5 file", source));
   }
   Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fapl_core(fapl, kChunkBytes, 0);
-  H5Pset_file_image(fapl, const_cast<char*>(image.data()), image.size());
-  Id file(H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose);
-  if (!file.ok()) return fail(absl::DataLossError("HDF5 cannot open it (truncated or damaged)"));
-  Shard shard;
-  auto header = ReadHeader(file);
+  H5Pset_fapl_core(fapl, kImageIncrement, 0);
+  H5Pset_file_image(fapl, const_cast<char*>(image.data()), image.size());  // HDF5 copies it
+  const hid_t file = H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl);
+  if (file < 0) {
+    return absl::DataLossError(
+        fmt::format("{}: HDF5 cannot open it (truncated or damaged)", source));
+  }
+  std::unique_ptr<ShardReader> r(new ShardReader(file, source));
+  MT_RETURN_IF_ERROR(r->Load());
+  return r;
+}
+
+ShardReader::~ShardReader() { H5Fclose(file_); }
+
+absl::Status ShardReader::Load() {
+  auto fail = [&](const absl::Status& s, const std::string& tensor = "") {
+    return absl::Status(s.code(),
+                        fmt::format("{}{}: {}", source_, tensor.empty() ? "" : " tensor " + tensor,
+                                    std::string(s.message())));
+  };
+  auto header = ReadHeader(file_);
   if (!header.ok()) return fail(header.status());
-  shard.header = std::move(*header);
-  Id group(H5Gopen2(file, "tensors", H5P_DEFAULT), H5Gclose);
+  header_ = std::move(*header);
+  Id group(H5Gopen2(file_, "tensors", H5P_DEFAULT), H5Gclose);
   if (!group.ok()) return fail(absl::DataLossError("no /tensors group"));
   std::vector<std::string> names;
   H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, CollectName, &names);
   for (const std::string& name : names) {
-    auto t = ReadTensor(group, name, !only || only->count(name) > 0);
+    auto t = ReadTensorMeta(group, name);
     if (!t.ok()) return fail(t.status(), name);
-    shard.tensors.push_back(std::move(*t));
+    tensors_.push_back(std::move(*t));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardReader::Read(const std::string& name, float* dst) const {
+  auto it = std::find_if(tensors_.begin(), tensors_.end(),
+                         [&](const TensorSlice& t) { return t.name == name; });
+  if (it == tensors_.end()) {
+    return absl::NotFoundError(fmt::format("{}: no tensor {}", source_, name));
+  }
+  Id ds(H5Dopen2(file_, ("tensors/" + name).c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.ok() || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
+    return absl::DataLossError(fmt::format("{} tensor {}: read failed", source_, name));
+  }
+  const std::string sum = Xxh64Hex(dst, it->numel() * sizeof(float));
+  if (sum != it->xxh64) {
+    return absl::DataLossError(fmt::format("{} tensor {}: checksum mismatch (xxh64 {}, stored {})",
+                                           source_, name, sum, it->xxh64));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Shard> DecodeShard(std::string_view image, const std::string& source,
+                                  const std::set<std::string>* only) {
+  MT_ASSIGN_OR_RETURN(auto reader, ShardReader::OpenImage(image, source));
+  Shard shard;
+  shard.header = reader->header();
+  for (TensorSlice t : reader->tensors()) {
+    if (!only || only->count(t.name)) {
+      t.data.resize(t.numel());
+      MT_RETURN_IF_ERROR(reader->Read(t.name, t.data.data()));
+    }
+    shard.tensors.push_back(std::move(t));
   }
   return shard;
 }

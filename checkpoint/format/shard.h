@@ -5,18 +5,25 @@
 //   /                 attributes: magic "meshtrain.checkpoint", format_version 1, step,
 //                     cursor (global sample position), rank, world_size, mesh [dp, tp, pp],
 //                     seed, job_hash
-//   /tensors/<name>   one dataset per tensor slice this rank saved, native little-endian f32,
-//                     chunked with the Fletcher32 filter (bit rot fails the read, naming the
-//                     dataset); attributes global_shape, offset (of this slice in the global
-//                     tensor), dtype ("f32").
+//   /tensors/<name>   one dataset per tensor slice this rank saved: contiguous little-endian
+//                     f32; attributes global_shape, offset (of this slice in the global
+//                     tensor), dtype ("f32"), xxh64 (of the slice's bytes).
 // Tensor names: parameters by their stable model name ("h.0.attn.c_attn.weight"), AdamW
 // moments as "optim.m.<param>" and "optim.v.<param>".
 //
-// Shards are built in memory (HDF5's core driver) so one byte string goes to any BlobStore:
-// a file store writes it with fsync + rename, az:// as staged blocks.
+// Checksums: each dataset carries the XXH64 of its bytes, checked on every read, so bit rot
+// is caught even when a reader takes only some tensors of a file (resharding); the manifest
+// holds each whole file's XXH64 besides. Contiguous datasets (not chunked) let HDF5 read and
+// write straight between the file and the tensors; no object timestamps are stored, so the
+// same state gives the same bytes.
+//
+// Two ways in and out: a file on a local file system (WriteShardFile / ShardReader::OpenFile,
+// no copy of the state in memory), or a file image in memory for blob stores (EncodeShard /
+// ShardReader::OpenImage).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,7 +41,12 @@ struct TensorSlice {
   std::vector<int64_t> global_shape;
   std::vector<int64_t> offset;  // of this slice in the global tensor, per dimension
   std::vector<int64_t> shape;   // of this slice
-  std::vector<float> data;      // row-major, product(shape) values
+  std::vector<float> data;      // the values (row-major), owned: a snapshot, or what was read
+  const float* view = nullptr;  // or values owned elsewhere, valid until the write returns
+  std::string xxh64;            // read from the file (empty when writing)
+
+  const float* values() const { return view ? view : data.data(); }
+  int64_t numel() const;
 };
 
 struct ShardHeader {
@@ -51,12 +63,42 @@ struct Shard {
   std::vector<TensorSlice> tensors;
 };
 
-// The HDF5 file image of `shard`.
+// Writes `shard` as the HDF5 file `path` (created or truncated; not fsynced).
+absl::Status WriteShardFile(const std::string& path, const Shard& shard);
+// The same file as an image in memory.
 absl::StatusOr<std::string> EncodeShard(const Shard& shard);
 
-// Parses a file image; `source` names it in errors. With `only`, reads just those tensors
-// (the others are listed with empty data). DataLoss for a bad magic, a failed Fletcher32
-// check or a malformed dataset; errors name the source and the tensor.
+// An open shard: header and tensor metadata at once, tensor values on demand.
+class ShardReader {
+ public:
+  // `source` names the shard in errors. DataLoss for anything not a readable shard.
+  static absl::StatusOr<std::unique_ptr<ShardReader>> OpenFile(const std::string& path,
+                                                               const std::string& source);
+  static absl::StatusOr<std::unique_ptr<ShardReader>> OpenImage(std::string_view image,
+                                                                const std::string& source);
+  ~ShardReader();
+  ShardReader(const ShardReader&) = delete;
+  ShardReader& operator=(const ShardReader&) = delete;
+
+  const ShardHeader& header() const { return header_; }
+  // Every tensor slice in the file, without values (data empty, xxh64 set), by name.
+  const std::vector<TensorSlice>& tensors() const { return tensors_; }
+  // Reads tensor `name`'s numel() values into `dst` and checks them against their XXH64:
+  // DataLoss naming the source and the tensor on a mismatch or a failed read.
+  absl::Status Read(const std::string& name, float* dst) const;
+
+ private:
+  ShardReader(int64_t file, std::string source) : file_(file), source_(std::move(source)) {}
+  absl::Status Load();
+
+  int64_t file_;  // the HDF5 file handle (hid_t)
+  std::string source_;
+  ShardHeader header_;
+  std::vector<TensorSlice> tensors_;
+};
+
+// Opens an image and reads the tensors in `only` (all when null) into their `data`; the
+// others are listed without values.
 absl::StatusOr<Shard> DecodeShard(std::string_view image, const std::string& source,
                                   const std::set<std::string>* only = nullptr);
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "checkpoint/format/shard.h"
 #include "checkpoint/store/manifest.h"
 #include "runtime/storage/blob_store.h"
 
@@ -47,12 +48,22 @@ class CheckpointStore {
   absl::StatusOr<int64_t> Latest();
   absl::StatusOr<Manifest> ReadManifest(int64_t version);
 
-  // Writes a rank's shard file of `version`; returns its manifest entry.
-  absl::StatusOr<FileEntry> PutShard(int64_t version, int64_t rank, const std::string& image,
-                                     std::vector<std::string> tensors);
-  // A file of a version, checked against its manifest entry: DataLoss naming the file when it
-  // is missing, of the wrong size or fails its checksum.
-  absl::StatusOr<std::string> ReadFile(const Manifest& manifest, const FileEntry& file);
+  // Writes a rank's shard file of `version`; returns its manifest entry. On a local file
+  // system HDF5 writes it in place (temp file, fsync, rename, directory fsync); a remote store
+  // gets it as one file image.
+  absl::StatusOr<FileEntry> PutShard(int64_t version, int64_t rank, const Shard& shard);
+  // Opens a file of a version after checking it against its manifest entry (size, XXH64):
+  // DataLoss naming the file when it is missing, of the wrong size or damaged.
+  absl::StatusOr<std::unique_ptr<ShardReader>> OpenShard(const Manifest& manifest,
+                                                         const FileEntry& file);
+  // For a restore that reads every tensor: on a local file system, opens the file after
+  // checking only its size, so the tensors (each checked against its own XXH64) come straight
+  // from disk in one pass; the caller must then call CheckFile (the file is in the page cache
+  // by then) and discard what it read when that fails. Remote stores: OpenShard.
+  absl::StatusOr<std::unique_ptr<ShardReader>> OpenShardForRestore(const Manifest& manifest,
+                                                                   const FileEntry& file);
+  // The whole file against its manifest entry (size, XXH64); DataLoss naming it otherwise.
+  absl::Status CheckFile(const Manifest& manifest, const FileEntry& file);
   // Every tensor of `version` whose name passes `keep`, assembled from its slices (each file
   // verified); DataLoss when slices leave a tensor incomplete or overlap.
   absl::StatusOr<std::map<std::string, FullTensor>> ReadTensors(
@@ -71,6 +82,8 @@ class CheckpointStore {
   // version -> whether it has a manifest, from one listing.
   absl::StatusOr<std::map<int64_t, bool>> Scan();
   absl::Status DeleteVersion(int64_t version);
+  // The bytes of a file (remote stores), checked like OpenShard.
+  absl::StatusOr<std::string> ReadFile(const Manifest& manifest, const FileEntry& file);
 
   std::shared_ptr<storage::BlobStore> blobs_;
 };

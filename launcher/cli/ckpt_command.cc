@@ -77,12 +77,9 @@ int RunInspect(ckpt::CheckpointStore& store, const CkptArgs& a) {
     std::printf("  %s  rank %lld  %lld bytes  xxh64 %s  %zu tensors\n", f.name.c_str(),
                 static_cast<long long>(f.rank), static_cast<long long>(f.bytes), f.xxh64.c_str(),
                 f.tensors.size());
-    auto bytes = store.ReadFile(*m, f);
-    if (!bytes.ok()) return Fail("meshtrain ckpt inspect", bytes.status(), kExitFailure);
-    const std::set<std::string> none;
-    auto shard = ckpt::DecodeShard(*bytes, f.name, &none);
+    auto shard = store.OpenShard(*m, f);
     if (!shard.ok()) return Fail("meshtrain ckpt inspect", shard.status(), kExitFailure);
-    for (const ckpt::TensorSlice& t : shard->tensors) {
+    for (const ckpt::TensorSlice& t : (*shard)->tensors()) {
       std::printf("    %-40s global [%s] slice [%s] at [%s]\n", t.name.c_str(),
                   fmt::format("{}", fmt::join(t.global_shape, ", ")).c_str(),
                   fmt::format("{}", fmt::join(t.shape, ", ")).c_str(),

@@ -19,10 +19,11 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 std::vector<int64_t> ShapeOf(const Tensor& t) { return {t.shape().begin(), t.shape().end()}; }
 
-ckpt::TensorSlice Whole(const std::string& name, const Tensor& t) {
+// The whole tensor as a slice viewing `values` (the tensor itself, or its snapshot).
+ckpt::TensorSlice Whole(const std::string& name, const Tensor& t, const float* values) {
   const std::vector<int64_t> shape = ShapeOf(t);
   ckpt::TensorSlice s{name, shape, std::vector<int64_t>(shape.size(), 0), shape, {}};
-  s.data.assign(t.Data<float>(), t.Data<float>() + t.numel());
+  s.view = values;
   return s;
 }
 
@@ -42,8 +43,8 @@ std::string ShapeText(const std::vector<int64_t>& s) {
   return fmt::format("[{}]", fmt::join(s, ", "));
 }
 
-// Copies one saved tensor into its place; errors when it is not the whole tensor of that shape.
-absl::Status Place(const ckpt::TensorSlice& saved, Tensor& target) {
+// Checks that a saved slice is the whole tensor `target` is.
+absl::Status Fits(const ckpt::TensorSlice& saved, const Tensor& target) {
   const std::vector<int64_t> want = ShapeOf(target);
   const bool whole =
       std::all_of(saved.offset.begin(), saved.offset.end(), [](int64_t o) { return o == 0; }) &&
@@ -54,7 +55,6 @@ absl::Status Place(const ckpt::TensorSlice& saved, Tensor& target) {
                     ShapeText(saved.global_shape), ShapeText(saved.shape), ShapeText(saved.offset),
                     ShapeText(want)));
   }
-  std::copy(saved.data.begin(), saved.data.end(), target.Data<float>());
   return absl::OkStatus();
 }
 
@@ -66,21 +66,23 @@ absl::StatusOr<RestoredState> LoadVersion(ckpt::CheckpointStore& store, int64_t 
   for (const auto& [name, t] : targets) missing.insert(name);
   for (const ckpt::FileEntry& f : m.files) {
     if (f.tensors.empty()) continue;
-    MT_ASSIGN_OR_RETURN(std::string bytes, store.ReadFile(m, f));
     const std::string where =
         fmt::format("{}/{}/{}", store.uri(), ckpt::VersionDir(version), f.name);
-    MT_ASSIGN_OR_RETURN(ckpt::Shard shard, ckpt::DecodeShard(bytes, where));
-    for (const ckpt::TensorSlice& t : shard.tensors) {
+    MT_ASSIGN_OR_RETURN(auto reader, store.OpenShardForRestore(m, f));
+    for (const ckpt::TensorSlice& t : reader->tensors()) {
       auto it = targets.find(t.name);
       if (it == targets.end()) {
         return absl::InvalidArgumentError(
             fmt::format("{}: tensor {} is not part of this model", where, t.name));
       }
-      if (absl::Status s = Place(t, *it->second); !s.ok()) {
+      if (absl::Status s = Fits(t, *it->second); !s.ok()) {
         return absl::InvalidArgumentError(fmt::format("{}: {}", where, std::string(s.message())));
       }
+      // Straight from the file into the tensor, its checksum checked.
+      MT_RETURN_IF_ERROR(reader->Read(t.name, it->second->Data<float>()));
       missing.erase(t.name);
     }
+    MT_RETURN_IF_ERROR(store.CheckFile(m, f));  // the whole file too (now in the page cache)
   }
   if (!missing.empty()) {
     return absl::DataLossError(fmt::format("{}: checkpoint version {} lacks tensor {} ({} in all)",
@@ -128,13 +130,29 @@ absl::Status Checkpointer::Wait() {
 }
 
 absl::Status Checkpointer::Write(int64_t version, ckpt::Shard shard, ckpt::Manifest fields) {
-  MT_ASSIGN_OR_RETURN(std::string image, ckpt::EncodeShard(shard));
-  std::vector<std::string> names;
-  for (const ckpt::TensorSlice& t : shard.tensors) names.push_back(t.name);
-  MT_ASSIGN_OR_RETURN(ckpt::FileEntry file,
-                      o_.store->PutShard(version, o_.rank, image, std::move(names)));
+  MT_ASSIGN_OR_RETURN(ckpt::FileEntry file, o_.store->PutShard(version, o_.rank, shard));
   fields.files = {file};
   return Annotate(o_.report(fields), fmt::format("committing checkpoint version {}", version));
+}
+
+const float* Checkpointer::Snapshot(const Tensor& t) {
+  if (!o_.async) return t.Data<float>();  // a sync save ends before training changes it
+  // Async: copied into buffers kept from save to save (their pages stay mapped, so the copy
+  // runs at memory speed), then written from there while training goes on.
+  if (snapshot_used_ == snapshot_.size()) snapshot_.emplace_back();
+  std::vector<float>& buf = snapshot_[snapshot_used_++];
+  buf.resize(t.numel());
+  copies_.push_back({t.Data<float>(), buf.data(), t.numel()});
+  return buf.data();
+}
+
+void Checkpointer::CopySnapshot() {
+  // All cores copy: this is the only part of an async save training waits for.
+#pragma omp parallel for schedule(dynamic)
+  for (size_t i = 0; i < copies_.size(); ++i) {
+    std::copy_n(copies_[i].from, copies_[i].n, copies_[i].to);
+  }
+  copies_.clear();
 }
 
 absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step, int64_t cursor,
@@ -149,11 +167,13 @@ absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step,
   ckpt::Shard shard;
   shard.header = {step, cursor, o_.rank, o_.world, o_.mesh, o_.seed, o_.job_hash};
   for (size_t i = 0; i < params.size(); ++i) {
-    if (owner[i] != o_.rank) continue;  // the host snapshot: copies, so training may go on
-    shard.tensors.push_back(Whole(params[i]->name, params[i]->value));
-    shard.tensors.push_back(Whole("optim.m." + params[i]->name, opt.m()[i]));
-    shard.tensors.push_back(Whole("optim.v." + params[i]->name, opt.v()[i]));
+    if (owner[i] != o_.rank) continue;
+    shard.tensors.push_back(Whole(params[i]->name, params[i]->value, Snapshot(params[i]->value)));
+    shard.tensors.push_back(Whole("optim.m." + params[i]->name, opt.m()[i], Snapshot(opt.m()[i])));
+    shard.tensors.push_back(Whole("optim.v." + params[i]->name, opt.v()[i], Snapshot(opt.v()[i])));
   }
+  snapshot_used_ = 0;
+  CopySnapshot();
   ckpt::Manifest fields;
   fields.version = version;
   fields.step = step;

@@ -64,11 +64,22 @@ class Checkpointer {
  private:
   explicit Checkpointer(CheckpointerOptions options) : o_(std::move(options)) {}
   absl::Status Write(int64_t version, ckpt::Shard shard, ckpt::Manifest fields);
+  // What a slice of tensor `t` should point at: the tensor (sync) or its snapshot (async).
+  const float* Snapshot(const Tensor& t);
+  void CopySnapshot();
 
   CheckpointerOptions o_;
   int64_t next_version_ = 0;
   int64_t saves_ = 0;
   double blocked_s_ = 0;
+  std::vector<std::vector<float>> snapshot_;  // async: host copies, reused by every save
+  size_t snapshot_used_ = 0;
+  struct Copy {
+    const float* from;
+    float* to;
+    int64_t n;
+  };
+  std::vector<Copy> copies_;  // Snapshot() plans them, CopySnapshot() runs them
   std::thread writer_;
   absl::Status writer_status_;  // of the save in writer_, read after join
 };

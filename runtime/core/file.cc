@@ -45,13 +45,19 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-absl::Status WriteFileAtomic(const std::string& path, std::string_view data) {
+absl::Status PublishFileAtomic(const std::string& path,
+                               const std::function<absl::Status(const std::string& tmp)>& write) {
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "open", tmp);
-  absl::Status st = WriteAll(fd, data, tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = ErrnoStatus(errno, "fsync", tmp);
-  if (::close(fd) != 0 && st.ok()) st = ErrnoStatus(errno, "close", tmp);
+  absl::Status st = write(tmp);
+  if (st.ok()) {
+    int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      st = ErrnoStatus(errno, "open", tmp);
+    } else {
+      if (::fsync(fd) != 0) st = ErrnoStatus(errno, "fsync", tmp);
+      ::close(fd);
+    }
+  }
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = ErrnoStatus(errno, "rename", path);
   }
@@ -65,6 +71,16 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view data) {
   st = ::fsync(dfd) == 0 ? absl::OkStatus() : ErrnoStatus(errno, "fsync directory", dir);
   ::close(dfd);
   return st;
+}
+
+absl::Status WriteFileAtomic(const std::string& path, std::string_view data) {
+  return PublishFileAtomic(path, [&](const std::string& tmp) {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus(errno, "open", tmp);
+    absl::Status st = WriteAll(fd, data, tmp);
+    if (::close(fd) != 0 && st.ok()) st = ErrnoStatus(errno, "close", tmp);
+    return st;
+  });
 }
 
 absl::Status MakeDirs(const std::string& path) {

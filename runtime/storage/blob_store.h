@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,13 @@ class BlobStore {
   virtual absl::StatusOr<BlobInfo> Stat(const std::string& path) = 0;
   // Removes a blob; NotFound when there is none.
   virtual absl::Status Delete(const std::string& path) = 0;
+  // The file that holds `path` when the store is a directory on a local or mounted file
+  // system, so a large writer (HDF5) can write it in place instead of through memory;
+  // nullopt for remote stores.
+  virtual std::optional<std::string> LocalPath(const std::string& path) const {
+    (void)path;
+    return std::nullopt;
+  }
   // The URI this store was opened with (credentials never appear in it).
   virtual const std::string& uri() const = 0;
 };

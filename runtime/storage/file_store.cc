@@ -119,6 +119,11 @@ class FileStore final : public BlobStore {
     return absl::OkStatus();
   }
 
+  std::optional<std::string> LocalPath(const std::string& path) const override {
+    if (!CheckPath(path).ok()) return std::nullopt;
+    return Full(path);
+  }
+
   const std::string& uri() const override { return uri_; }
 
  private:

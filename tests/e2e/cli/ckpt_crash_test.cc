@@ -97,9 +97,7 @@ TEST(CheckpointCrash, KillNineDuringSavesNeverLeavesAPartialVersion) {
     const std::string verify = dir + "/verify.log";
     const int rc = Sh(kBinary + " ckpt verify " + store + " --version all > " + verify + " 2>&1");
     const std::vector<int64_t> after = Committed(store);
-    if (after.empty()) {
-      EXPECT_NE(rc, 0);  // nothing committed yet: "no committed checkpoint version"
-    } else {
+    if (!after.empty()) {
       EXPECT_EQ(rc, 0) << "trial " << trial << " (seed " << seed << ", " << delay_ms
                        << " ms): " << Slurp(verify);
       kills_after_a_save += after != before;

@@ -129,9 +129,9 @@ TEST_F(ResumeTest, DamagedNewestVersionFallsBackAndAnExplicitOneFails) {
   EXPECT_EQ(latest->resumed_from, 2);
   auto explicit3 = Run(Spec("ck"), "explicit", "3");
   EXPECT_EQ(explicit3.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(
-      std::string(explicit3.status().message()),
-      HasSubstr("resume: file://" + dir_.path() + "/ck/versions/3/rank-00000.h5: checksum"));
+  EXPECT_THAT(std::string(explicit3.status().message()),
+              HasSubstr("resume: file://" + dir_.path() + "/ck/versions/3/rank-00000.h5"));
+  EXPECT_THAT(std::string(explicit3.status().message()), HasSubstr("checksum mismatch"));
   EXPECT_EQ(Run(Spec("ck"), "nine", "9").status().code(), absl::StatusCode::kNotFound);
   auto never = Run(Spec("ck"), "never", "never");
   ASSERT_TRUE(never.ok());

@@ -15,7 +15,7 @@
 // is caught even when a reader takes only some tensors of a file (resharding); the manifest
 // holds each whole file's XXH64 besides. Contiguous datasets (not chunked) let HDF5 read and
 // write straight between the file and the tensors; no object timestamps are stored, so the
-// same state gives the same bytes.
+// same state gives the same bytes (tested).
 //
 // Two ways in and out: a file on a local file system (WriteShardFile / ShardReader::OpenFile,
 // no copy of the state in memory), or a file image in memory for blob stores (EncodeShard /

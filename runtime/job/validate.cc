@@ -135,6 +135,12 @@ void ValidateParallel(Checker& c, const JobSpec& s) {
   if (interleaved && s.mesh().pp() < 2) {
     c.Fail("parallel.schedule", "interleaved needs mesh.pp >= 2", Quote(p.schedule()));
   }
+  if (p.schedule() == "1f1b" && p.micro_batches() > 0 && p.micro_batches() < s.mesh().pp()) {
+    c.Fail("parallel.micro_batches",
+           absl::StrCat("must be at least mesh.pp = ", s.mesh().pp(),
+                        " for the 1f1b schedule (fewer leave stages idle for the whole step)"),
+           absl::StrCat(p.micro_batches()));
+  }
   if (interleaved && s.mesh().pp() > 0 && p.micro_batches() % s.mesh().pp() != 0) {
     c.Fail("parallel.micro_batches",
            absl::StrCat("must be a multiple of mesh.pp = ", s.mesh().pp(),

@@ -16,6 +16,7 @@
 #include "launcher/worker/model_io.h"
 #include "launcher/worker/progress.h"
 #include "nlohmann/json.hpp"
+#include "parallelism/data_parallel/buckets.h"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/params.h"
@@ -160,40 +161,12 @@ struct StepResult {
   optim::StepStats stats;
 };
 
-// Averages every gradient and the loss over the data-parallel ranks with one all-reduce of a
-// flat buffer (a handful of large messages beat ~50 small ones on TCP). Bucketed overlap
-// with backward is the parallelism issue's job.
-absl::Status AverageOverRanks(nn::Gpt& model, comm::Backend& comm, double& loss,
-                              std::vector<float>& flat) {
-  const auto params = model.Parameters();
-  int64_t n = 1;
-  for (const nn::Parameter* p : params) n += p->grad.numel();
-  flat.resize(n);
-  float* out = flat.data();
-  for (const nn::Parameter* p : params) {
-    out = std::copy_n(p->grad.Data<float>(), p->grad.numel(), out);
-  }
-  *out = static_cast<float>(loss);
-  comm::Options options;
-  options.op = comm::ReduceOp::kAvg;
-  auto work = comm.AllReduce(flat.data(), n, DType::kF32, options);
-  if (absl::Status s = work->Wait(options.timeout); !s.ok()) {
-    return Annotate(s, "gradient all-reduce");
-  }
-  const float* in = flat.data();
-  for (nn::Parameter* p : params) {
-    std::copy_n(in, p->grad.numel(), p->grad.Data<float>());
-    in += p->grad.numel();
-  }
-  loss = *in;
-  return absl::OkStatus();
-}
-
 // One step on this rank's slice of the global batch (from the loader), cut into micro-batches.
+// With dp > 1, `buckets` averages the gradients and the loss over the ranks, overlapped with
+// the last micro-batch's backward.
 absl::StatusOr<StepResult> TrainStep(nn::Gpt& model, optim::AdamW& opt, const data::Samples& mine,
                                      const data::DatasetIndex& index, const JobSpec& spec,
-                                     double lr, Batch& batch, comm::Backend* comm,
-                                     std::vector<float>& flat) {
+                                     double lr, Batch& batch, dp::GradBuckets* buckets) {
   const int64_t micro_batches = spec.parallel().micro_batches();
   const int64_t micro_size = static_cast<int64_t>(mine.ids.size()) / micro_batches;
   StepResult r;
@@ -203,9 +176,15 @@ absl::StatusOr<StepResult> TrainStep(nn::Gpt& model, optim::AdamW& opt, const da
                spec.model().seq_len(), batch, spec.data().loss_on() == "answers");
     r.loss += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq) /
               micro_batches;
-    model.Backward(1.0f / static_cast<float>(micro_batches));
+    // Only the last micro-batch's backward communicates (accumulation is local).
+    const bool last = mb + 1 == micro_batches;
+    if (last && buckets) buckets->Begin(r.loss);
+    model.Backward(1.0f / static_cast<float>(micro_batches),
+                   last && buckets ? buckets->Hook() : nn::Gpt::GradsReady{});
   }
-  if (DpSize(comm) > 1) MT_RETURN_IF_ERROR(AverageOverRanks(model, *comm, r.loss, flat));
+  if (buckets) {
+    MT_ASSIGN_OR_RETURN(r.loss, buckets->Finish());
+  }
   if (!std::isfinite(r.loss)) {
     r.stats.finite = false;
     return r;
@@ -306,7 +285,8 @@ absl::Status WriteSummary(const TrainOptions& o, const TrainSummary& s) {
             {"skipped_updates", s.skipped_updates},
             {"data_wait_s", s.data_wait_s},
             {"checkpoint_blocked_s", s.checkpoint_blocked_s},
-            {"resumed_from", s.resumed_from}};
+            {"resumed_from", s.resumed_from},
+            {"allreduce_exposed_s", s.allreduce_exposed_s}};
   if (s.eval_loss) j["eval_loss"] = *s.eval_loss;
   if (s.eval_accuracy) j["eval_accuracy"] = *s.eval_accuracy;
   return WriteFileAtomic(o.run_dir + "/summary.json", j.dump(2) + "\n");
@@ -426,7 +406,11 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const int64_t tokens_per_step = int64_t{spec.train().global_batch()} * spec.model().seq_len();
   TrainSummary summary;
   Batch batch;
-  std::vector<float> flat;
+  std::optional<dp::GradBuckets> buckets;
+  if (DpSize(o.comm) > 1) {
+    buckets.emplace(model->Parameters(),
+                    static_cast<int64_t>(spec.parallel().bucket_mb() * 1048576.0), *o.comm);
+  }
   DataTrace trace;
   auto window_start = std::chrono::steady_clock::now();
   int64_t window_steps = 0;
@@ -437,8 +421,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     auto mine = d.loader->Next();
     if (!mine.ok()) return Annotate(mine.status(), "data.uri");
     MT_RETURN_IF_ERROR(trace.Record(DpRank(o.comm), step, *mine));
-    MT_ASSIGN_OR_RETURN(StepResult r,
-                        TrainStep(*model, opt, *mine, d.index, spec, lr, batch, o.comm, flat));
+    MT_ASSIGN_OR_RETURN(StepResult r, TrainStep(*model, opt, *mine, d.index, spec, lr, batch,
+                                                buckets ? &*buckets : nullptr));
     if (!r.stats.finite) {
       if (spec.train().nan_policy() == "stop") {
         progress.Finish();
@@ -493,6 +477,13 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
            ckpt.saver->saves(), ckpt.saver->blocked_s());
   }
   summary.resumed_from = restored.version;
+  if (buckets) {
+    summary.allreduce_exposed_s = buckets->exposed_s();
+    MT_LOG(kInfo, kComm,
+           "data parallel: {} gradient bucket(s); steps waited {:.2f} s for all-reduces after "
+           "backward ({:.1f}% of the run)",
+           buckets->size(), buckets->exposed_s(), 100 * buckets->exposed_s() / Seconds(start));
+  }
   SetPhase(o.live, 3);
   if (lead) progress.Finish();
   summary.wall_s = Seconds(start);

@@ -59,6 +59,7 @@ struct TrainSummary {
   double data_wait_s = 0;           // time this rank's steps waited for the loader
   double checkpoint_blocked_s = 0;  // time training waited for checkpoint saves
   int64_t resumed_from = 0;         // checkpoint version resumed from (0: fresh)
+  double allreduce_exposed_s = 0;   // dp > 1: time steps waited for gradient all-reduces
 };
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& options);

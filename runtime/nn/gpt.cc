@@ -99,7 +99,7 @@ float Gpt::Forward(const int32_t* tokens, const int32_t* targets, int64_t batch,
   return counted_ > 0 ? static_cast<float>(sum / counted_) : 0.0f;
 }
 
-void Gpt::Backward(float loss_scale) {
+void Gpt::Backward(float loss_scale, const GradsReady& ready) {
   MT_CHECK(targets_ != nullptr);
   const int64_t rows = batch_ * seq_, c = config_.d_model, v = config_.vocab_size;
   using namespace mt::cpu;
@@ -114,6 +114,7 @@ void Gpt::Backward(float loss_scale) {
                     lnf_b_.grad.Data<float>(), dlnf_.Data<float>(), residual_.back().Data<float>(),
                     lnf_w_.value.Data<float>(), lnf_mean_.Data<float>(), lnf_rstd_.Data<float>(),
                     rows, c);
+  if (ready) ready({&lnf_w_, &lnf_b_});
   Tensor* dy = &dresidual_a_;
   Tensor* dx = &dresidual_b_;
   for (int64_t l = config_.n_layer - 1; l >= 0; --l) {
@@ -121,9 +122,11 @@ void Gpt::Backward(float loss_scale) {
     blocks_[l].Backward(residual_[l].Data<float>(), dy->Data<float>(), dx->Data<float>(), acts_[l],
                         scratch_);
     std::swap(dy, dx);
+    if (ready) ready(blocks_[l].Parameters());
   }
   EmbeddingBackward(wte_.grad.Data<float>(), wpe_.grad.Data<float>(), dy->Data<float>(), tokens_,
                     batch_, seq_, c);
+  if (ready) ready({&wpe_, &wte_});
 }
 
 }  // namespace mt::nn

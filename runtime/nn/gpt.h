@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -33,7 +34,12 @@ class Gpt {
 
   // Backward of the last Forward (which had targets). Gradients += loss_scale * dloss/dparam,
   // where loss is that Forward's mean: loss_scale = 1 / micro_batches averages micro-batches.
-  void Backward(float loss_scale);
+  // `ready` (optional) is told, as backward goes, which parameters' gradients this backward
+  // has finished: ln_f, then each block from the last to the first, then wte and wpe (wte
+  // last: the tied head and the embedding both add to it). Data parallelism starts
+  // communicating those while the rest of backward runs.
+  using GradsReady = std::function<void(const std::vector<Parameter*>&)>;
+  void Backward(float loss_scale, const GradsReady& ready = {});
 
   void ZeroGrad();
   // Canonical order: wte, wpe, blocks in order, ln_f (checkpoints and the optimizer use it).

@@ -232,14 +232,7 @@ absl::StatusOr<std::string> EncodeShard(const Shard& shard) {
 absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::OpenFile(const std::string& path,
                                                                    const std::string& source) {
   Silence();
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) {
-    return absl::DataLossError(
-        fmt::format("{}: HDF5 cannot open it (missing, truncated or damaged)", source));
-  }
-  std::unique_ptr<ShardReader> r(new ShardReader(file, source));
-  MT_RETURN_IF_ERROR(r->Load());
-  return r;
+  return Adopt(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), source);
 }
 
 absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::OpenImage(std::string_view image,
@@ -251,10 +244,14 @@ absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::OpenImage(std::string_
   Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl, kImageIncrement, 0);
   H5Pset_file_image(fapl, const_cast<char*>(image.data()), image.size());  // HDF5 copies it
-  const hid_t file = H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl);
+  return Adopt(H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl), source);
+}
+
+absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Adopt(int64_t file,
+                                                                const std::string& source) {
   if (file < 0) {
     return absl::DataLossError(
-        fmt::format("{}: HDF5 cannot open it (truncated or damaged)", source));
+        fmt::format("{}: HDF5 cannot open it (missing, truncated or damaged)", source));
   }
   std::unique_ptr<ShardReader> r(new ShardReader(file, source));
   MT_RETURN_IF_ERROR(r->Load());

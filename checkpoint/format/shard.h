@@ -89,6 +89,9 @@ class ShardReader {
 
  private:
   ShardReader(int64_t file, std::string source) : file_(file), source_(std::move(source)) {}
+  // Takes an open HDF5 file handle (negative: opening failed) and reads its metadata.
+  static absl::StatusOr<std::unique_ptr<ShardReader>> Adopt(int64_t file,
+                                                            const std::string& source);
   absl::Status Load();
 
   int64_t file_;  // the HDF5 file handle (hid_t)

@@ -6,6 +6,7 @@
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "nlohmann/json.hpp"
+#include "parallelism/mesh/mesh.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
 
@@ -221,10 +222,10 @@ void Coordinator::CloseRendezvousLocked(Ready& ready) {
     reply.set_generation(generation_);
     reply.set_rank(m.rank);
     reply.set_world_size(config_.world_size);
-    // Rank order: tp fastest, then dp, then pp (DESIGN §3).
-    reply.mutable_coords()->set_tp(m.rank % config_.tp);
-    reply.mutable_coords()->set_dp((m.rank / config_.tp) % config_.dp);
-    reply.mutable_coords()->set_pp(m.rank / (config_.tp * config_.dp));
+    const mesh::Coords c = mesh::CoordsOf({config_.dp, config_.tp, config_.pp}, m.rank);
+    reply.mutable_coords()->set_tp(c.tp);
+    reply.mutable_coords()->set_dp(c.dp);
+    reply.mutable_coords()->set_pp(c.pp);
     reply.set_dp(config_.dp);
     reply.set_tp(config_.tp);
     reply.set_pp(config_.pp);

@@ -11,6 +11,7 @@
 #include "launcher/coordinator/coordinator.h"
 #include "launcher/worker/shard_reads.h"
 #include "launcher/worker/trainer.h"
+#include "parallelism/mesh/mesh.h"
 #include "runtime/comm/factory.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
@@ -175,6 +176,9 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
   MT_LOG(kInfo, kCoord, "joined: rank {} of {} (generation {}, mesh coords pp={} dp={} tp={})",
          join.rank(), join.world_size(), join.generation(), join.coords().pp(), join.coords().dp(),
          join.coords().tp());
+  if (join.rank() == 0 && join.world_size() > 1) {
+    MT_LOG(kInfo, kCoord, "{}", mesh::Describe({join.dp(), join.tp(), join.pp()}));
+  }
   LiveProgress live;
   ShardReads reads(o.spec.data().uri());
   Heartbeat heartbeat(*client, o, join, live, reads);

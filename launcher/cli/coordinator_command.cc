@@ -84,6 +84,9 @@ std::string FormatStatus(const coord::v1::JobStatus& s) {
                                 s.max_restarts(), s.joined(), s.world_size());
   if (!s.error().empty()) out += fmt::format("last error: {}\n", s.error());
   out += fmt::format("data: {} distinct shards read so far\n", s.shards_read());
+  if (s.checkpoint_version() > 0) {
+    out += fmt::format("checkpoint: version {} committed last\n", s.checkpoint_version());
+  }
   out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9}  {:>8}  {}\n", "rank", "state", "step",
                      "phase", "tok/s", "hb age", "last collective");
   for (const auto& r : s.ranks()) {
@@ -132,6 +135,7 @@ int RunStatus(const StatusArgs& args) {
     std::string json;
     google::protobuf::util::JsonPrintOptions po;
     po.always_print_primitive_fields = true;
+    po.preserve_proto_field_names = true;  // snake_case, like summary.json
     (void)google::protobuf::util::MessageToJsonString(*status, &json, po);
     std::printf("%s\n", json.c_str());
   } else {

@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/azurite.h"
 
 namespace {
 
@@ -41,6 +42,19 @@ Result Meshtrain(const std::string& args, const std::string& env = "") {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// A fresh directory holding DIR/data: 512 + 64 two-digit addition samples of 13 tokens.
+// Returns "" when `data prepare` failed (its result in *prep when given).
+std::string TinyDataset(Result* prep = nullptr) {
+  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  Result r = Meshtrain(
+      "data prepare --digits 2 --sample-len 13 --train-samples 512 "
+      "--eval-samples 64 --out " +
+      dir + "/data");
+  if (prep) *prep = r;
+  return r.exit_code == 0 ? dir : "";
 }
 
 std::string ReadFile(const std::string& path) {
@@ -138,12 +152,8 @@ TEST(CliUsage, NoOrUnknownSubcommandIsInvalidInput) {
 }
 
 TEST(CliTrain, PrepareRunGenerate) {
-  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  Result prep = Meshtrain(
-      "data prepare --digits 2 --sample-len 13 --train-samples 512 "
-      "--eval-samples 64 --out " +
-      dir + "/data");
+  Result prep;
+  const std::string dir = TinyDataset(&prep);
   ASSERT_EQ(prep.exit_code, 0) << prep.output;
   EXPECT_THAT(prep.output, HasSubstr("512 train + 64 eval samples of 13 tokens"));
   std::ofstream(dir + "/job.yaml")
@@ -173,13 +183,8 @@ TEST(CliTrain, PrepareRunGenerate) {
 // Bad datasets stop `meshtrain run` with exit 2 and a message naming the field and the file,
 // before any training step, and the run's data audit lists what a good run read.
 TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
-  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 512 "
-                      "--eval-samples 64 --out " +
-                      dir + "/data")
-                .exit_code,
-            0);
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
   auto job = [&](const std::string& model) {
     std::ofstream(dir + "/job.yaml")
         << "name: cli-bad\nmodel: {" + model + "}\ndata: {uri: file://" + dir +
@@ -228,13 +233,8 @@ TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
 // show them; `ckpt export` gives a model `generate` loads; a flipped byte makes `ckpt verify`
 // exit 1 naming the file, and the next run resumes from the previous version, saying so.
 TEST(CliCkpt, ListInspectVerifyExportAndResume) {
-  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 512 "
-                      "--eval-samples 64 --out " +
-                      dir + "/data")
-                .exit_code,
-            0);
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
   std::ofstream(dir + "/job.yaml")
       << "name: cli-ckpt\nmodel: {n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, "
          "vocab_size: 256}\ndata: {uri: file://" +
@@ -278,12 +278,9 @@ TEST(CliCkpt, ListInspectVerifyExportAndResume) {
 // The same on az:// (Azurite): a run with its data and checkpoints in blob storage (the
 // container created on first use), `ckpt list/verify`, and a resume from version 1.
 TEST(CliCkpt, AzureStoreSavesListsVerifiesAndResumes) {
-  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
-  const std::string env =
-      std::string("AZURE_STORAGE_CONNECTION_STRING='AccountName=devstoreaccount1;AccountKey=") +
-      "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
-      "BlobEndpoint=" + endpoint + "'";
+  const char* endpoint = mt::testing::AzuriteEndpoint();
+  if (!endpoint) GTEST_SKIP() << mt::testing::kNoAzurite;
+  const std::string env = mt::testing::AzuriteEnv(endpoint);
   const std::string id = std::to_string(getpid());
   const std::string data = "az://devstoreaccount1/ckdata" + id + "/add2";
   const std::string store = "az://devstoreaccount1/ckpts" + id + "/run";
@@ -331,12 +328,9 @@ TEST(CliDocs, GeneratedDocsMatchTheCommittedFiles) {
 namespace {
 
 TEST(CliData, PrepareStraightToAzureThenInspectAndVerify) {
-  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
-  const std::string env =
-      std::string("AZURE_STORAGE_CONNECTION_STRING='AccountName=devstoreaccount1;AccountKey=") +
-      "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
-      "BlobEndpoint=" + endpoint + "'";
+  const char* endpoint = mt::testing::AzuriteEndpoint();
+  if (!endpoint) GTEST_SKIP() << mt::testing::kNoAzurite;
+  const std::string env = mt::testing::AzuriteEnv(endpoint);
   const std::string uri = "az://devstoreaccount1/cli" + std::to_string(getpid()) + "/add2";
   Result prep = Meshtrain(
       "data prepare --digits 2 --sample-len 13 --train-samples 256 "

@@ -8,21 +8,20 @@
 #include <random>
 
 #include "runtime/storage/azure_store.h"
+#include "tests/support/azurite.h"
 
 namespace mt::storage {
 namespace {
 
-// Microsoft's published Azurite development account (not a secret).
-constexpr char kAccount[] = "devstoreaccount1";
-constexpr char kKey[] =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+using testing::kAzuriteAccount;
+using testing::kAzuriteKey;
 
 class AzureTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
-    if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
-    creds_ = {kAccount, kKey, "", endpoint};
+    const char* endpoint = testing::AzuriteEndpoint();
+    if (!endpoint) GTEST_SKIP() << testing::kNoAzurite;
+    creds_ = {kAzuriteAccount, kAzuriteKey, "", endpoint};
     container_ = "t" + std::to_string(std::random_device{}() % 1000000000);
     options_.max_attempts = 2;
     options_.base_backoff = std::chrono::milliseconds(10);
@@ -31,13 +30,13 @@ class AzureTest : public ::testing::Test {
     EXPECT_TRUE(CreateContainer().ok());  // again: it exists, still fine
   }
   absl::Status CreateContainer() {
-    return CreateAzureContainer("az://" + std::string(kAccount) + "/" + container_, creds_,
+    return CreateAzureContainer("az://" + std::string(kAzuriteAccount) + "/" + container_, creds_,
                                 options_);
   }
   static std::string Expiry() { return "2099-01-01T00:00:00Z"; }
   std::unique_ptr<BlobStore> Open(AzureCredentials c, const std::string& prefix = "/ds") {
-    auto s =
-        OpenAzureStore("az://" + std::string(kAccount) + "/" + container_ + prefix, c, options_);
+    auto s = OpenAzureStore("az://" + std::string(kAzuriteAccount) + "/" + container_ + prefix, c,
+                            options_);
     EXPECT_TRUE(s.ok()) << s.status();
     return std::move(*s);
   }
@@ -101,10 +100,12 @@ TEST_F(AzureTest, ListPagesThroughEverything) {
 }
 
 TEST_F(AzureTest, SasReadWriteAndReadOnlyIsDenied) {
-  AzureCredentials rw{kAccount, "", *MakeAccountSas(creds_, "racwdl", Expiry()), creds_.endpoint};
+  AzureCredentials rw{kAzuriteAccount, "", *MakeAccountSas(creds_, "racwdl", Expiry()),
+                      creds_.endpoint};
   auto writer = Open(rw);
   ASSERT_TRUE(writer->Put("x.bin", "payload").ok());
-  AzureCredentials ro{kAccount, "", *MakeAccountSas(creds_, "rl", Expiry()), creds_.endpoint};
+  AzureCredentials ro{kAzuriteAccount, "", *MakeAccountSas(creds_, "rl", Expiry()),
+                      creds_.endpoint};
   auto reader = Open(ro);
   EXPECT_EQ(*reader->Get("x.bin"), "payload");
   EXPECT_EQ(reader->List("")->size(), 1u);

@@ -10,17 +10,15 @@
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
 #include "runtime/storage/azure_store.h"
+#include "tests/support/azurite.h"
 
 namespace mt::data {
 namespace {
 
-constexpr char kKey[] =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
 TEST(DatasetAzure, UploadOpenAndDetectCorruption) {
-  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
-  storage::AzureCredentials creds{"devstoreaccount1", kKey, "", endpoint};
+  const char* endpoint = testing::AzuriteEndpoint();
+  if (!endpoint) GTEST_SKIP() << testing::kNoAzurite;
+  storage::AzureCredentials creds{testing::kAzuriteAccount, testing::kAzuriteKey, "", endpoint};
   const std::string container = "ds" + std::to_string(std::random_device{}() % 1000000000);
   const std::string uri = "az://devstoreaccount1/" + container + "/sets/add2";
   ASSERT_TRUE(storage::CreateAzureContainer(uri, creds).ok());

@@ -13,14 +13,12 @@
 #include "runtime/data/loader.h"
 #include "runtime/storage/azure_store.h"
 #include "tests/integration/storage/fault_proxy.h"
+#include "tests/support/azurite.h"
 
 namespace mt::data {
 namespace {
 
 using testing::Fault;
-
-constexpr char kKey[] =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 int PortOf(const std::string& endpoint) {
   const auto colon = endpoint.rfind(':');
@@ -28,9 +26,9 @@ int PortOf(const std::string& endpoint) {
 }
 
 TEST(DatasetFaults, ReadThroughFaultsEqualsTheCleanRead) {
-  const char* endpoint = std::getenv("AZURITE_BLOB_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "AZURITE_BLOB_ENDPOINT not set (scripts/test.sh starts Azurite)";
-  storage::AzureCredentials direct{"devstoreaccount1", kKey, "", endpoint};
+  const char* endpoint = testing::AzuriteEndpoint();
+  if (!endpoint) GTEST_SKIP() << testing::kNoAzurite;
+  storage::AzureCredentials direct{testing::kAzuriteAccount, testing::kAzuriteKey, "", endpoint};
   const std::string uri =
       "az://devstoreaccount1/f" + std::to_string(std::random_device{}() % 1000000000) + "/add2";
   ASSERT_TRUE(storage::CreateAzureContainer(uri, direct).ok());

@@ -10,7 +10,7 @@
 namespace mt::ckpt {
 
 absl::StatusOr<bool> Committer::Report(const Manifest& fields, const FileEntry& file) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto [it, first] = pending_.try_emplace(fields.version, fields);
   Manifest& m = it->second;
   if (first) m.files.clear();
@@ -29,8 +29,12 @@ absl::StatusOr<bool> Committer::Report(const Manifest& fields, const FileEntry& 
   m.created = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   const Manifest done = std::move(m);
   pending_.erase(it);
+  lock.unlock();  // storage I/O below: reports of other versions and status calls go on
+  std::lock_guard<std::mutex> io(io_mu_);  // commits and retention one at a time
   MT_RETURN_IF_ERROR(store_->Commit(done));
-  last_committed_ = std::max(last_committed_, done.version);
+  int64_t last = last_committed_.load();
+  while (last < done.version && !last_committed_.compare_exchange_weak(last, done.version)) {
+  }
   MT_LOG(kInfo, kCkpt, "checkpoint version {} committed (step {}, {} files) in {}", done.version,
          done.step, done.files.size(), store_->uri());
   auto pruned = store_->Prune(keep_last_, {});
@@ -43,9 +47,6 @@ absl::StatusOr<bool> Committer::Report(const Manifest& fields, const FileEntry& 
   return true;
 }
 
-int64_t Committer::last_committed() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return last_committed_;
-}
+int64_t Committer::last_committed() const { return last_committed_.load(); }
 
 }  // namespace mt::ckpt

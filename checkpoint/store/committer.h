@@ -4,6 +4,7 @@
 // multi-process job; a single-process run uses one in process. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,9 +31,10 @@ class Committer {
   std::shared_ptr<CheckpointStore> store_;
   const int64_t world_size_;
   const int keep_last_;
-  mutable std::mutex mu_;
+  std::mutex mu_;                        // guards pending_
   std::map<int64_t, Manifest> pending_;  // version -> fields + files reported so far
-  int64_t last_committed_ = 0;
+  std::mutex io_mu_;                     // one commit + retention at a time, outside mu_
+  std::atomic<int64_t> last_committed_{0};
 };
 
 }  // namespace mt::ckpt

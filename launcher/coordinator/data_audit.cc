@@ -39,22 +39,34 @@ void DataAudit::Record(int rank, int64_t generation,
   std::lock_guard<std::mutex> lock(mu_);
   for (const meshtrain::v1::ShardRead& r : reads) {
     if (!seen_.emplace(r.uri(), r.xxh64()).second || path_.empty()) continue;
-    absl::Status s = open_ ? absl::OkStatus() : sink_.Open(path_, /*truncate=*/false);
+    unwritten_.push_back(
+        {{"uri", r.uri()},
+         {"xxh64", r.xxh64()},
+         {"bytes", r.bytes()},
+         {"rank", rank},
+         {"generation", generation},
+         {"time", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())}});
+  }
+  WriteLocked();
+}
+
+void DataAudit::WriteLocked() {
+  // A record stays queued until it is written: workers report each shard once, so a failed
+  // write is retried here (with a reopened file) on the next call, not by a later report.
+  size_t done = 0;
+  absl::Status s;
+  for (; done < unwritten_.size(); ++done) {
+    if (!open_) s = sink_.Open(path_, /*truncate=*/false);
     open_ = s.ok();
-    if (s.ok()) {
-      s = sink_.Write(
-          {{"uri", r.uri()},
-           {"xxh64", r.xxh64()},
-           {"bytes", r.bytes()},
-           {"rank", rank},
-           {"generation", generation},
-           {"time", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())}});
-    }
+    if (s.ok()) s = sink_.Write(unwritten_[done]);
     if (!s.ok()) {
-      seen_.erase({r.uri(), r.xxh64()});  // reported again later, written then
-      MT_LOG(kWarn, kCoord, "data audit: {}", std::string(s.message()));
+      open_ = false;
+      MT_LOG(kWarn, kCoord, "data audit: {} ({} record(s) kept for the next try)",
+             std::string(s.message()), unwritten_.size() - done);
+      break;
     }
   }
+  unwritten_.erase(unwritten_.begin(), unwritten_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 int64_t DataAudit::shards() const {

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -27,7 +28,7 @@ class DataAudit {
   static absl::StatusOr<std::unique_ptr<DataAudit>> Open(const std::string& path);
 
   // Adds the reads not seen before; a write error is logged, not returned: the audit must not
-  // stop training, and the next record retries the file.
+  // stop training. Records not yet written are kept and retried on the next call.
   void Record(int rank, int64_t generation,
               const google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead>& reads);
   int64_t shards() const;
@@ -38,6 +39,9 @@ class DataAudit {
   std::set<std::pair<std::string, std::string>> seen_;  // (uri, xxh64)
   metrics::JsonlSink sink_;
   bool open_ = false;
+  std::vector<nlohmann::json> unwritten_;  // in order, oldest first
+
+  void WriteLocked();
 };
 
 }  // namespace mt::coord

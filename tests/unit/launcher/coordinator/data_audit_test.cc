@@ -65,6 +65,23 @@ TEST(DataAudit, OneRecordPerShardAndAReopenedFileContinues) {
   EXPECT_EQ((*reopened)->shards(), 4);
 }
 
+// Workers report each shard once: a record the file could not take is kept and written on
+// the next call, not lost.
+TEST(DataAudit, AFailedWriteIsRetriedNotLost) {
+  mt::testing::TempDir dir;
+  const std::string path = dir / "later/data-audit.jsonl";  // its directory does not exist yet
+  auto audit = DataAudit::Open(path);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  (*audit)->Record(0, 1, Reads({"s-01"}));
+  EXPECT_EQ((*audit)->shards(), 1);
+  ASSERT_TRUE(MakeDirs(dir / "later").ok());
+  (*audit)->Record(1, 1, Reads({"s-02"}));
+  const auto lines = Lines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["uri"], "az://acct/c/data/s-01");
+  EXPECT_EQ(lines[1]["uri"], "az://acct/c/data/s-02");
+}
+
 TEST(DataAudit, TheCoordinatorTakesReadsFromHeartbeatsAndFinish) {
   mt::testing::TempDir dir;
   CoordinatorConfig cfg;

@@ -3,7 +3,8 @@
 // interval, in one run. Rows:
 //   - sync save (snapshot + HDF5 encode + write + fsync + commit) vs `dd conv=fdatasync` of
 //     the same file's bytes;
-//   - restore (read + XXH64 + HDF5 decode with Fletcher32 + copy into the model) from a cold
+//   - restore (tensors read straight into the model, each XXH64-checked, then the file XXH64) from
+//   a cold
 //     page cache vs a cold `dd` read of the same file (both after POSIX_FADV_DONTNEED);
 //   - async save: time Save() blocks training vs the sync save time;
 //   - the quickstart model trained 250 steps with an async save every 50 vs none: the wall

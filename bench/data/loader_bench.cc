@@ -18,6 +18,7 @@
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
 #include "fmt/format.h"
+#include "launcher/worker/batch.h"
 #include "runtime/core/file.h"
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
@@ -102,25 +103,21 @@ Stream StreamCold(std::shared_ptr<storage::BlobStore> store, int64_t batch, int6
 
 // The quickstart model's training step, fed by `next` (a loader or a fixed batch); returns
 // tokens/s and the seconds `next` took in all.
-std::pair<double, double> Train(int64_t steps, const std::function<data::Samples()>& next) {
+std::pair<double, double> Train(const data::DatasetIndex& index, int64_t steps,
+                                const std::function<data::Samples()>& next) {
   nn::GptConfig c{4, 4, 128, 4 * 128, kSeq, 256};
   auto model = *nn::Gpt::Create(c, 42);
   optim::AdamW opt(model->Parameters(), optim::AdamWConfig{});
-  std::vector<int32_t> tokens(kBatch * kSeq), targets(kBatch * kSeq);
+  worker::Batch b;
   double waited = 0;
   const auto t0 = Clock::now();
   for (int64_t s = 0; s < steps; ++s) {
     const auto w = Clock::now();
     const data::Samples batch = next();
     waited += Since(w);
-    for (int64_t b = 0; b < kBatch; ++b) {
-      for (int64_t t = 0; t < kSeq; ++t) {
-        tokens[b * kSeq + t] = batch.tokens[b * 13 + t];
-        targets[b * kSeq + t] = batch.tokens[b * 13 + t + 1];
-      }
-    }
+    worker::BuildBatch(index, batch.tokens.data(), kBatch, kSeq, b);  // as training does
     model->ZeroGrad();
-    model->Forward(tokens.data(), targets.data(), kBatch, kSeq);
+    model->Forward(b.tokens.data(), b.targets.data(), kBatch, kSeq);
     model->Backward(1.0f);
     opt.Step(1e-3);
   }
@@ -154,14 +151,14 @@ int main(int argc, char** argv) {
   const Stream quick = StreamCold(add2, kBatch, -1);
   auto fixed = data::Samples{};
   fixed.tokens.assign(kBatch * 13, 5);
-  const auto [trainer_tps, unused] = Train(steps, [&] { return fixed; });
+  auto index = *data::OpenIndex(*add2);
+  const auto [trainer_tps, unused] = Train(index, steps, [&] { return fixed; });
   (void)unused;
   // The loader feeding the trainer: how long the steps waited for data.
-  auto index = *data::OpenIndex(*add2);
   data::LoaderOptions o;
   o.global_batch = kBatch;
   auto loader = *data::Loader::Open(add2, index, "train", o);
-  const auto [fed_tps, waited] = Train(steps, [&] { return *loader->Next(); });
+  const auto [fed_tps, waited] = Train(index, steps, [&] { return *loader->Next(); });
   const double fed_seconds = steps * kBatch * kSeq / fed_tps;
   const Stream big = StreamCold(synthetic, 16, -1);
 

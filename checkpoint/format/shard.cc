@@ -262,9 +262,7 @@ ShardReader::~ShardReader() { H5Fclose(file_); }
 
 absl::Status ShardReader::Load() {
   auto fail = [&](const absl::Status& s, const std::string& tensor = "") {
-    return absl::Status(s.code(),
-                        fmt::format("{}{}: {}", source_, tensor.empty() ? "" : " tensor " + tensor,
-                                    std::string(s.message())));
+    return Annotate(s, tensor.empty() ? source_ : source_ + " tensor " + tensor);
   };
   auto header = ReadHeader(file_);
   if (!header.ok()) return fail(header.status());
@@ -272,7 +270,9 @@ absl::Status ShardReader::Load() {
   Id group(H5Gopen2(file_, "tensors", H5P_DEFAULT), H5Gclose);
   if (!group.ok()) return fail(absl::DataLossError("no /tensors group"));
   std::vector<std::string> names;
-  H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, CollectName, &names);
+  if (H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, CollectName, &names) < 0) {
+    return fail(absl::DataLossError("cannot list /tensors"));
+  }
   for (const std::string& name : names) {
     auto t = ReadTensorMeta(group, name);
     if (!t.ok()) return fail(t.status(), name);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "absl/strings/numbers.h"
 #include "checkpoint/format/shard.h"
@@ -142,90 +143,85 @@ absl::StatusOr<FileEntry> CheckpointStore::PutShard(int64_t version, int64_t ran
   return f;
 }
 
+namespace {
+
+// A listed file that cannot be read because it is gone is damage to the version.
+absl::Status Missing(const absl::Status& s, const std::string& where) {
+  if (s.code() != absl::StatusCode::kNotFound) return s;
+  return absl::DataLossError(fmt::format("{}: missing (listed in the manifest)", where));
+}
+
+// A file's size, and its XXH64 unless `xxh64` is null, against its manifest entry.
+absl::Status Matches(const std::string& where, int64_t bytes, const std::string* xxh64,
+                     const FileEntry& f) {
+  if (bytes != f.bytes) {
+    return absl::DataLossError(
+        fmt::format("{}: {} bytes, the manifest says {}", where, bytes, f.bytes));
+  }
+  if (xxh64 && *xxh64 != f.xxh64) {
+    return absl::DataLossError(fmt::format("{}: checksum mismatch (xxh64 {}, the manifest says {})",
+                                           where, *xxh64, f.xxh64));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string CheckpointStore::PathOf(const Manifest& m, const FileEntry& f) const {
+  return VersionDir(m.version) + "/" + f.name;
+}
+
+std::string CheckpointStore::Where(const Manifest& m, const FileEntry& f) const {
+  return uri() + "/" + PathOf(m, f);
+}
+
 absl::StatusOr<std::unique_ptr<ShardReader>> CheckpointStore::OpenShard(const Manifest& m,
                                                                         const FileEntry& f) {
-  const std::string path = VersionDir(m.version) + "/" + f.name;
-  const std::string where = uri() + "/" + path;
-  std::optional<std::string> local = blobs_->LocalPath(path);
+  std::optional<std::string> local = blobs_->LocalPath(PathOf(m, f));
   if (!local) {
     MT_ASSIGN_OR_RETURN(std::string bytes, ReadFile(m, f));
-    return ShardReader::OpenImage(bytes, where);
+    return ShardReader::OpenImage(bytes, Where(m, f));
   }
   MT_RETURN_IF_ERROR(CheckFile(m, f));
-  return ShardReader::OpenFile(*local, where);
+  return ShardReader::OpenFile(*local, Where(m, f));
 }
 
 absl::StatusOr<std::unique_ptr<ShardReader>> CheckpointStore::OpenShardForRestore(
     const Manifest& m, const FileEntry& f) {
-  const std::string path = VersionDir(m.version) + "/" + f.name;
-  std::optional<std::string> local = blobs_->LocalPath(path);
+  std::optional<std::string> local = blobs_->LocalPath(PathOf(m, f));
   if (!local) return OpenShard(m, f);
-  const std::string where = uri() + "/" + path;
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(*local, ec);
-  if (ec) return absl::DataLossError(fmt::format("{}: missing (listed in the manifest)", where));
-  if (static_cast<int64_t>(size) != f.bytes) {
-    return absl::DataLossError(
-        fmt::format("{}: {} bytes, the manifest says {}", where, size, f.bytes));
-  }
+  auto info = blobs_->Stat(PathOf(m, f));
+  if (!info.ok()) return Missing(info.status(), Where(m, f));
+  MT_RETURN_IF_ERROR(Matches(Where(m, f), info->size, nullptr, f));
   // The whole file will be read: let the kernel read ahead while HDF5 copies tensors out.
   if (const int fd = ::open(local->c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
     ::close(fd);
   }
-  return ShardReader::OpenFile(*local, where);
+  return ShardReader::OpenFile(*local, Where(m, f));
 }
 
 absl::Status CheckpointStore::CheckFile(const Manifest& m, const FileEntry& f) {
-  const std::string path = VersionDir(m.version) + "/" + f.name;
-  const std::string where = uri() + "/" + path;
-  std::optional<std::string> local = blobs_->LocalPath(path);
+  std::optional<std::string> local = blobs_->LocalPath(PathOf(m, f));
   if (!local) return ReadFile(m, f).status();
   auto d = Xxh64OfFile(*local);
-  if (!d.ok()) {
-    if (d.status().code() == absl::StatusCode::kNotFound) {
-      return absl::DataLossError(fmt::format("{}: missing (listed in the manifest)", where));
-    }
-    return d.status();
-  }
-  if (d->bytes != f.bytes) {
-    return absl::DataLossError(
-        fmt::format("{}: {} bytes, the manifest says {}", where, d->bytes, f.bytes));
-  }
-  if (d->xxh64 != f.xxh64) {
-    return absl::DataLossError(fmt::format("{}: checksum mismatch (xxh64 {}, the manifest says {})",
-                                           where, d->xxh64, f.xxh64));
-  }
-  return absl::OkStatus();
+  if (!d.ok()) return Missing(d.status(), Where(m, f));
+  return Matches(Where(m, f), d->bytes, &d->xxh64, f);
 }
 
 absl::StatusOr<std::string> CheckpointStore::ReadFile(const Manifest& m, const FileEntry& f) {
-  const std::string path = VersionDir(m.version) + "/" + f.name;
-  const std::string where = uri() + "/" + path;
-  auto bytes = blobs_->Get(path);
-  if (!bytes.ok()) {
-    if (bytes.status().code() == absl::StatusCode::kNotFound) {
-      return absl::DataLossError(fmt::format("{}: missing (listed in the manifest)", where));
-    }
-    return bytes.status();
-  }
-  if (static_cast<int64_t>(bytes->size()) != f.bytes) {
-    return absl::DataLossError(
-        fmt::format("{}: {} bytes, the manifest says {}", where, bytes->size(), f.bytes));
-  }
+  auto bytes = blobs_->Get(PathOf(m, f));
+  if (!bytes.ok()) return Missing(bytes.status(), Where(m, f));
   const std::string sum = Xxh64Hex(bytes->data(), bytes->size());
-  if (sum != f.xxh64) {
-    return absl::DataLossError(
-        fmt::format("{}: checksum mismatch (xxh64 {}, the manifest says {})", where, sum, f.xxh64));
-  }
+  MT_RETURN_IF_ERROR(Matches(Where(m, f), static_cast<int64_t>(bytes->size()), &sum, f));
   return std::move(*bytes);
 }
 
 namespace {
 
-// Copies a slice into its place in the whole tensor (row-major, any rank); false when it does
-// not fit.
-bool PlaceSlice(const TensorSlice& s, FullTensor& full, int64_t& filled) {
+// Copies a slice into its place in the whole tensor (row-major, any rank) and marks the
+// elements it covers; false when it does not fit or overlaps what another slice covered.
+bool PlaceSlice(const TensorSlice& s, FullTensor& full, std::vector<uint8_t>& covered) {
   const size_t rank = s.shape.size();
   if (s.global_shape != full.shape || s.offset.size() != rank) return false;
   for (size_t d = 0; d < rank; ++d) {
@@ -241,8 +237,12 @@ bool PlaceSlice(const TensorSlice& s, FullTensor& full, int64_t& filled) {
       at += (s.offset[d] + rest % s.shape[d]) * stride[d];
       rest /= s.shape[d];
     }
+    if (std::find(covered.begin() + at, covered.begin() + at + row, 1) !=
+        covered.begin() + at + row) {
+      return false;
+    }
+    std::fill_n(covered.begin() + at, row, 1);
     std::copy_n(s.data.data() + r * row, row, full.data.data() + at);
-    filled += row;
   }
   return true;
 }
@@ -250,40 +250,42 @@ bool PlaceSlice(const TensorSlice& s, FullTensor& full, int64_t& filled) {
 }  // namespace
 
 absl::StatusOr<std::map<std::string, FullTensor>> CheckpointStore::ReadTensors(
-    int64_t version, const std::function<bool(const std::string&)>& keep) {
-  MT_ASSIGN_OR_RETURN(Manifest m, ReadManifest(version));
+    const Manifest& m, const std::function<bool(const std::string&)>& keep) {
   std::map<std::string, FullTensor> out;
-  std::map<std::string, int64_t> filled;  // elements placed, per tensor
+  std::map<std::string, std::vector<uint8_t>> covered;  // per element, per tensor
   for (const FileEntry& f : m.files) {
     std::set<std::string> wanted;
     for (const std::string& t : f.tensors) {
       if (keep(t)) wanted.insert(t);
     }
     if (wanted.empty()) continue;
-    const std::string where = uri() + "/" + VersionDir(version) + "/" + f.name;
     MT_ASSIGN_OR_RETURN(auto reader, OpenShard(m, f));
     for (TensorSlice s : reader->tensors()) {
       if (!wanted.count(s.name)) continue;
       s.data.resize(s.numel());
       MT_RETURN_IF_ERROR(reader->Read(s.name, s.data.data()));
       FullTensor& full = out[s.name];
+      std::vector<uint8_t>& mask = covered[s.name];
       if (full.shape.empty()) {
         full.shape = s.global_shape;
-        int64_t n = 1;
-        for (int64_t d : full.shape) n *= d;
+        const int64_t n = std::accumulate(full.shape.begin(), full.shape.end(), int64_t{1},
+                                          std::multiplies<int64_t>());
         full.data.assign(n, 0.0f);
+        mask.assign(n, 0);
       }
-      if (!PlaceSlice(s, full, filled[s.name])) {
+      if (!PlaceSlice(s, full, mask)) {
         return absl::DataLossError(
-            fmt::format("{}: slice of {} does not fit its global shape", where, s.name));
+            fmt::format("{}: slice of {} does not fit its global shape or overlaps another",
+                        Where(m, f), s.name));
       }
     }
   }
-  for (const auto& [name, full] : out) {
-    if (filled[name] != static_cast<int64_t>(full.data.size())) {
+  for (const auto& [name, mask] : covered) {
+    const auto have = std::count(mask.begin(), mask.end(), 1);
+    if (have != static_cast<int64_t>(mask.size())) {
       return absl::DataLossError(
           fmt::format("{}: version {}: tensor {} has {} of {} elements in its slices", uri(),
-                      version, name, filled[name], full.data.size()));
+                      m.version, name, have, mask.size()));
     }
   }
   return out;
@@ -308,6 +310,8 @@ absl::StatusOr<std::vector<std::string>> CheckpointStore::Verify(int64_t version
   for (const FileEntry& f : m.files) {
     auto reader = OpenShard(m, f);
     if (!reader.ok()) {
+      // Damage is a finding; a store that cannot be read (unavailable, denied) is an error.
+      if (reader.status().code() != absl::StatusCode::kDataLoss) return reader.status();
       problems.push_back(std::string(reader.status().message()));
       continue;
     }
@@ -324,9 +328,8 @@ absl::StatusOr<std::vector<std::string>> CheckpointStore::Verify(int64_t version
 absl::Status CheckpointStore::DeleteVersion(int64_t version) {
   MT_ASSIGN_OR_RETURN(auto blobs, blobs_->List(VersionDir(version) + "/"));
   // The manifest first: from then on the version does not exist, whatever else remains.
-  std::stable_partition(blobs.begin(), blobs.end(), [](const storage::BlobInfo& b) {
-    return b.path.size() >= 13 && b.path.compare(b.path.size() - 13, 13, kManifest) == 0;
-  });
+  std::stable_partition(blobs.begin(), blobs.end(),
+                        [](const storage::BlobInfo& b) { return b.path.ends_with(kManifest); });
   for (const storage::BlobInfo& b : blobs) {
     absl::Status s = blobs_->Delete(b.path);
     if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;

@@ -62,12 +62,14 @@ class CheckpointStore {
   // by then) and discard what it read when that fails. Remote stores: OpenShard.
   absl::StatusOr<std::unique_ptr<ShardReader>> OpenShardForRestore(const Manifest& manifest,
                                                                    const FileEntry& file);
+  // A version's file as a URI (for messages).
+  std::string Where(const Manifest& manifest, const FileEntry& file) const;
   // The whole file against its manifest entry (size, XXH64); DataLoss naming it otherwise.
   absl::Status CheckFile(const Manifest& manifest, const FileEntry& file);
-  // Every tensor of `version` whose name passes `keep`, assembled from its slices (each file
+  // Every tensor of the version whose name passes `keep`, assembled from its slices (each file
   // verified); DataLoss when slices leave a tensor incomplete or overlap.
   absl::StatusOr<std::map<std::string, FullTensor>> ReadTensors(
-      int64_t version, const std::function<bool(const std::string&)>& keep);
+      const Manifest& manifest, const std::function<bool(const std::string&)>& keep);
   // Writes the manifest (AlreadyExists if the version was committed before), then LATEST.
   absl::Status Commit(const Manifest& manifest);
   // Every problem of a version (missing, short or corrupt files, shards HDF5 cannot decode),
@@ -82,6 +84,8 @@ class CheckpointStore {
   // version -> whether it has a manifest, from one listing.
   absl::StatusOr<std::map<int64_t, bool>> Scan();
   absl::Status DeleteVersion(int64_t version);
+  // A version's file: its path in the store.
+  std::string PathOf(const Manifest& manifest, const FileEntry& file) const;
   // The bytes of a file (remote stores), checked like OpenShard.
   absl::StatusOr<std::string> ReadFile(const Manifest& manifest, const FileEntry& file);
 

@@ -2,6 +2,7 @@
 #include "launcher/worker/checkpointing.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <numeric>
 
@@ -27,14 +28,19 @@ ckpt::TensorSlice Whole(const std::string& name, const Tensor& t, const float* v
   return s;
 }
 
-// The state's tensors by checkpoint name.
+// Parameter i's state with its checkpoint names: the value and its two AdamW moments.
+std::array<std::pair<std::string, Tensor*>, 3> StateOf(nn::Parameter& p, optim::AdamW& opt,
+                                                       size_t i) {
+  return {
+      {{p.name, &p.value}, {"optim.m." + p.name, &opt.m()[i]}, {"optim.v." + p.name, &opt.v()[i]}}};
+}
+
+// The whole state's tensors by checkpoint name.
 std::map<std::string, Tensor*> StateTensors(nn::Gpt& model, optim::AdamW& opt) {
   std::map<std::string, Tensor*> out;
   const auto params = model.Parameters();
   for (size_t i = 0; i < params.size(); ++i) {
-    out[params[i]->name] = &params[i]->value;
-    out["optim.m." + params[i]->name] = &opt.m()[i];
-    out["optim.v." + params[i]->name] = &opt.v()[i];
+    for (auto& [name, t] : StateOf(*params[i], opt, i)) out[name] = t;
   }
   return out;
 }
@@ -66,8 +72,7 @@ absl::StatusOr<RestoredState> LoadVersion(ckpt::CheckpointStore& store, int64_t 
   for (const auto& [name, t] : targets) missing.insert(name);
   for (const ckpt::FileEntry& f : m.files) {
     if (f.tensors.empty()) continue;
-    const std::string where =
-        fmt::format("{}/{}/{}", store.uri(), ckpt::VersionDir(version), f.name);
+    const std::string where = store.Where(m, f);
     MT_ASSIGN_OR_RETURN(auto reader, store.OpenShardForRestore(m, f));
     for (const ckpt::TensorSlice& t : reader->tensors()) {
       auto it = targets.find(t.name);
@@ -75,9 +80,7 @@ absl::StatusOr<RestoredState> LoadVersion(ckpt::CheckpointStore& store, int64_t 
         return absl::InvalidArgumentError(
             fmt::format("{}: tensor {} is not part of this model", where, t.name));
       }
-      if (absl::Status s = Fits(t, *it->second); !s.ok()) {
-        return absl::InvalidArgumentError(fmt::format("{}: {}", where, std::string(s.message())));
-      }
+      MT_RETURN_IF_ERROR(Annotate(Fits(t, *it->second), where));
       // Straight from the file into the tensor, its checksum checked.
       MT_RETURN_IF_ERROR(reader->Read(t.name, it->second->Data<float>()));
       missing.erase(t.name);
@@ -168,9 +171,9 @@ absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step,
   shard.header = {step, cursor, o_.rank, o_.world, o_.mesh, o_.seed, o_.job_hash};
   for (size_t i = 0; i < params.size(); ++i) {
     if (owner[i] != o_.rank) continue;
-    shard.tensors.push_back(Whole(params[i]->name, params[i]->value, Snapshot(params[i]->value)));
-    shard.tensors.push_back(Whole("optim.m." + params[i]->name, opt.m()[i], Snapshot(opt.m()[i])));
-    shard.tensors.push_back(Whole("optim.v." + params[i]->name, opt.v()[i], Snapshot(opt.v()[i])));
+    for (auto& [name, t] : StateOf(*params[i], opt, i)) {
+      shard.tensors.push_back(Whole(name, *t, Snapshot(*t)));
+    }
   }
   snapshot_used_ = 0;
   CopySnapshot();

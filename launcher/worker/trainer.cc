@@ -47,6 +47,7 @@ struct TrainData {
   // eval samples, read once at start (every rank holds them; each scores its own batches).
   std::vector<uint16_t> eval_table;
   int64_t eval_size = 0;
+  int64_t eval_batch = 0;  // samples per evaluation batch (a training micro-batch's size)
 };
 
 absl::Status CheckFits(const JobSpec& spec, const data::DatasetIndex& index) {
@@ -117,8 +118,8 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* com
     return absl::InvalidArgumentError(
         fmt::format("data.uri: no training samples in {}", spec.data().uri()));
   }
-  const int64_t eval_batch = spec.train().global_batch() / spec.parallel().micro_batches();
-  std::vector<int64_t> eval_ids(std::min(d.eval_size, spec.eval().batches() * eval_batch));
+  d.eval_batch = spec.train().global_batch() / spec.parallel().micro_batches();
+  std::vector<int64_t> eval_ids(std::min(d.eval_size, spec.eval().batches() * d.eval_batch));
   std::iota(eval_ids.begin(), eval_ids.end(), eval_first);
   auto table = data::ReadSamples(*store, d.index, eval_split, eval_ids, on_fetched);
   if (!table.ok()) return Annotate(table.status(), "data.uri");
@@ -228,7 +229,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 // result equals the single-process evaluation.
 absl::StatusOr<EvalResult> EvaluateShared(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
                                           comm::Backend* comm) {
-  const int64_t batch = spec.train().global_batch() / spec.parallel().micro_batches();
+  const int64_t batch = d.eval_batch;
   const int64_t batches = spec.eval().batches();
   const int dp = DpSize(comm), rank = DpRank(comm);
   std::vector<int64_t> mine;  // positions in d.eval_table
@@ -250,9 +251,7 @@ absl::StatusOr<EvalResult> EvaluateShared(nn::Gpt& model, const TrainData& d, co
   EvalResult all;
   all.loss = sums[1] > 0 ? sums[0] / sums[1] : 0;
   all.answers = static_cast<int64_t>(std::lround(sums[3]));
-  if (r.accuracy || all.answers > 0) {
-    if (all.answers > 0) all.accuracy = std::round(sums[2]) / sums[3];
-  }
+  if (all.answers > 0) all.accuracy = std::round(sums[2]) / sums[3];
   return all;
 }
 

@@ -29,12 +29,6 @@ GradBuckets::GradBuckets(std::vector<nn::Parameter*> params, int64_t bucket_byte
   buckets_.back().flat.push_back(0.0f);  // the loss slot
 }
 
-std::vector<int64_t> GradBuckets::bucket_bytes() const {
-  std::vector<int64_t> out;
-  for (const Bucket& b : buckets_) out.push_back(static_cast<int64_t>(b.flat.size()) * 4);
-  return out;
-}
-
 void GradBuckets::Begin(double loss) {
   for (Bucket& b : buckets_) {
     MT_CHECK(!b.work);  // the previous step was finished
@@ -53,10 +47,14 @@ nn::Gpt::GradsReady GradBuckets::Hook() {
 void GradBuckets::MarkReady(nn::Parameter* p) {
   auto it = where_.find(p);
   MT_CHECK(it != where_.end());
-  Bucket& b = buckets_[it->second.first];
-  if (b.marked[it->second.second]) return;
-  b.marked[it->second.second] = true;
-  std::copy_n(p->grad.Data<float>(), p->grad.numel(), b.flat.data() + b.offsets[it->second.second]);
+  Stage(buckets_[it->second.first], it->second.second);
+}
+
+void GradBuckets::Stage(Bucket& b, int i) {
+  if (b.marked[i]) return;
+  b.marked[i] = true;
+  std::copy_n(b.params[i]->grad.Data<float>(), b.params[i]->grad.numel(),
+              b.flat.data() + b.offsets[i]);
   if (++b.ready == static_cast<int>(b.params.size())) Launch(b);
 }
 
@@ -68,8 +66,8 @@ void GradBuckets::Launch(Bucket& b) {
 }
 
 absl::StatusOr<double> GradBuckets::Finish() {
-  for (Bucket& b : buckets_) {
-    for (nn::Parameter* p : b.params) MarkReady(p);  // no-ops for what backward reported
+  for (Bucket& b : buckets_) {  // what backward did not report
+    for (size_t i = 0; i < b.params.size() && !b.work; ++i) Stage(b, static_cast<int>(i));
   }
   const auto t0 = std::chrono::steady_clock::now();
   absl::Status status;

@@ -12,8 +12,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,8 +33,6 @@ class GradBuckets {
   absl::StatusOr<double> Finish();
 
   int size() const { return static_cast<int>(buckets_.size()); }
-  // Bytes of each bucket (the last one also carries the loss), in launch order.
-  std::vector<int64_t> bucket_bytes() const;
   // Seconds Finish() waited for communication, summed over steps: what backward did not hide.
   double exposed_s() const { return exposed_s_; }
 
@@ -48,11 +46,13 @@ class GradBuckets {
     std::shared_ptr<comm::Work> work;
   };
   void MarkReady(nn::Parameter* p);
+  // Copies parameter i's gradient into bucket b once; launches b when it is complete.
+  void Stage(Bucket& b, int i);
   void Launch(Bucket& b);
 
   comm::Backend& comm_;
   std::vector<Bucket> buckets_;
-  std::map<const nn::Parameter*, std::pair<int, int>> where_;  // -> (bucket, index in it)
+  std::unordered_map<const nn::Parameter*, std::pair<int, int>> where_;  // (bucket, index)
   double exposed_s_ = 0;
 };
 

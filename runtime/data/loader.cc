@@ -97,12 +97,6 @@ Loader::Loader(std::shared_ptr<storage::BlobStore> store, std::vector<ShardInfo>
       sample_len_(sample_len),
       cache_(*store_, shards, CacheOptions(options_)),
       plan_(std::move(plan_counts), options_.window_shards, options_.seed) {
-  int64_t start = 0;
-  for (const ShardInfo& s : shards) {
-    shard_start_.push_back(start);
-    start += s.samples;
-  }
-  shard_start_.push_back(start);
   producer_ = std::thread([this] { Produce(); });
 }
 
@@ -115,20 +109,17 @@ Loader::~Loader() {
   producer_.join();
 }
 
-absl::Status Loader::Fill(const std::vector<int64_t>& ids, Samples& out) {
-  out.ids = ids;
+absl::Status Loader::Fill(Samples& out) {
+  const std::vector<int64_t>& ids = out.ids;
   out.tokens.resize(ids.size() * sample_len_);
   std::map<int, std::shared_ptr<const std::string>> held;  // shards this batch reads
   for (size_t i = 0; i < ids.size(); ++i) {
-    MT_CHECK(ids[i] >= 0 && ids[i] < shard_start_.back());
-    const int shard =
-        static_cast<int>(std::upper_bound(shard_start_.begin(), shard_start_.end(), ids[i]) -
-                         shard_start_.begin() - 1);
+    const int shard = plan_.ShardOf(ids[i]);
     auto& bytes = held[shard];
     if (!bytes) {
       MT_ASSIGN_OR_RETURN(bytes, cache_.Get(shard));
     }
-    const int64_t offset = (ids[i] - shard_start_[shard]) * sample_len_ * 2;
+    const int64_t offset = (ids[i] - plan_.ShardStart(shard)) * sample_len_ * 2;
     std::memcpy(out.tokens.data() + i * sample_len_, bytes->data() + offset, sample_len_ * 2);
   }
   return absl::OkStatus();
@@ -141,11 +132,11 @@ void Loader::Produce() {
     const Slice slice = RankSlice(cursor, options_.global_batch, options_.dp, options_.dp_rank);
     const auto start = std::chrono::steady_clock::now();
     for (int s : plan_.ShardsAhead(slice.begin, options_.prefetch_shards)) cache_.Prefetch(s);
-    std::vector<int64_t> ids(per_rank);
-    for (int64_t i = 0; i < per_rank; ++i) ids[i] = plan_.IndexAt(slice.begin + i);
     Samples batch;
     batch.position = cursor;
-    absl::Status filled = Fill(ids, batch);
+    batch.ids.resize(per_rank);
+    for (int64_t i = 0; i < per_rank; ++i) batch.ids[i] = plan_.IndexAt(slice.begin + i);
+    absl::Status filled = Fill(batch);
     std::unique_lock<std::mutex> lock(mu_);
     stats_.produce_s += Since(start);
     if (filled.ok()) {

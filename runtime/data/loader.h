@@ -83,12 +83,12 @@ class Loader {
   Loader(std::shared_ptr<storage::BlobStore> store, std::vector<ShardInfo> shards,
          std::vector<int64_t> plan_counts, int64_t sample_len, LoaderOptions options);
   void Produce();
-  absl::Status Fill(const std::vector<int64_t>& ids, Samples& out);
+  // Copies the samples out.ids names into out.tokens (producer thread: it uses plan_).
+  absl::Status Fill(Samples& out);
 
   std::shared_ptr<storage::BlobStore> store_;
   const LoaderOptions options_;
   const int64_t sample_len_;
-  std::vector<int64_t> shard_start_;  // first sample id of each shard of the split
   ShardCache cache_;
   WindowPlan plan_;  // producer thread only
 

@@ -52,7 +52,6 @@ class ShardCache {
   void Prefetch(int shard);
   absl::StatusOr<std::shared_ptr<const std::string>> Get(int shard);
   ShardCacheStats stats() const;
-  const std::vector<ShardInfo>& shards() const { return shards_; }
 
  private:
   enum class State { kQueued, kFetching, kReady, kFailed };

@@ -2,7 +2,6 @@
 #include "runtime/data/window_plan.h"
 
 #include <algorithm>
-#include <set>
 
 #include "runtime/core/status.h"
 #include "runtime/data/plan.h"
@@ -33,6 +32,7 @@ void WindowPlan::LoadEpoch(int64_t epoch) {
   }
   epoch_ = epoch;
   window_ = -1;
+  next_order_.clear();
 }
 
 void WindowPlan::LoadWindow(int window) {
@@ -66,30 +66,23 @@ int WindowPlan::ShardOf(int64_t sample) const {
                           shard_start_.begin() - 1);
 }
 
-std::vector<int> WindowPlan::ShardsFor(int64_t begin, int64_t end) {
-  std::set<int> shards;
-  for (int64_t p = begin; p < end; ++p) shards.insert(ShardOf(IndexAt(p)));
-  return {shards.begin(), shards.end()};
-}
-
 std::vector<int> WindowPlan::ShardsAhead(int64_t position, int extra) {
   IndexAt(position);  // loads the epoch and window of `position`
   const size_t first = static_cast<size_t>(window_) * window_shards_;
   const size_t end = std::min(order_.size(), first + window_shards_);
   std::vector<int> shards(order_.begin() + first, order_.begin() + end);
   const int64_t count = static_cast<int64_t>(end - first) + extra;
-  std::vector<int> next_order;  // the next epoch's shard order, computed only when needed
   for (size_t i = end; static_cast<int64_t>(shards.size()) < count; ++i) {
     if (i < order_.size()) {
       shards.push_back(order_[i]);
       continue;
     }
-    if (next_order.empty()) {
+    if (next_order_.empty()) {  // kept until the epoch changes: asked every step near its end
       const auto perm = Permutation(static_cast<int64_t>(order_.size()), seed_, epoch_ + 1);
-      next_order.assign(perm.begin(), perm.end());
+      next_order_.assign(perm.begin(), perm.end());
     }
-    if (i - order_.size() >= next_order.size()) break;
-    const int s = next_order[i - order_.size()];
+    if (i - order_.size() >= next_order_.size()) break;
+    const int s = next_order_[i - order_.size()];
     if (std::find(shards.begin(), shards.end(), s) == shards.end()) shards.push_back(s);
   }
   return shards;

@@ -23,10 +23,9 @@ class WindowPlan {
 
   // Global sample id for a position (>= 0).
   int64_t IndexAt(int64_t position);
-  // The shard a sample id lives in.
+  // The shard a sample id lives in, and that shard's first sample id.
   int ShardOf(int64_t sample) const;
-  // Shards read by positions [begin, end) (what a prefetcher fetches), ascending, unique.
-  std::vector<int> ShardsFor(int64_t begin, int64_t end);
+  int64_t ShardStart(int shard) const { return shard_start_[shard]; }
   // What a prefetcher wants resident at `position`: the shards of its window, then the next
   // `extra` shards in reading order (into the next epoch when this one ends).
   std::vector<int> ShardsAhead(int64_t position, int extra);
@@ -44,6 +43,7 @@ class WindowPlan {
   int64_t epoch_ = -1;
   std::vector<int> order_;
   std::vector<int64_t> window_start_;  // size windows + 1
+  std::vector<int> next_order_;        // the next epoch's shard order, once ShardsAhead needs it
   // Current window: its samples' ids in read order.
   int window_ = -1;
   std::vector<int64_t> window_ids_;

@@ -75,7 +75,7 @@ class ResumeTest : public ::testing::Test {
   // Every tensor of a version, by name.
   std::map<std::string, std::vector<float>> Tensors(const std::string& store, int64_t version) {
     auto s = *ckpt::CheckpointStore::Open(dir_ / store);
-    auto all = s->ReadTensors(version, [](const std::string&) { return true; });
+    auto all = s->ReadTensors(*s->ReadManifest(version), [](const std::string&) { return true; });
     EXPECT_TRUE(all.ok()) << all.status();
     std::map<std::string, std::vector<float>> out;
     for (auto& [name, full] : *all) out[name] = full.data;

@@ -1,5 +1,5 @@
-// Checkpoint shards: round trip of header and tensors (several chunks), partial reads, bit rot
-// caught by Fletcher32 and named, truncation and non-HDF5 input as DataLoss, and the file
+// Checkpoint shards: round trip of header and tensors, partial reads, bit rot
+// caught by the per-tensor XXH64 and named, truncation and non-HDF5 input as DataLoss, and the file
 // opened by the standard tools (h5dump, and h5py when installed).
 #include "checkpoint/format/shard.h"
 

@@ -40,10 +40,10 @@ std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, i
 }
 
 std::string UnsupportedMesh(const meshtrain::v1::JobSpec& spec) {
-  if (spec.mesh().tp() == 1 && spec.mesh().pp() == 1) return "";
+  if (!spec.has_checkpoint() || (spec.mesh().tp() == 1 && spec.mesh().pp() == 1)) return "";
   return fmt::format(
-      "mesh: tp = {}, pp = {}: tensor and pipeline parallelism are not in this build yet; "
-      "multi-process runs are data-parallel (tp = pp = 1)",
+      "checkpoint: saving a mesh with tp = {}, pp = {} needs checkpoint resharding, which is "
+      "not in this build yet; remove the checkpoint block or use tp = pp = 1",
       spec.mesh().tp(), spec.mesh().pp());
 }
 

@@ -21,8 +21,8 @@ int TrainingExitCode(const absl::Status& status);
 // Loads and validates; prints problems to stderr and returns nullopt when invalid.
 std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world);
 
-// Tensor and pipeline parallelism arrive with the parallelism issue; until then a
-// multi-process world must be data-parallel. Returns the problem line, or "" when fine.
+// What this build cannot run yet, found before any process starts: checkpoints of meshes
+// with tensor or pipeline slices (resharding). Returns the problem line, or "" when fine.
 std::string UnsupportedMesh(const meshtrain::v1::JobSpec& spec);
 
 coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world);

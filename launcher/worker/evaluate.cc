@@ -3,18 +3,12 @@
 
 #include <algorithm>
 
+#include "runtime/core/status.h"
+
 namespace mt::worker {
-namespace {
+namespace {}  // namespace
 
-int32_t Argmax(const float* row, int64_t n) {
-  int64_t best = 0;
-  for (int64_t v = 1; v < n; ++v) best = row[v] > row[best] ? v : best;
-  return static_cast<int32_t>(best);
-}
-
-}  // namespace
-
-std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* logits, int64_t vocab,
+std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const int32_t* predictions,
                                              const data::AnswerSpans& spans) {
   int64_t correct = 0, total = 0;
   for (int64_t b = 0; b < batch.batch; ++b) {
@@ -28,7 +22,7 @@ std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* lo
       if (e >= batch.seq || tgt[e] != spans.end) continue;  // span cut by the sample's end
       bool ok = true;
       for (int64_t p = t; p <= e && ok; ++p) {
-        ok = Argmax(logits + (b * batch.seq + p) * vocab, vocab) == tgt[p];
+        ok = predictions[b * batch.seq + p] == tgt[p];
       }
       correct += ok;
       ++total;
@@ -37,15 +31,23 @@ std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const float* lo
   return {correct, total};
 }
 
-EvalResult Evaluate(nn::Gpt& model, const data::DatasetIndex& index,
-                    const std::vector<uint16_t>& table, const std::vector<int64_t>& picks,
-                    int64_t batch_size, int64_t batches, bool answers_only) {
+EvalResult EvalSums::Result(bool has_answers) const {
   EvalResult r;
+  r.loss = batches > 0 ? loss / batches : 0;
+  if (has_answers && answers > 0) r.accuracy = static_cast<double>(correct) / answers;
+  r.answers = answers;
+  return r;
+}
+
+absl::StatusOr<EvalSums> Evaluate(const EvalForward& forward, int64_t seq,
+                                  const data::DatasetIndex& index,
+                                  const std::vector<uint16_t>& table,
+                                  const std::vector<int64_t>& picks, int64_t batch_size,
+                                  int64_t batches, bool answers_only) {
+  EvalSums r;
   if (picks.empty()) return r;
   Batch batch;
-  double loss_sum = 0;
-  int64_t correct = 0, total = 0, next = 0;
-  const auto& answer = index.answer;
+  int64_t next = 0;
   const int64_t len = index.sample_len;
   std::vector<uint16_t> samples(batch_size * len);
   for (int64_t i = 0; i < batches; ++i) {
@@ -53,17 +55,17 @@ EvalResult Evaluate(nn::Gpt& model, const data::DatasetIndex& index,
       const int64_t at = picks[next++ % picks.size()];
       std::copy_n(table.data() + at * len, len, samples.data() + b * len);
     }
-    BuildBatch(index, samples.data(), batch_size, model.config().seq_len, batch, answers_only);
-    loss_sum += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq);
-    if (answer) {
-      auto [c, t] = ScoreAnswerSpans(batch, model.logits(), model.config().vocab_size, *answer);
-      correct += c;
-      total += t;
+    BuildBatch(index, samples.data(), batch_size, seq, batch, answers_only);
+    MT_ASSIGN_OR_RETURN(std::optional<EvalOutput> out, forward(batch));
+    if (!out) continue;
+    r.loss += out->loss;
+    ++r.batches;
+    if (index.answer) {
+      auto [c, t] = ScoreAnswerSpans(batch, out->predictions, *index.answer);
+      r.correct += c;
+      r.answers += t;
     }
   }
-  r.loss = loss_sum / batches;
-  if (answer && total > 0) r.accuracy = double(correct) / total;
-  r.answers = total;
   return r;
 }
 

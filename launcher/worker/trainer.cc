@@ -14,6 +14,7 @@
 #include "launcher/worker/checkpointing.h"
 #include "launcher/worker/evaluate.h"
 #include "launcher/worker/model_io.h"
+#include "launcher/worker/parallel_model.h"
 #include "launcher/worker/progress.h"
 #include "nlohmann/json.hpp"
 #include "parallelism/data_parallel/buckets.h"
@@ -70,15 +71,17 @@ absl::Status CheckFits(const JobSpec& spec, const data::DatasetIndex& index) {
   return absl::OkStatus();
 }
 
-int DpSize(const comm::Backend* comm) { return comm ? comm->size() : 1; }
-int DpRank(const comm::Backend* comm) { return comm ? comm->rank() : 0; }
+// Data parallelism: every rank of dp rank `dp_rank` (all its tp and pp peers) reads that
+// slice of each global batch.
+struct DpSlice {
+  int dp = 1, rank = 0;
+};
 
-data::LoaderOptions LoaderOptionsFor(const JobSpec& spec, const comm::Backend* comm,
-                                     int64_t train_samples) {
+data::LoaderOptions LoaderOptionsFor(const JobSpec& spec, DpSlice slice, int64_t train_samples) {
   data::LoaderOptions o;
   o.global_batch = spec.train().global_batch();
-  o.dp = DpSize(comm);
-  o.dp_rank = DpRank(comm);
+  o.dp = slice.dp;
+  o.dp_rank = slice.rank;
   o.num_samples = train_samples;
   o.seed = static_cast<uint64_t>(spec.data().shuffle_seed());
   o.window_shards = spec.data().shuffle_window();
@@ -87,7 +90,7 @@ data::LoaderOptions LoaderOptionsFor(const JobSpec& spec, const comm::Backend* c
   return o;
 }
 
-absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* comm,
+absl::StatusOr<TrainData> OpenData(const JobSpec& spec, DpSlice slice,
                                    std::function<void(const data::ShardInfo&)> on_fetched,
                                    int64_t cursor) {
   auto opened = storage::OpenBlobStore(spec.data().uri());
@@ -124,7 +127,7 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec, const comm::Backend* com
   auto table = data::ReadSamples(*store, d.index, eval_split, eval_ids, on_fetched);
   if (!table.ok()) return Annotate(table.status(), "data.uri");
   d.eval_table = std::move(*table);
-  data::LoaderOptions lo = LoaderOptionsFor(spec, comm, train_samples);
+  data::LoaderOptions lo = LoaderOptionsFor(spec, slice, train_samples);
   lo.start_position = cursor;
   lo.on_fetched = std::move(on_fetched);
   auto loader = data::Loader::Open(store, d.index, "train", std::move(lo));
@@ -155,45 +158,6 @@ class DataTrace {
   bool open_ = false;
 };
 
-// ---- one optimizer step ----
-
-struct StepResult {
-  double loss = 0;
-  optim::StepStats stats;
-};
-
-// One step on this rank's slice of the global batch (from the loader), cut into micro-batches.
-// With dp > 1, `buckets` averages the gradients and the loss over the ranks, overlapped with
-// the last micro-batch's backward.
-absl::StatusOr<StepResult> TrainStep(nn::Gpt& model, optim::AdamW& opt, const data::Samples& mine,
-                                     const data::DatasetIndex& index, const JobSpec& spec,
-                                     double lr, Batch& batch, dp::GradBuckets* buckets) {
-  const int64_t micro_batches = spec.parallel().micro_batches();
-  const int64_t micro_size = static_cast<int64_t>(mine.ids.size()) / micro_batches;
-  StepResult r;
-  model.ZeroGrad();
-  for (int64_t mb = 0; mb < micro_batches; ++mb) {
-    BuildBatch(index, mine.tokens.data() + mb * micro_size * index.sample_len, micro_size,
-               spec.model().seq_len(), batch, spec.data().loss_on() == "answers");
-    r.loss += model.Forward(batch.tokens.data(), batch.targets.data(), batch.batch, batch.seq) /
-              micro_batches;
-    // Only the last micro-batch's backward communicates (accumulation is local).
-    const bool last = mb + 1 == micro_batches;
-    if (last && buckets) buckets->Begin(r.loss);
-    model.Backward(1.0f / static_cast<float>(micro_batches),
-                   last && buckets ? buckets->Hook() : nn::Gpt::GradsReady{});
-  }
-  if (buckets) {
-    MT_ASSIGN_OR_RETURN(r.loss, buckets->Finish());
-  }
-  if (!std::isfinite(r.loss)) {
-    r.stats.finite = false;
-    return r;
-  }
-  r.stats = opt.Step(lr);
-  return r;
-}
-
 }  // namespace
 
 namespace {
@@ -204,16 +168,6 @@ void LogGemmProvider() {
   MT_LOG(kInfo, kTrain, "GEMM: OpenBLAS {} kernels, {} threads, {:.0f} GFLOP/s at 512^3", info.core,
          info.threads, rate.value_or(0.0));
   if (auto warning = cpu::GemmWarning()) MT_LOG(kWarn, kTrain, "{}", *warning);
-}
-
-optim::AdamWConfig AdamWConfigFrom(const meshtrain::v1::TrainSpec& t) {
-  optim::AdamWConfig c;
-  c.beta1 = t.beta1();
-  c.beta2 = t.beta2();
-  c.eps = t.eps();
-  c.weight_decay = t.weight_decay();
-  c.clip = t.clip();
-  return c;
 }
 
 optim::LrSchedule ScheduleFrom(const meshtrain::v1::TrainSpec& t) {
@@ -227,39 +181,39 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 // Evaluation split over the data-parallel ranks: rank r scores batches r, r + dp, ... of
 // the same sequence one process would score, and the per-rank sums are all-reduced, so the
 // result equals the single-process evaluation.
-absl::StatusOr<EvalResult> EvaluateShared(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
-                                          comm::Backend* comm) {
+absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
+                                          const JobSpec& spec) {
   const int64_t batch = d.eval_batch;
   const int64_t batches = spec.eval().batches();
-  const int dp = DpSize(comm), rank = DpRank(comm);
+  const int dp = pm.shape().dp, rank = pm.coords().dp;
   std::vector<int64_t> mine;  // positions in d.eval_table
   int64_t my_batches = 0;
   for (int64_t b = rank; b < batches && d.eval_size > 0; b += dp, ++my_batches) {
     for (int64_t i = 0; i < batch; ++i) mine.push_back((b * batch + i) % d.eval_size);
   }
-  EvalResult r = Evaluate(model, d.index, d.eval_table, mine, batch, my_batches,
-                          spec.data().loss_on() == "answers");
-  if (dp == 1) return r;
-  // Sums: loss over batches, batches, correct answers, answers.
-  std::vector<float> sums = {
-      static_cast<float>(r.loss * my_batches), static_cast<float>(my_batches),
-      static_cast<float>(r.accuracy.value_or(0) * r.answers), static_cast<float>(r.answers)};
-  auto work = comm->AllReduce(sums.data(), 4, DType::kF32);
-  if (absl::Status s = work->Wait(comm::Options{}.timeout); !s.ok()) {
-    return Annotate(s, "evaluation all-reduce");
+  MT_ASSIGN_OR_RETURN(
+      EvalSums r, Evaluate(pm.EvalFn(), spec.model().seq_len(), d.index, d.eval_table, mine, batch,
+                           my_batches, spec.data().loss_on() == "answers"));
+  // Sums over the dp ranks (their batches) and the pipeline stages (only the head's has any).
+  std::vector<float> sums = {static_cast<float>(r.loss), static_cast<float>(r.batches),
+                             static_cast<float>(r.correct), static_cast<float>(r.answers)};
+  for (comm::Backend* group : {pm.dp_group(), pm.pp_group()}) {
+    if (group == nullptr) continue;
+    auto work = group->AllReduce(sums.data(), 4, DType::kF32);
+    MT_RETURN_IF_ERROR(Annotate(work->Wait(comm::Options{}.timeout), "evaluation all-reduce"));
   }
-  EvalResult all;
-  all.loss = sums[1] > 0 ? sums[0] / sums[1] : 0;
-  all.answers = static_cast<int64_t>(std::lround(sums[3]));
-  if (all.answers > 0) all.accuracy = std::round(sums[2]) / sums[3];
-  return all;
+  EvalSums all;
+  all.loss = sums[0];
+  all.batches = std::lround(sums[1]);
+  all.correct = std::lround(sums[2]);
+  all.answers = std::lround(sums[3]);
+  return all.Result(d.index.answer.has_value());
 }
 
 // Evaluates and (on rank 0) records the result; returns it for the summary.
-absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const JobSpec& spec,
-                                   int64_t step, comm::Backend* comm, metrics::JsonlSink* sink,
-                                   Progress& progress) {
-  MT_ASSIGN_OR_RETURN(EvalResult r, EvaluateShared(model, d, spec, comm));
+absl::StatusOr<EvalResult> RunEval(ParallelModel& pm, const TrainData& d, const JobSpec& spec,
+                                   int64_t step, metrics::JsonlSink* sink, Progress& progress) {
+  MT_ASSIGN_OR_RETURN(EvalResult r, EvaluateShared(pm, d, spec));
   if (!sink) return r;
   json rec = {{"step", step}, {"eval_loss", r.loss}};
   std::string line = fmt::format("eval @ step {}: loss {:.4f}", step, r.loss);
@@ -275,7 +229,7 @@ absl::StatusOr<EvalResult> RunEval(nn::Gpt& model, const TrainData& d, const Job
 
 absl::Status WriteSummary(const TrainOptions& o, const TrainSummary& s) {
   json j = {{"final_step", s.steps},
-            {"world_size", DpSize(o.comm)},
+            {"world_size", o.comm ? o.comm->size() : 1},
             {"generations", o.generation},
             {"restarts", o.restarts},
             {"final_loss", s.final_loss},
@@ -317,7 +271,27 @@ struct Reporter {
 struct Checkpoints {
   std::unique_ptr<Checkpointer> saver;  // null without a checkpoint block
   RestoredState restored;               // version 0: a fresh start
+  // Under ZeRO-1 the moments are sharded: checkpoints hold them whole, gathered into (and
+  // restored from) this full-size optimizer state at save and resume time.
+  std::unique_ptr<optim::AdamW> gathered;
+  optim::AdamW* state = nullptr;  // what Save and Restore read and write
+
+  // Brings `state` up to date before a save (collective under ZeRO-1).
+  absl::Status Gather(ParallelModel& pm) {
+    if (!pm.zero()) return absl::OkStatus();
+    gathered->set_step(pm.zero()->step());
+    return pm.zero()->GatherMoments(gathered->m(), gathered->v());
+  }
 };
+
+// Checkpoints hold whole tensors per rank; tensor and pipeline slices wait for resharding.
+absl::Status CheckpointableMesh(const ParallelModel& pm) {
+  if (pm.shape().tp == 1 && pm.shape().pp == 1) return absl::OkStatus();
+  return absl::UnimplementedError(fmt::format(
+      "checkpoint: saving a mesh with tp = {}, pp = {} needs checkpoint resharding, which is "
+      "not in this build yet; remove the checkpoint block or use tp = pp = 1",
+      pm.shape().tp, pm.shape().pp));
+}
 
 // The version to resume: 0 for the latest, -1 for none, else the number.
 absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
@@ -332,13 +306,20 @@ absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
   return v;
 }
 
-absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& model,
-                                             optim::AdamW& opt) {
+absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelModel& pm) {
   Checkpoints c;
   if (!o.spec.has_checkpoint()) return c;
+  MT_RETURN_IF_ERROR(CheckpointableMesh(pm));
+  c.state = pm.adamw();
+  if (pm.zero()) {
+    c.gathered = std::make_unique<optim::AdamW>(pm.model().Parameters(), optim::AdamWConfig{});
+    c.state = c.gathered.get();
+  }
+  nn::Gpt& model = pm.model();
+  optim::AdamW& opt = *c.state;
   auto store = ckpt::CheckpointStore::Open(o.spec.checkpoint().store());
   if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
-  if (DpRank(o.comm) == 0) {  // before any rank saves (the first save follows a collective)
+  if (pm.lead()) {  // before any rank saves (the first save follows a collective)
     MT_RETURN_IF_ERROR(
         Annotate(storage::EnsureContainer(o.spec.checkpoint().store()), "checkpoint.store"));
   }
@@ -347,6 +328,10 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& mod
     auto restored = Restore(**store, version, model, opt);
     if (restored.ok()) {
       c.restored = *restored;
+      if (pm.zero()) {
+        pm.zero()->LoadMoments(opt.m(), opt.v());
+        pm.zero()->set_step(opt.step());
+      }
       MT_LOG(kInfo, kCkpt, "resumed from checkpoint version {} of {}: step {}, sample cursor {}",
              c.restored.version, (*store)->uri(), c.restored.step, c.restored.cursor);
     } else if (version == 0 && restored.status().code() == absl::StatusCode::kNotFound) {
@@ -357,8 +342,8 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& mod
   }
   CheckpointerOptions co;
   co.store = *store;
-  co.rank = DpRank(o.comm);
-  co.world = DpSize(o.comm);
+  co.rank = pm.coords().dp;
+  co.world = pm.shape().dp;
   co.mesh = {o.spec.mesh().dp(), o.spec.mesh().tp(), o.spec.mesh().pp()};
   co.job_hash = job::JobId(o.spec);
   if (!google::protobuf::util::MessageToJsonString(o.spec, &co.job_json).ok()) {
@@ -383,16 +368,17 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, nn::Gpt& mod
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
   const auto start = std::chrono::steady_clock::now();
-  const bool lead = DpRank(o.comm) == 0;
   SetPhase(o.live, 0);
-  if (lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
   LogGemmProvider();
-  MT_ASSIGN_OR_RETURN(auto model,
-                      nn::Gpt::Create(nn::GptConfig::FromSpec(spec.model()), spec.train().seed()));
-  optim::AdamW opt(model->Parameters(), AdamWConfigFrom(spec.train()));
-  MT_ASSIGN_OR_RETURN(Checkpoints ckpt, SetUpCheckpoints(o, *model, opt));
+  MT_ASSIGN_OR_RETURN(auto pm, ParallelModel::Create(spec, o.comm));
+  const bool lead = pm->lead();
+  if (lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
+  MT_ASSIGN_OR_RETURN(Checkpoints ckpt, SetUpCheckpoints(o, *pm));
   const RestoredState& restored = ckpt.restored;
-  MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec, o.comm, o.on_shard_read, restored.cursor));
+  const DpSlice slice{pm->shape().dp, pm->coords().dp};
+  MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec, slice, o.on_shard_read, restored.cursor));
+  // One trace line per dp rank and step: the rank at tp 0 of the first stage writes it.
+  const bool traces = pm->coords().tp == 0 && pm->coords().pp == 0;
   const optim::LrSchedule schedule = ScheduleFrom(spec.train());
   Reporter report;
   if (lead) {
@@ -404,12 +390,6 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   Progress progress(spec.train().steps());
   const int64_t tokens_per_step = int64_t{spec.train().global_batch()} * spec.model().seq_len();
   TrainSummary summary;
-  Batch batch;
-  std::optional<dp::GradBuckets> buckets;
-  if (DpSize(o.comm) > 1) {
-    buckets.emplace(model->Parameters(),
-                    static_cast<int64_t>(spec.parallel().bucket_mb() * 1048576.0), *o.comm);
-  }
   DataTrace trace;
   auto window_start = std::chrono::steady_clock::now();
   int64_t window_steps = 0;
@@ -419,9 +399,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     const double lr = schedule.At(step);
     auto mine = d.loader->Next();
     if (!mine.ok()) return Annotate(mine.status(), "data.uri");
-    MT_RETURN_IF_ERROR(trace.Record(DpRank(o.comm), step, *mine));
-    MT_ASSIGN_OR_RETURN(StepResult r, TrainStep(*model, opt, *mine, d.index, spec, lr, batch,
-                                                buckets ? &*buckets : nullptr));
+    if (traces) MT_RETURN_IF_ERROR(trace.Record(slice.rank, step, *mine));
+    MT_ASSIGN_OR_RETURN(StepResult r, pm->Step(*mine, d.index, lr));
     if (!r.stats.finite) {
       if (spec.train().nan_policy() == "stop") {
         progress.Finish();
@@ -454,8 +433,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     }
     if (last || (spec.eval().every() > 0 && (step + 1) % spec.eval().every() == 0)) {
       SetPhase(o.live, 2);
-      MT_ASSIGN_OR_RETURN(EvalResult e,
-                          RunEval(*model, d, spec, step + 1, o.comm, report.get(), progress));
+      MT_ASSIGN_OR_RETURN(EvalResult e, RunEval(*pm, d, spec, step + 1, report.get(), progress));
       summary.eval_loss = e.loss;
       summary.eval_accuracy = e.accuracy;
       SetPhase(o.live, 1);
@@ -465,7 +443,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
       std::map<std::string, double> metrics = {{"loss", r.loss}};
       if (summary.eval_loss) metrics["eval_loss"] = *summary.eval_loss;
       if (summary.eval_accuracy) metrics["eval_accuracy"] = *summary.eval_accuracy;
-      MT_RETURN_IF_ERROR(ckpt.saver->Save(*model, opt, step + 1,
+      MT_RETURN_IF_ERROR(ckpt.Gather(*pm));
+      MT_RETURN_IF_ERROR(ckpt.saver->Save(pm->model(), *ckpt.state, step + 1,
                                           mine->position + spec.train().global_batch(), metrics));
     }
   }
@@ -476,7 +455,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
            ckpt.saver->saves(), ckpt.saver->blocked_s());
   }
   summary.resumed_from = restored.version;
-  if (buckets) {
+  if (const dp::GradBuckets* buckets = pm->buckets()) {
     summary.allreduce_exposed_s = buckets->exposed_s();
     MT_LOG(kInfo, kComm,
            "data parallel: {} gradient bucket(s); steps waited {:.2f} s for all-reduces after "
@@ -494,8 +473,14 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
          "steps waited {:.2f} s for data ({:.1f}% of the run)",
          ds.cache.fetches, ds.cache.bytes_fetched / 1048576.0, ds.cache.hits, ds.cache.misses,
          ds.cache.evictions, ds.wait_s, 100 * ds.wait_s / summary.wall_s);
+  // The whole model, gathered from the tensor and pipeline slices when there are any.
+  std::unique_ptr<nn::Gpt> full;
+  if (pm->shape().tp > 1 || pm->shape().pp > 1) {
+    MT_ASSIGN_OR_RETURN(full, pm->GatherFull());
+  }
   if (lead) {
-    MT_RETURN_IF_ERROR(SaveModel(o.run_dir + "/model.safetensors", *model, spec, summary.steps));
+    MT_RETURN_IF_ERROR(SaveModel(o.run_dir + "/model.safetensors", full ? *full : pm->model(), spec,
+                                 summary.steps));
     MT_RETURN_IF_ERROR(WriteSummary(o, summary));
   }
   return summary;

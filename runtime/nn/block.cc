@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/core/status.h"
 #include "runtime/kernels/cpu/attention.h"
 #include "runtime/kernels/cpu/gelu.h"
 #include "runtime/kernels/cpu/layernorm.h"
@@ -17,6 +18,12 @@ constexpr float kInitStd = 0.02f;
 void Fill(Tensor& t, float v) {
   float* d = t.Data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) d[i] = v;
+}
+
+void AddBias(float* out, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < n; ++i) out[r * n + i] += bias[i];
+  }
 }
 
 }  // namespace
@@ -54,29 +61,51 @@ void BlockScratch::Resize(const BlockShape& s, int64_t rows) {
   EnsureCapacity(dqkv, {rows, 3 * hc});
 }
 
-Block::Block(const BlockShape& s, const std::string& prefix, uint64_t seed, int n_layer)
-    : shape_(s) {
+Block::Block(const BlockShape& s, const std::string& prefix, uint64_t seed, int n_layer,
+             const Placement& placement)
+    : shape_(s), tp_(placement.tp), group_(placement.group) {
+  MT_CHECK(tp_ == 1 || group_ != nullptr);
+  const int tp = placement.tp;
   const int64_t c = s.d_model, hc = s.heads * s.head_size, f = s.d_ff;
-  ln1_w_ = MakeParameter(prefix + ".ln_1.weight", {c}, {}, false);
-  ln1_b_ = MakeParameter(prefix + ".ln_1.bias", {c}, {}, false);
-  qkv_w_ = MakeParameter(prefix + ".attn.c_attn.weight", {3 * hc, c}, {0, 3}, true);
-  qkv_b_ = MakeParameter(prefix + ".attn.c_attn.bias", {3 * hc}, {0, 3}, false);
-  proj_w_ = MakeParameter(prefix + ".attn.c_proj.weight", {c, hc}, {1, 1}, true);
-  proj_b_ = MakeParameter(prefix + ".attn.c_proj.bias", {c}, {}, false);
-  ln2_w_ = MakeParameter(prefix + ".ln_2.weight", {c}, {}, false);
-  ln2_b_ = MakeParameter(prefix + ".ln_2.bias", {c}, {}, false);
-  fc_w_ = MakeParameter(prefix + ".mlp.c_fc.weight", {f, c}, {0, 1}, true);
-  fc_b_ = MakeParameter(prefix + ".mlp.c_fc.bias", {f}, {0, 1}, false);
-  fcproj_w_ = MakeParameter(prefix + ".mlp.c_proj.weight", {c, f}, {1, 1}, true);
-  fcproj_b_ = MakeParameter(prefix + ".mlp.c_proj.bias", {c}, {}, false);
+  const int64_t full_hc = hc * tp, full_f = f * tp;
+  // Full shapes; each parameter holds its rank's slice.
+  auto make = [&](Parameter& p, const char* name, Shape full, PartitionSpec spec, bool decay) {
+    p = MakeParameter(prefix + name, LocalShape(full, spec, tp), spec, decay);
+    return full;
+  };
+  make(ln1_w_, ".ln_1.weight", {c}, {}, false);
+  make(ln1_b_, ".ln_1.bias", {c}, {}, false);
+  const Shape qkv_full = make(qkv_w_, ".attn.c_attn.weight", {3 * full_hc, c}, {0, 3}, true);
+  make(qkv_b_, ".attn.c_attn.bias", {3 * full_hc}, {0, 3}, false);
+  const Shape proj_full = make(proj_w_, ".attn.c_proj.weight", {c, full_hc}, {1, 1}, true);
+  make(proj_b_, ".attn.c_proj.bias", {c}, {}, false);
+  make(ln2_w_, ".ln_2.weight", {c}, {}, false);
+  make(ln2_b_, ".ln_2.bias", {c}, {}, false);
+  const Shape fc_full = make(fc_w_, ".mlp.c_fc.weight", {full_f, c}, {0, 1}, true);
+  make(fc_b_, ".mlp.c_fc.bias", {full_f}, {0, 1}, false);
+  const Shape fcproj_full = make(fcproj_w_, ".mlp.c_proj.weight", {c, full_f}, {1, 1}, true);
+  make(fcproj_b_, ".mlp.c_proj.bias", {c}, {}, false);
   Fill(ln1_w_.value, 1.0f);
   Fill(ln2_w_.value, 1.0f);
   // GPT-2: N(0, 0.02), residual projections scaled by 1/sqrt(2 * n_layer).
   const float residual_std = kInitStd / std::sqrt(2.0f * n_layer);
-  FillNormal(qkv_w_, seed, kInitStd);
-  FillNormal(fc_w_, seed, kInitStd);
-  FillNormal(proj_w_, seed, residual_std);
-  FillNormal(fcproj_w_, seed, residual_std);
+  const int rank = placement.tp_rank;
+  FillNormalSlice(qkv_w_, qkv_full, seed, kInitStd, tp, rank);
+  FillNormalSlice(fc_w_, fc_full, seed, kInitStd, tp, rank);
+  FillNormalSlice(proj_w_, proj_full, seed, residual_std, tp, rank);
+  FillNormalSlice(fcproj_w_, fcproj_full, seed, residual_std, tp, rank);
+}
+
+// Row-parallel output: out holds this rank's partial sum; completes it and adds the bias.
+void Block::FinishRowParallel(float* out, const Parameter& bias, int64_t rows) const {
+  if (tp_ == 1) return;
+  group_->AllReduceSum(out, rows * shape_.d_model);
+  AddBias(out, bias.value.Data<float>(), rows, shape_.d_model);
+}
+
+// The gradient of a column-parallel layer's input: each rank has its heads' share.
+void Block::SumInputGrad(float* d, int64_t rows) const {
+  if (tp_ > 1) group_->AllReduceSum(d, rows * shape_.d_model);
 }
 
 std::vector<Parameter*> Block::Parameters() {
@@ -95,8 +124,11 @@ void Block::Forward(const float* x, float* y, BlockActivations& a) const {
   AttentionForward(a.atty.Data<float>(), a.att.Data<float>(), a.qkv.Data<float>(), a.batch, a.seq,
                    s.heads, s.head_size);
   float* x1 = a.x1.Data<float>();
-  LinearForward(x1, a.atty.Data<float>(), proj_w_.value.Data<float>(), proj_b_.value.Data<float>(),
-                rows, hc, c);
+  // Row-parallel: the bias goes in once, after the partial sums are added up.
+  const bool whole = tp_ == 1;
+  LinearForward(x1, a.atty.Data<float>(), proj_w_.value.Data<float>(),
+                whole ? proj_b_.value.Data<float>() : nullptr, rows, hc, c);
+  FinishRowParallel(x1, proj_b_, rows);
   for (int64_t i = 0; i < rows * c; ++i) x1[i] += x[i];
   LayerNormForward(a.ln2.Data<float>(), a.ln2_mean.Data<float>(), a.ln2_rstd.Data<float>(), x1,
                    ln2_w_.value.Data<float>(), ln2_b_.value.Data<float>(), rows, c);
@@ -104,7 +136,8 @@ void Block::Forward(const float* x, float* y, BlockActivations& a) const {
                 fc_b_.value.Data<float>(), rows, c, s.d_ff);
   GeluForward(a.fc_gelu.Data<float>(), a.fc.Data<float>(), rows * s.d_ff);
   LinearForward(y, a.fc_gelu.Data<float>(), fcproj_w_.value.Data<float>(),
-                fcproj_b_.value.Data<float>(), rows, s.d_ff, c);
+                whole ? fcproj_b_.value.Data<float>() : nullptr, rows, s.d_ff, c);
+  FinishRowParallel(y, fcproj_b_, rows);
   for (int64_t i = 0; i < rows * c; ++i) y[i] += x1[i];
 }
 
@@ -125,6 +158,7 @@ void Block::Backward(const float* x, const float* dy, float* dx, const BlockActi
   LinearBackward(g.dln2.Data<float>(), fc_w_.grad.Data<float>(), fc_b_.grad.Data<float>(),
                  g.dfc.Data<float>(), a.ln2.Data<float>(), fc_w_.value.Data<float>(), rows, c,
                  s.d_ff);
+  SumInputGrad(g.dln2.Data<float>(), rows);
   LayerNormBackward(dx1, ln2_w_.grad.Data<float>(), ln2_b_.grad.Data<float>(), g.dln2.Data<float>(),
                     a.x1.Data<float>(), ln2_w_.value.Data<float>(), a.ln2_mean.Data<float>(),
                     a.ln2_rstd.Data<float>(), rows, c);
@@ -137,6 +171,7 @@ void Block::Backward(const float* x, const float* dy, float* dx, const BlockActi
   LinearBackward(g.dln1.Data<float>(), qkv_w_.grad.Data<float>(), qkv_b_.grad.Data<float>(),
                  g.dqkv.Data<float>(), a.ln1.Data<float>(), qkv_w_.value.Data<float>(), rows, c,
                  3 * hc);
+  SumInputGrad(g.dln1.Data<float>(), rows);
   LayerNormBackward(dx, ln1_w_.grad.Data<float>(), ln1_b_.grad.Data<float>(), g.dln1.Data<float>(),
                     x, ln1_w_.value.Data<float>(), a.ln1_mean.Data<float>(),
                     a.ln1_rstd.Data<float>(), rows, c);

@@ -3,6 +3,12 @@
 //   y  = x1 + fc_proj(gelu(fc(ln_2(x1))))
 // Activations live in a BlockActivations the caller owns (a pipeline stage keeps one per
 // micro-batch in flight); parameter gradients accumulate in the block's Parameters.
+//
+// Under tensor parallelism (tp > 1) the block holds heads / tp heads and d_ff / tp MLP
+// columns: qkv and c_fc are column-parallel, attn.c_proj and mlp.c_proj row-parallel; their
+// partial outputs are summed over the group before the (replicated) bias, and the gradients of
+// ln_1's and ln_2's outputs likewise in backward. Input and output are the full residual
+// stream, identical on every tensor-parallel rank.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +16,7 @@
 #include <vector>
 
 #include "runtime/nn/parameter.h"
+#include "runtime/nn/placement.h"
 
 namespace mt::nn {
 
@@ -35,8 +42,11 @@ struct BlockScratch {
 
 class Block {
  public:
-  // Creates parameters named "<prefix>.ln_1.weight" ... and initialises them GPT-2 style.
-  Block(const BlockShape& shape, const std::string& prefix, uint64_t seed, int n_layer);
+  // Creates parameters named "<prefix>.ln_1.weight" ... and initialises them GPT-2 style:
+  // rank `placement.tp_rank` gets its slice of the single-process initialisation. `shape`
+  // is the local one (heads and d_ff already divided by tp).
+  Block(const BlockShape& shape, const std::string& prefix, uint64_t seed, int n_layer,
+        const Placement& placement = {});
 
   // y[rows, C] from x[rows, C]; fills `acts`.
   void Forward(const float* x, float* y, BlockActivations& acts) const;
@@ -48,7 +58,12 @@ class Block {
   const BlockShape& shape() const { return shape_; }
 
  private:
+  void FinishRowParallel(float* out, const Parameter& bias, int64_t rows) const;
+  void SumInputGrad(float* d, int64_t rows) const;
+
   BlockShape shape_;
+  int tp_ = 1;
+  TensorParallel* group_ = nullptr;
   Parameter ln1_w_, ln1_b_, qkv_w_, qkv_b_, proj_w_, proj_b_;
   Parameter ln2_w_, ln2_b_, fc_w_, fc_b_, fcproj_w_, fcproj_b_;
 };

@@ -1,8 +1,14 @@
 // GPT: token + position embedding, n_layer pre-LN blocks, final LayerNorm, LM head tied to the
 // token embedding, softmax cross-entropy. Explicit forward/backward over CPU kernels.
 //
-// Usage per step: ZeroGrad(); for each micro-batch { Forward(tokens, targets); Backward(s); }
-// then the optimizer reads Parameters(). Not thread-safe: one model per thread.
+// One process, whole model: ZeroGrad(); for each micro-batch { Forward(tokens, targets);
+// Backward(s); } then the optimizer reads Parameters().
+//
+// Under a Placement (placement.h) the object holds one rank's part: its tensor-parallel slice
+// of every parameter it holds, and the layers of its pipeline chunks. The chunk API runs one
+// chunk on one micro-batch "slot" (a pipeline stage keeps several micro-batches in flight,
+// each in its own slot); Forward/Backward are chunk 0, slot 0 of a model whose single chunk
+// holds everything. Not thread-safe: one model per thread.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +20,7 @@
 #include "meshtrain/v1/job.pb.h"
 #include "runtime/nn/block.h"
 #include "runtime/nn/parameter.h"
+#include "runtime/nn/placement.h"
 
 namespace mt::nn {
 
@@ -24,8 +31,10 @@ struct GptConfig {
 
 class Gpt {
  public:
-  // Parameters are initialised deterministically from `seed` (GPT-2 scheme).
-  static absl::StatusOr<std::unique_ptr<Gpt>> Create(const GptConfig& config, uint64_t seed);
+  // Parameters are initialised deterministically from `seed` (GPT-2 scheme), the same values
+  // whatever the placement. InvalidArgument for a config or placement that does not divide.
+  static absl::StatusOr<std::unique_ptr<Gpt>> Create(const GptConfig& config, uint64_t seed,
+                                                     Placement placement = {});
 
   // Runs the model on tokens [batch, seq] (seq <= seq_len). With targets (same shape; < 0 =
   // ignored) returns the mean cross-entropy over counted positions; without, returns 0 and only
@@ -41,31 +50,78 @@ class Gpt {
   using GradsReady = std::function<void(const std::vector<Parameter*>&)>;
   void Backward(float loss_scale, const GradsReady& ready = {});
 
+  // ---- chunks (pipeline parallelism) ----
+  int chunks() const { return static_cast<int>(chunks_.size()); }
+  bool has_embedding(int chunk) const { return chunks_[chunk].embedding; }
+  bool has_head(int chunk) const { return chunks_[chunk].head; }
+  // Runs `chunk` on `slot`. tokens [batch, seq] are needed by every chunk (the embedding chunk
+  // embeds them), targets by the head chunk (may be null: no loss); `x` [batch*seq, C] is the
+  // previous chunk's output (ignored by the embedding chunk). tokens and targets must stay
+  // valid until the slot's backward. Returns the head chunk's loss, else 0.
+  float ForwardChunk(int chunk, int slot, const int32_t* tokens, const int32_t* targets,
+                     int64_t batch, int64_t seq, const float* x);
+  // The chunk's output [batch*seq, C] (chunks without the head).
+  const float* Output(int chunk, int slot) const;
+  // Backward of that slot's forward: `dy` is the gradient of Output (ignored by the head
+  // chunk, which starts from its loss scaled by loss_scale).
+  void BackwardChunk(int chunk, int slot, const float* dy, float loss_scale,
+                     const GradsReady& ready = {});
+  // The gradient of the chunk's input x [batch*seq, C] (chunks without the embedding).
+  const float* InputGrad(int chunk, int slot) const;
+
   void ZeroGrad();
-  // Canonical order: wte, wpe, blocks in order, ln_f (checkpoints and the optimizer use it).
+  // Canonical order of what this rank holds: wte, wpe, blocks in order, ln_f (checkpoints and
+  // the optimizer use it). The head chunk of a pipeline holds wte (tied) without wpe.
   std::vector<Parameter*> Parameters();
+  // True for the LM head's copy of the tied embedding on a pipeline stage without the
+  // embedding (its gradient is summed with the first stage's; count the norm there only).
+  bool IsTiedCopy(const Parameter* p) const { return p == &wte_ && !holds_wpe_; }
   const GptConfig& config() const { return config_; }
-  // Logits [batch, seq, vocab] and probabilities of the last Forward.
-  const float* logits() const { return logits_.Data<float>(); }
-  const float* probs() const { return probs_.Data<float>(); }
-  // Counted target positions of the last Forward.
-  int64_t counted() const { return counted_; }
+  const Placement& placement() const { return placement_; }
+  // The vocabulary columns this rank's logits hold: [vocab_begin, vocab_begin + local_vocab).
+  int64_t vocab_begin() const { return vocab_begin_; }
+  int64_t local_vocab() const { return config_.vocab_size / placement_.tp; }
+  // Of the last head forward in `slot`: logits and probabilities [rows, local_vocab], the
+  // arg-max over the whole vocabulary per row, the counted target positions.
+  const float* logits(int slot = 0) const;
+  const float* probs(int slot = 0) const;
+  const int32_t* predictions(int slot = 0) const;
+  int64_t counted(int slot = 0) const;
 
  private:
-  explicit Gpt(const GptConfig& config);
-  void Resize(int64_t batch, int64_t seq);
+  // Everything one forward keeps for its backward.
+  struct Slot {
+    int64_t batch = 0, seq = 0, counted = 0;
+    const int32_t* tokens = nullptr;
+    const int32_t* targets = nullptr;
+    std::vector<Tensor> residual;  // chunk layers + 1 tensors [rows, C]: inputs and the output
+    std::vector<BlockActivations> acts;
+    Tensor lnf, lnf_mean, lnf_rstd, logits, probs, losses, row_max, partial;
+    std::vector<int32_t> predictions;
+    Tensor dx;  // gradient of the chunk's input (chunks without the embedding)
+  };
+
+  struct Chunk {
+    int64_t first = 0, last = 0;  // layers [first, last)
+    bool embedding = false, head = false;
+    size_t block0 = 0;  // index of layer `first` in blocks_
+    std::vector<std::unique_ptr<Slot>> slots;
+  };
+  Gpt(const GptConfig& config, Placement placement);
+  Slot& Prepare(Chunk& c, int slot, int64_t batch, int64_t seq);
+  float HeadForward(Slot& s);
+  void HeadBackward(Slot& s, float loss_scale, float* dresidual);
+  void EmbedForward(Slot& s);
+  const Slot& HeadSlot(int slot) const;
 
   GptConfig config_;
+  Placement placement_;
+  int64_t vocab_begin_ = 0;
+  bool holds_wte_ = false, holds_wpe_ = false, holds_lnf_ = false;
   Parameter wte_, wpe_, lnf_w_, lnf_b_;
-  std::vector<Block> blocks_;
-  // Activations of the last Forward.
-  int64_t batch_ = 0, seq_ = 0, counted_ = 0;
-  const int32_t* tokens_ = nullptr;
-  const int32_t* targets_ = nullptr;
-  std::vector<Tensor> residual_;  // n_layer + 1 tensors [rows, C]: block inputs and the output
-  std::vector<BlockActivations> acts_;
-  Tensor lnf_, lnf_mean_, lnf_rstd_, logits_, probs_, losses_;
-  // Backward scratch.
+  std::vector<Block> blocks_;  // this rank's layers, chunk after chunk
+  std::vector<Chunk> chunks_;
+  // Backward scratch, shared by chunks and slots.
   BlockScratch scratch_;
   Tensor dlogits_, dresidual_a_, dresidual_b_, dlnf_;
 };

@@ -23,27 +23,45 @@ double AdamW::GlobalNorm() const {
   return std::sqrt(sum);
 }
 
-StepStats AdamW::Step(double lr) {
+double AdamW::SquaredNorm(const std::vector<double>& weights) const {
+  double sum = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (weights[i] == 0) continue;
+    sum += weights[i] * cpu::SumSquares(params_[i]->grad.Data<float>(), params_[i]->grad.numel());
+  }
+  return sum;
+}
+
+StepStats AdamW::Step(double lr) { return Step(lr, GlobalNorm()); }
+
+StepStats ClipStats(double grad_norm, double clip) {
   StepStats stats;
-  stats.grad_norm = GlobalNorm();
-  if (!std::isfinite(stats.grad_norm)) {
-    stats.finite = false;
-    return stats;
-  }
-  if (config_.clip > 0 && stats.grad_norm > config_.clip) {
-    stats.clip_scale = config_.clip / stats.grad_norm;
-  }
+  stats.grad_norm = grad_norm;
+  stats.finite = std::isfinite(grad_norm);
+  if (stats.finite && clip > 0 && grad_norm > clip) stats.clip_scale = clip / grad_norm;
+  return stats;
+}
+
+cpu::AdamWParams UpdateParams(const AdamWConfig& config, double lr, bool decay, int64_t step,
+                              double clip_scale) {
+  cpu::AdamWParams a;
+  a.lr = static_cast<float>(lr);
+  a.beta1 = static_cast<float>(config.beta1);
+  a.beta2 = static_cast<float>(config.beta2);
+  a.eps = static_cast<float>(config.eps);
+  a.weight_decay = decay ? static_cast<float>(config.weight_decay) : 0.0f;
+  a.step = step;
+  a.grad_scale = static_cast<float>(clip_scale);
+  return a;
+}
+
+StepStats AdamW::Step(double lr, double grad_norm) {
+  const StepStats stats = ClipStats(grad_norm, config_.clip);
+  if (!stats.finite) return stats;
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     nn::Parameter* p = params_[i];
-    cpu::AdamWParams a;
-    a.lr = static_cast<float>(lr);
-    a.beta1 = static_cast<float>(config_.beta1);
-    a.beta2 = static_cast<float>(config_.beta2);
-    a.eps = static_cast<float>(config_.eps);
-    a.weight_decay = p->weight_decay ? static_cast<float>(config_.weight_decay) : 0.0f;
-    a.step = step_;
-    a.grad_scale = static_cast<float>(stats.clip_scale);
+    const cpu::AdamWParams a = UpdateParams(config_, lr, p->weight_decay, step_, stats.clip_scale);
     cpu::AdamWUpdate(p->value.Data<float>(), p->grad.Data<float>(), m_[i].Data<float>(),
                      v_[i].Data<float>(), p->value.numel(), a);
   }

@@ -1,0 +1,97 @@
+// One rank's part of a (dp, tp, pp) mesh and the step that trains it (DESIGN §3): the model
+// slice (tensor-parallel placement, pipeline chunks), its optimizer (AdamW, or ZeRO-1 over the
+// dp group), and per step: micro-batches through the model (one process per stage: forward
+// and backward in turn; several stages: the pipeline executor running the job's schedule),
+// the tied embedding's gradient summed between the first and last stage, gradients averaged
+// over dp (buckets overlapped with the last backward, or ZeRO's reduce-scatter), the global
+// gradient norm with every parameter counted once, and the update.
+//
+// Every rank of the mesh ends a step with the loss of the whole global batch, and the mesh's
+// parameters equal (to fp32 rounding) those of a single process taking the same steps: the
+// equivalence tests hold it to that.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "launcher/worker/batch.h"
+#include "launcher/worker/evaluate.h"
+#include "meshtrain/v1/job.pb.h"
+#include "parallelism/data_parallel/buckets.h"
+#include "parallelism/data_parallel/zero.h"
+#include "parallelism/mesh/mesh.h"
+#include "parallelism/pipeline/executor.h"
+#include "parallelism/tensor_parallel/tp_group.h"
+#include "runtime/comm/backend.h"
+#include "runtime/data/index.h"
+#include "runtime/data/loader.h"
+#include "runtime/nn/gpt.h"
+#include "runtime/optim/adamw.h"
+
+namespace mt::worker {
+
+struct StepResult {
+  double loss = 0;
+  optim::StepStats stats;
+};
+
+class ParallelModel {
+ public:
+  // `world` ranked as the mesh in spec.mesh (null: one process). Collective over world: it
+  // splits the tp, dp and pp groups (and the tied-embedding group when pp > 1).
+  static absl::StatusOr<std::unique_ptr<ParallelModel>> Create(const meshtrain::v1::JobSpec& spec,
+                                                               comm::Backend* world);
+
+  // One optimizer step on this dp rank's slice of the global batch (`mine`, all ranks of a
+  // dp rank get the same). The loss is the global batch's, on every rank.
+  absl::StatusOr<StepResult> Step(const data::Samples& mine, const data::DatasetIndex& index,
+                                  double lr);
+  // Evaluation forward of one batch (all ranks of a dp rank run the same batch).
+  EvalForward EvalFn();
+
+  // The whole model on world rank 0 (null elsewhere): every parameter gathered from the
+  // ranks holding it. Collective over the world.
+  absl::StatusOr<std::unique_ptr<nn::Gpt>> GatherFull();
+
+  nn::Gpt& model() { return *model_; }
+  optim::AdamW* adamw() { return adamw_.get(); }     // null under ZeRO-1
+  dp::ZeroOptimizer* zero() { return zero_.get(); }  // null without
+  const mesh::Shape& shape() const { return shape_; }
+  const mesh::Coords& coords() const { return coords_; }
+  bool lead() const { return world_ == nullptr || world_->rank() == 0; }
+  // Groups along one axis: null when the axis has size 1.
+  comm::Backend* dp_group() { return Axis(groups_.dp); }
+  comm::Backend* pp_group() { return Axis(groups_.pp); }
+  comm::Backend* tp_group() { return Axis(groups_.tp); }
+  const dp::GradBuckets* buckets() const { return buckets_ ? &*buckets_ : nullptr; }
+  const pipeline::Executor* executor() const { return executor_.get(); }
+
+ private:
+  ParallelModel() = default;
+  static comm::Backend* Axis(const std::unique_ptr<comm::Backend>& g) {
+    return g && g->size() > 1 ? g.get() : nullptr;
+  }
+  absl::StatusOr<double> ForwardBackward(const data::Samples& mine,
+                                         const data::DatasetIndex& index);
+  absl::Status SyncGradients(double& loss);
+  absl::StatusOr<double> GlobalNorm();
+  absl::Status SumOver(comm::Backend* group, float* data, int64_t n, const char* what);
+
+  meshtrain::v1::JobSpec spec_;
+  comm::Backend* world_ = nullptr;
+  mesh::Shape shape_;
+  mesh::Coords coords_;
+  mesh::Groups groups_;
+  std::unique_ptr<comm::Backend> tied_;  // first and last stage, same (dp, tp); pp > 1
+  std::unique_ptr<tp::TpGroup> tp_ops_;
+  std::unique_ptr<nn::Gpt> model_;
+  std::unique_ptr<optim::AdamW> adamw_;
+  std::unique_ptr<dp::ZeroOptimizer> zero_;
+  std::optional<dp::GradBuckets> buckets_;
+  std::unique_ptr<pipeline::Executor> executor_;
+  std::vector<double> norm_weights_;  // per parameter: 1 counted here, 0 a copy counted elsewhere
+  std::vector<Batch> micro_;
+};
+
+}  // namespace mt::worker

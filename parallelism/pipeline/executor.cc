@@ -1,0 +1,141 @@
+// Pipeline executor (see executor.h).
+#include "parallelism/pipeline/executor.h"
+
+#include <chrono>
+
+#include "fmt/format.h"
+#include "runtime/core/status.h"
+
+namespace mt::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+Executor::Executor(nn::Gpt& model, Schedule schedule, int stage, comm::Backend* group)
+    : model_(model), schedule_(std::move(schedule)), stage_(stage), group_(group) {
+  MT_CHECK(model.chunks() == schedule_.chunks && (group != nullptr || schedule_.stages == 1));
+  activations_.resize(schedule_.chunks);
+  gradients_.resize(schedule_.chunks);
+  for (int c = 0; c < schedule_.chunks; ++c) {
+    activations_[c].resize(schedule_.micro_batches);
+    gradients_[c].resize(schedule_.micro_batches);
+  }
+}
+
+// Unique per (boundary piece, micro-batch, direction) within a step; the same values recur
+// every step, and a pair's messages with one tag arrive in order.
+int Executor::Tag(int piece, int micro, int direction) const {
+  return (piece * schedule_.micro_batches + micro) * 2 + direction;
+}
+
+absl::Status Executor::Receive(std::vector<float>& into, int64_t n, int from_piece, int tag) {
+  into.resize(n);
+  auto work = group_->Recv(into.data(), n, DType::kF32, StageOf(from_piece), tag);
+  return Annotate(
+      work->Wait(comm::Options{}.timeout),
+      fmt::format("pipeline stage {}: receive from stage {}", stage_, StageOf(from_piece)));
+}
+
+void Executor::Send(const float* data, int64_t n, int to_piece, int tag) {
+  sends_.push_back(group_->Send(data, n, DType::kF32, StageOf(to_piece), tag));
+}
+
+absl::StatusOr<float> Executor::DoForward(const Action& a, const MicroBatch& mb) {
+  const int piece = Piece(a.chunk);
+  const int64_t n = mb.batch * mb.seq * model_.config().d_model;
+  const float* x = nullptr;
+  if (!model_.has_embedding(a.chunk)) {
+    auto& buf = activations_[a.chunk][a.micro];
+    MT_RETURN_IF_ERROR(Receive(buf, n, piece - 1, Tag(piece - 1, a.micro, 0)));
+    x = buf.data();
+  }
+  const auto t = Clock::now();
+  const bool head = model_.has_head(a.chunk);
+  const float loss = model_.ForwardChunk(a.chunk, a.micro, mb.tokens, head ? mb.targets : nullptr,
+                                         mb.batch, mb.seq, x);
+  times_.compute_s += Since(t);
+  if (!head) Send(model_.Output(a.chunk, a.micro), n, piece + 1, Tag(piece, a.micro, 0));
+  return loss;
+}
+
+absl::Status Executor::DoBackward(const Action& a, const MicroBatch& mb, float loss_scale) {
+  const int piece = Piece(a.chunk);
+  const int64_t n = mb.batch * mb.seq * model_.config().d_model;
+  const float* dy = nullptr;
+  if (!model_.has_head(a.chunk)) {
+    auto& buf = gradients_[a.chunk][a.micro];
+    MT_RETURN_IF_ERROR(Receive(buf, n, piece + 1, Tag(piece, a.micro, 1)));
+    dy = buf.data();
+  }
+  const auto t = Clock::now();
+  model_.BackwardChunk(a.chunk, a.micro, dy, loss_scale);
+  times_.compute_s += Since(t);
+  if (!model_.has_embedding(a.chunk)) {
+    Send(model_.InputGrad(a.chunk, a.micro), n, piece - 1, Tag(piece - 1, a.micro, 1));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Executor::WaitSends() {
+  absl::Status first;
+  for (auto& w : sends_) {
+    absl::Status s = w->Wait(comm::Options{}.timeout);
+    if (first.ok() && !s.ok()) first = Annotate(s, fmt::format("pipeline stage {}: send", stage_));
+  }
+  sends_.clear();
+  return first;
+}
+
+absl::StatusOr<double> Executor::Run(const std::vector<MicroBatch>& micro, float loss_scale) {
+  MT_CHECK(static_cast<int>(micro.size()) == schedule_.micro_batches);
+  const auto start = Clock::now();
+  times_ = {};
+  double loss = 0;
+  absl::Status status;
+  for (const Action& a : schedule_.per_stage[stage_]) {
+    if (a.op == Op::kForward) {
+      auto l = DoForward(a, micro[a.micro]);
+      if (!l.ok()) {
+        status = l.status();
+        break;
+      }
+      loss += *l * loss_scale;
+    } else if (status = DoBackward(a, micro[a.micro], loss_scale); !status.ok()) {
+      break;
+    }
+  }
+  absl::Status sent = WaitSends();
+  times_.total_s = Since(start);
+  MT_RETURN_IF_ERROR(status);
+  MT_RETURN_IF_ERROR(sent);
+  return loss;
+}
+
+absl::Status Executor::Forward(const std::vector<MicroBatch>& micro,
+                               const std::function<void(int micro, float loss)>& on_head) {
+  // Every micro-batch uses slot 0 (evaluation may run more micro-batches than a step has), so
+  // its sends complete before the next one overwrites the slot.
+  for (int m = 0; m < static_cast<int>(micro.size()); ++m) {
+    absl::Status status;
+    for (int c = 0; c < schedule_.chunks && status.ok(); ++c) {
+      auto loss = DoForward(Action{Op::kForward, 0, c}, micro[m]);
+      if (!loss.ok()) {
+        status = loss.status();
+      } else if (model_.has_head(c) && on_head) {
+        on_head(m, *loss);
+      }
+    }
+    absl::Status sent = WaitSends();
+    MT_RETURN_IF_ERROR(status);
+    MT_RETURN_IF_ERROR(sent);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mt::pipeline

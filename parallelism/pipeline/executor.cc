@@ -20,11 +20,11 @@ double Since(Clock::time_point t) {
 Executor::Executor(nn::Gpt& model, Schedule schedule, int stage, comm::Backend* group)
     : model_(model), schedule_(std::move(schedule)), stage_(stage), group_(group) {
   MT_CHECK(model.chunks() == schedule_.chunks && (group != nullptr || schedule_.stages == 1));
-  activations_.resize(schedule_.chunks);
-  gradients_.resize(schedule_.chunks);
-  for (int c = 0; c < schedule_.chunks; ++c) {
-    activations_[c].resize(schedule_.micro_batches);
-    gradients_[c].resize(schedule_.micro_batches);
+  for (auto* v : {&activations_, &gradients_}) {
+    v->assign(schedule_.chunks, std::vector<std::vector<float>>(schedule_.micro_batches));
+  }
+  for (auto* v : {&act_recv_, &grad_recv_}) {
+    v->assign(schedule_.chunks, std::vector<std::shared_ptr<comm::Work>>(schedule_.micro_batches));
   }
 }
 
@@ -34,12 +34,31 @@ int Executor::Tag(int piece, int micro, int direction) const {
   return (piece * schedule_.micro_batches + micro) * 2 + direction;
 }
 
-absl::Status Executor::Receive(std::vector<float>& into, int64_t n, int from_piece, int tag) {
+std::shared_ptr<comm::Work> Executor::Post(std::vector<float>& into, int64_t n, int from_piece,
+                                           int tag) {
   into.resize(n);
-  auto work = group_->Recv(into.data(), n, DType::kF32, StageOf(from_piece), tag);
+  return group_->Recv(into.data(), n, DType::kF32, StageOf(from_piece), tag);
+}
+
+absl::Status Executor::Await(std::shared_ptr<comm::Work>& work, int from_piece) {
+  absl::Status s = work->Wait(comm::Options{}.timeout);
+  work.reset();
   return Annotate(
-      work->Wait(comm::Options{}.timeout),
-      fmt::format("pipeline stage {}: receive from stage {}", stage_, StageOf(from_piece)));
+      s, fmt::format("pipeline stage {}: receive from stage {}", stage_, StageOf(from_piece)));
+}
+
+void Executor::PostAll(const std::vector<MicroBatch>& micro) {
+  for (const Action& a : schedule_.per_stage[stage_]) {
+    const int piece = Piece(a.chunk);
+    const int64_t n = micro[a.micro].batch * micro[a.micro].seq * model_.config().d_model;
+    if (a.op == Op::kForward && !model_.has_embedding(a.chunk)) {
+      act_recv_[a.chunk][a.micro] =
+          Post(activations_[a.chunk][a.micro], n, piece - 1, Tag(piece - 1, a.micro, 0));
+    } else if (a.op == Op::kBackward && !model_.has_head(a.chunk)) {
+      grad_recv_[a.chunk][a.micro] =
+          Post(gradients_[a.chunk][a.micro], n, piece + 1, Tag(piece, a.micro, 1));
+    }
+  }
 }
 
 void Executor::Send(const float* data, int64_t n, int to_piece, int tag) {
@@ -51,9 +70,11 @@ absl::StatusOr<float> Executor::DoForward(const Action& a, const MicroBatch& mb)
   const int64_t n = mb.batch * mb.seq * model_.config().d_model;
   const float* x = nullptr;
   if (!model_.has_embedding(a.chunk)) {
-    auto& buf = activations_[a.chunk][a.micro];
-    MT_RETURN_IF_ERROR(Receive(buf, n, piece - 1, Tag(piece - 1, a.micro, 0)));
-    x = buf.data();
+    auto& work = act_recv_[a.chunk][a.micro];
+    if (!work)
+      work = Post(activations_[a.chunk][a.micro], n, piece - 1, Tag(piece - 1, a.micro, 0));
+    MT_RETURN_IF_ERROR(Await(work, piece - 1));
+    x = activations_[a.chunk][a.micro].data();
   }
   const auto t = Clock::now();
   const bool head = model_.has_head(a.chunk);
@@ -69,9 +90,10 @@ absl::Status Executor::DoBackward(const Action& a, const MicroBatch& mb, float l
   const int64_t n = mb.batch * mb.seq * model_.config().d_model;
   const float* dy = nullptr;
   if (!model_.has_head(a.chunk)) {
-    auto& buf = gradients_[a.chunk][a.micro];
-    MT_RETURN_IF_ERROR(Receive(buf, n, piece + 1, Tag(piece, a.micro, 1)));
-    dy = buf.data();
+    auto& work = grad_recv_[a.chunk][a.micro];
+    if (!work) work = Post(gradients_[a.chunk][a.micro], n, piece + 1, Tag(piece, a.micro, 1));
+    MT_RETURN_IF_ERROR(Await(work, piece + 1));
+    dy = gradients_[a.chunk][a.micro].data();
   }
   const auto t = Clock::now();
   model_.BackwardChunk(a.chunk, a.micro, dy, loss_scale);
@@ -98,6 +120,7 @@ absl::StatusOr<double> Executor::Run(const std::vector<MicroBatch>& micro, float
   times_ = {};
   double loss = 0;
   absl::Status status;
+  PostAll(micro);
   for (const Action& a : schedule_.per_stage[stage_]) {
     if (a.op == Op::kForward) {
       auto l = DoForward(a, micro[a.micro]);
@@ -111,6 +134,12 @@ absl::StatusOr<double> Executor::Run(const std::vector<MicroBatch>& micro, float
     }
   }
   absl::Status sent = WaitSends();
+  // After a failure, posted receives must not outlive this step (their Work waits on drop).
+  for (auto* posted : {&act_recv_, &grad_recv_}) {
+    for (auto& chunk : *posted) {
+      for (auto& w : chunk) w.reset();
+    }
+  }
   times_.total_s = Since(start);
   MT_RETURN_IF_ERROR(status);
   MT_RETURN_IF_ERROR(sent);

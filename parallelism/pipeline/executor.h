@@ -5,8 +5,10 @@
 // Messages: the activation of micro-batch m leaving piece k, and the gradient arriving at it,
 // travel between the stages holding pieces k and k+1 with tags that name (k, m, direction), so
 // a schedule may order them freely. Sends are asynchronous (their buffers are the model's
-// per-slot outputs, untouched until the next step) and are waited for at the end of Run;
-// receives block when the action needs their data. Micro-batch m uses model slot m.
+// per-slot outputs, untouched until the next step) and are waited for at the end of Run.
+// Run posts every receive of the step up front (as Megatron batches its isend/irecv), so data
+// moves while the stage computes; an action waits only for its own input. Micro-batch m uses
+// model slot m.
 #pragma once
 
 #include <functional>
@@ -55,7 +57,10 @@ class Executor {
   int Piece(int chunk) const { return chunk * schedule_.stages + stage_; }
   int StageOf(int piece) const { return piece % schedule_.stages; }
   int Tag(int piece, int micro, int direction) const;
-  absl::Status Receive(std::vector<float>& into, int64_t n, int from_piece, int tag);
+  // Posts the receive of (piece boundary, micro-batch, direction) into its buffer.
+  std::shared_ptr<comm::Work> Post(std::vector<float>& into, int64_t n, int from_piece, int tag);
+  absl::Status Await(std::shared_ptr<comm::Work>& work, int from_piece);
+  void PostAll(const std::vector<MicroBatch>& micro);
   void Send(const float* data, int64_t n, int to_piece, int tag);
   absl::StatusOr<float> DoForward(const Action& a, const MicroBatch& mb);
   absl::Status DoBackward(const Action& a, const MicroBatch& mb, float loss_scale);
@@ -65,7 +70,8 @@ class Executor {
   Schedule schedule_;
   int stage_;
   comm::Backend* group_;
-  std::vector<std::vector<std::vector<float>>> activations_, gradients_;  // [chunk][micro]
+  std::vector<std::vector<std::vector<float>>> activations_, gradients_;        // [chunk][micro]
+  std::vector<std::vector<std::shared_ptr<comm::Work>>> act_recv_, grad_recv_;  // posted
   std::vector<std::shared_ptr<comm::Work>> sends_;
   StageTimes times_;
 };

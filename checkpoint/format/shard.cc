@@ -114,7 +114,8 @@ absl::Status WriteTensor(hid_t group, const TensorSlice& t) {
   std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
   Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   Id dcpl = NoTimes(H5P_DATASET_CREATE);
-  Id ds(H5Dcreate2(group, t.name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+  const std::string& dataset = t.dataset.empty() ? t.name : t.dataset;
+  Id ds(H5Dcreate2(group, dataset.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
         H5Dclose);
   if (!ds.ok() || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values()) < 0) {
     return Err("writing " + t.name);
@@ -181,7 +182,8 @@ absl::StatusOr<TensorSlice> ReadTensorMeta(hid_t group, const std::string& name)
   std::vector<hsize_t> dims(rank);
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   TensorSlice t;
-  t.name = name;
+  t.dataset = name;
+  t.name = name.substr(0, name.find('#'));
   t.shape.assign(dims.begin(), dims.end());
   MT_ASSIGN_OR_RETURN(t.global_shape, ReadInts(ds, "global_shape"));
   MT_ASSIGN_OR_RETURN(t.offset, ReadInts(ds, "offset"));
@@ -283,7 +285,7 @@ absl::Status ShardReader::Load() {
 
 absl::Status ShardReader::Read(const std::string& name, float* dst) const {
   auto it = std::find_if(tensors_.begin(), tensors_.end(),
-                         [&](const TensorSlice& t) { return t.name == name; });
+                         [&](const TensorSlice& t) { return t.dataset == name; });
   if (it == tensors_.end()) {
     return absl::NotFoundError(fmt::format("{}: no tensor {}", source_, name));
   }
@@ -307,7 +309,7 @@ absl::StatusOr<Shard> DecodeShard(std::string_view image, const std::string& sou
   for (TensorSlice t : reader->tensors()) {
     if (!only || only->count(t.name)) {
       t.data.resize(t.numel());
-      MT_RETURN_IF_ERROR(reader->Read(t.name, t.data.data()));
+      MT_RETURN_IF_ERROR(reader->Read(t.dataset, t.data.data()));
     }
     shard.tensors.push_back(std::move(t));
   }

@@ -7,7 +7,9 @@
 //                     seed, job_hash
 //   /tensors/<name>   one dataset per tensor slice this rank saved: contiguous little-endian
 //                     f32; attributes global_shape, offset (of this slice in the global
-//                     tensor), dtype ("f32"), xxh64 (of the slice's bytes).
+//                     tensor), dtype ("f32"), xxh64 (of the slice's bytes). A rank holding
+//                     several rectangles of one tensor (tensor parallelism splits QKV as q, k
+//                     and v rows) names the k-th "<name>#k" for k >= 1.
 // Tensor names: parameters by their stable model name ("h.0.attn.c_attn.weight"), AdamW
 // moments as "optim.m.<param>" and "optim.v.<param>".
 //
@@ -37,13 +39,14 @@ inline constexpr char kShardMagic[] = "meshtrain.checkpoint";
 inline constexpr int64_t kShardFormatVersion = 1;
 
 struct TensorSlice {
-  std::string name;
+  std::string name;  // the tensor's
   std::vector<int64_t> global_shape;
   std::vector<int64_t> offset;  // of this slice in the global tensor, per dimension
   std::vector<int64_t> shape;   // of this slice
   std::vector<float> data;      // the values (row-major), owned: a snapshot, or what was read
   const float* view = nullptr;  // or values owned elsewhere, valid until the write returns
   std::string xxh64;            // read from the file (empty when writing)
+  std::string dataset;          // in the file: `name`, or "<name>#k" (writing: empty = `name`)
 
   const float* values() const { return view ? view : data.data(); }
   int64_t numel() const;
@@ -83,9 +86,9 @@ class ShardReader {
   const ShardHeader& header() const { return header_; }
   // Every tensor slice in the file, without values (data empty, xxh64 set), by name.
   const std::vector<TensorSlice>& tensors() const { return tensors_; }
-  // Reads tensor `name`'s numel() values into `dst` and checks them against their XXH64:
+  // Reads dataset `dataset`'s numel() values into `dst` and checks them against their XXH64:
   // DataLoss naming the source and the tensor on a mismatch or a failed read.
-  absl::Status Read(const std::string& name, float* dst) const;
+  absl::Status Read(const std::string& dataset, float* dst) const;
 
  private:
   ShardReader(int64_t file, std::string source) : file_(file), source_(std::move(source)) {}

@@ -116,7 +116,9 @@ absl::StatusOr<FileEntry> CheckpointStore::PutShard(int64_t version, int64_t ran
   FileEntry f;
   f.name = ShardFileName(rank);
   f.rank = rank;
-  for (const TensorSlice& t : shard.tensors) f.tensors.push_back(t.name);
+  for (const TensorSlice& t : shard.tensors) {
+    if (f.tensors.empty() || f.tensors.back() != t.name) f.tensors.push_back(t.name);
+  }
   const std::string path = VersionDir(version) + "/" + f.name;
   if (std::optional<std::string> local = blobs_->LocalPath(path)) {
     MT_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(*local).parent_path().string()));
@@ -263,7 +265,7 @@ absl::StatusOr<std::map<std::string, FullTensor>> CheckpointStore::ReadTensors(
     for (TensorSlice s : reader->tensors()) {
       if (!wanted.count(s.name)) continue;
       s.data.resize(s.numel());
-      MT_RETURN_IF_ERROR(reader->Read(s.name, s.data.data()));
+      MT_RETURN_IF_ERROR(reader->Read(s.dataset, s.data.data()));
       FullTensor& full = out[s.name];
       std::vector<uint8_t>& mask = covered[s.name];
       if (full.shape.empty()) {
@@ -318,7 +320,7 @@ absl::StatusOr<std::vector<std::string>> CheckpointStore::Verify(int64_t version
     std::vector<float> values;
     for (const TensorSlice& t : (*reader)->tensors()) {  // each tensor's own checksum too
       values.resize(t.numel());
-      absl::Status s = (*reader)->Read(t.name, values.data());
+      absl::Status s = (*reader)->Read(t.dataset, values.data());
       if (!s.ok()) problems.push_back(std::string(s.message()));
     }
   }

@@ -39,14 +39,6 @@ std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, i
   return r.spec;
 }
 
-std::string UnsupportedMesh(const meshtrain::v1::JobSpec& spec) {
-  if (!spec.has_checkpoint() || (spec.mesh().tp() == 1 && spec.mesh().pp() == 1)) return "";
-  return fmt::format(
-      "checkpoint: saving a mesh with tp = {}, pp = {} needs checkpoint resharding, which is "
-      "not in this build yet; remove the checkpoint block or use tp = pp = 1",
-      spec.mesh().tp(), spec.mesh().pp());
-}
-
 coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world) {
   coord::CoordinatorConfig c;
   c.job_id = job::JobId(spec);

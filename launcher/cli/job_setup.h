@@ -21,10 +21,6 @@ int TrainingExitCode(const absl::Status& status);
 // Loads and validates; prints problems to stderr and returns nullopt when invalid.
 std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, int world);
 
-// What this build cannot run yet, found before any process starts: checkpoints of meshes
-// with tensor or pipeline slices (resharding). Returns the problem line, or "" when fine.
-std::string UnsupportedMesh(const meshtrain::v1::JobSpec& spec);
-
 coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world);
 
 // --token-file / --tls-* flags into server options (errors name the file).

@@ -111,10 +111,6 @@ int RunWorkerCommand(const WorkerArgs& args) {
   const std::optional<int> mpi_world = EnvInt("OMPI_COMM_WORLD_SIZE");
   auto spec = LoadJobForWorld(args.job, mpi_world.value_or(0));
   if (!spec) return kExitInvalid;
-  if (std::string why = UnsupportedMesh(*spec); !why.empty()) {
-    std::fprintf(stderr, "%s\n", why.c_str());
-    return kExitInvalid;
-  }
   const int world = spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();
   worker::WorkerOptions o;
   o.spec = *spec;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <numeric>
 
 #include "checkpoint/format/shard.h"
@@ -18,16 +20,6 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::vector<int64_t> ShapeOf(const Tensor& t) { return {t.shape().begin(), t.shape().end()}; }
-
-// The whole tensor as a slice viewing `values` (the tensor itself, or its snapshot).
-ckpt::TensorSlice Whole(const std::string& name, const Tensor& t, const float* values) {
-  const std::vector<int64_t> shape = ShapeOf(t);
-  ckpt::TensorSlice s{name, shape, std::vector<int64_t>(shape.size(), 0), shape, {}};
-  s.view = values;
-  return s;
-}
-
 // Parameter i's state with its checkpoint names: the value and its two AdamW moments.
 std::array<std::pair<std::string, Tensor*>, 3> StateOf(nn::Parameter& p, optim::AdamW& opt,
                                                        size_t i) {
@@ -35,61 +27,139 @@ std::array<std::pair<std::string, Tensor*>, 3> StateOf(nn::Parameter& p, optim::
       {{p.name, &p.value}, {"optim.m." + p.name, &opt.m()[i]}, {"optim.v." + p.name, &opt.v()[i]}}};
 }
 
-// The whole state's tensors by checkpoint name.
-std::map<std::string, Tensor*> StateTensors(nn::Gpt& model, optim::AdamW& opt) {
-  std::map<std::string, Tensor*> out;
-  const auto params = model.Parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    for (auto& [name, t] : StateOf(*params[i], opt, i)) out[name] = t;
-  }
-  return out;
-}
-
 std::string ShapeText(const std::vector<int64_t>& s) {
   return fmt::format("[{}]", fmt::join(s, ", "));
 }
 
-// Checks that a saved slice is the whole tensor `target` is.
-absl::Status Fits(const ckpt::TensorSlice& saved, const Tensor& target) {
-  const std::vector<int64_t> want = ShapeOf(target);
-  const bool whole =
-      std::all_of(saved.offset.begin(), saved.offset.end(), [](int64_t o) { return o == 0; }) &&
-      saved.shape == saved.global_shape;
-  if (!whole || saved.global_shape != want) {
-    return absl::InvalidArgumentError(
-        fmt::format("tensor {}: saved {} (slice {} at {}) does not fit the model's {}", saved.name,
-                    ShapeText(saved.global_shape), ShapeText(saved.shape), ShapeText(saved.offset),
-                    ShapeText(want)));
+// One tensor this rank holds, as rectangles of the global tensor stacked in local memory.
+struct Held {
+  std::string name;
+  Tensor* tensor = nullptr;
+  std::vector<int64_t> global;
+  std::vector<nn::SlicePiece> pieces;
+  int64_t covered = 0;  // elements restored so far
+};
+
+// The rank's rectangles of parameter `p` (whole when it is replicated or tp is 1).
+std::vector<nn::SlicePiece> PiecesOf(const nn::Parameter& p, const nn::Placement& at) {
+  return nn::SlicePieces(nn::GlobalShape(p.value.shape(), p.partition, at.tp), p.partition, at.tp,
+                         at.tp_rank);
+}
+
+int64_t Volume(const std::vector<int64_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
+}
+
+// Rows and columns of a 1-D or 2-D shape (1-D: one column).
+std::pair<int64_t, int64_t> Dims(const std::vector<int64_t>& v) {
+  return {v[0], v.size() > 1 ? v[1] : 1};
+}
+
+// Copies the overlap of a saved slice (values in `src`) into the held tensor's rectangles;
+// returns the elements copied.
+int64_t CopyOverlap(const ckpt::TensorSlice& saved, const float* src, Held& h) {
+  const auto [so_r, so_c] = Dims(saved.offset);
+  const auto [ss_r, ss_c] = Dims(saved.shape);
+  float* dst = h.tensor->Data<float>();
+  int64_t base = 0, copied = 0;
+  for (const nn::SlicePiece& p : h.pieces) {
+    const auto [po_r, po_c] = Dims(p.offset);
+    const auto [ps_r, ps_c] = Dims(p.shape);
+    const int64_t r0 = std::max(so_r, po_r), r1 = std::min(so_r + ss_r, po_r + ps_r);
+    const int64_t c0 = std::max(so_c, po_c), c1 = std::min(so_c + ss_c, po_c + ps_c);
+    for (int64_t r = r0; r < r1 && c0 < c1; ++r) {
+      std::copy_n(src + (r - so_r) * ss_c + (c0 - so_c), c1 - c0,
+                  dst + base + (r - po_r) * ps_c + (c0 - po_c));
+      copied += c1 - c0;
+    }
+    base += Volume(p.shape);
   }
-  return absl::OkStatus();
+  return copied;
+}
+
+// Whether a saved slice overlaps any of the held rectangles.
+bool Overlaps(const ckpt::TensorSlice& saved, const Held& h) {
+  for (const nn::SlicePiece& p : h.pieces) {
+    bool all = true;
+    for (size_t d = 0; d < p.offset.size() && all; ++d) {
+      all = saved.offset[d] < p.offset[d] + p.shape[d] &&
+            p.offset[d] < saved.offset[d] + saved.shape[d];
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+// Every tensor of the rank's state, by checkpoint name.
+std::map<std::string, Held> HeldState(nn::Gpt& model, optim::AdamW& opt) {
+  std::map<std::string, Held> out;
+  const auto params = model.Parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto pieces = PiecesOf(*params[i], model.placement());
+    const auto global =
+        nn::GlobalShape(params[i]->value.shape(), params[i]->partition, model.placement().tp);
+    for (auto& [name, t] : StateOf(*params[i], opt, i)) out[name] = Held{name, t, global, pieces};
+  }
+  return out;
+}
+
+// The parameter a checkpoint tensor name belongs to ("optim.m.h.0..." -> "h.0...").
+std::string ParameterOf(const std::string& name) {
+  for (const char* prefix : {"optim.m.", "optim.v."}) {
+    if (name.rfind(prefix, 0) == 0) return name.substr(std::string(prefix).size());
+  }
+  return name;
+}
+
+// Reads the saved slices this rank needs from one file into `held`.
+absl::Status LoadFile(ckpt::CheckpointStore& store, const ckpt::Manifest& m,
+                      const ckpt::FileEntry& f, const nn::GptConfig& config,
+                      std::map<std::string, Held>& held) {
+  const std::string where = store.Where(m, f);
+  MT_ASSIGN_OR_RETURN(auto reader, store.OpenShardForRestore(m, f));
+  std::vector<float> buf;
+  for (const ckpt::TensorSlice& t : reader->tensors()) {
+    auto it = held.find(t.name);
+    if (it == held.end()) {
+      if (nn::Gpt::IsParameterName(config, ParameterOf(t.name))) continue;  // another rank's
+      return absl::InvalidArgumentError(
+          fmt::format("{}: tensor {} is not part of this model", where, t.name));
+    }
+    Held& h = it->second;
+    if (t.global_shape != h.global) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: tensor {}: saved {} (slice {} at {}) does not fit the model's {}", where, t.name,
+          ShapeText(t.global_shape), ShapeText(t.shape), ShapeText(t.offset), ShapeText(h.global)));
+    }
+    if (!Overlaps(t, h)) continue;
+    buf.resize(t.numel());
+    MT_RETURN_IF_ERROR(reader->Read(t.dataset, buf.data()));  // checksum checked
+    h.covered += CopyOverlap(t, buf.data(), h);
+  }
+  return store.CheckFile(m, f);  // the whole file too (now in the page cache)
 }
 
 absl::StatusOr<RestoredState> LoadVersion(ckpt::CheckpointStore& store, int64_t version,
                                           nn::Gpt& model, optim::AdamW& opt) {
   MT_ASSIGN_OR_RETURN(ckpt::Manifest m, store.ReadManifest(version));
-  std::map<std::string, Tensor*> targets = StateTensors(model, opt);
-  std::set<std::string> missing;
-  for (const auto& [name, t] : targets) missing.insert(name);
+  std::map<std::string, Held> held = HeldState(model, opt);
   for (const ckpt::FileEntry& f : m.files) {
-    if (f.tensors.empty()) continue;
-    const std::string where = store.Where(m, f);
-    MT_ASSIGN_OR_RETURN(auto reader, store.OpenShardForRestore(m, f));
-    for (const ckpt::TensorSlice& t : reader->tensors()) {
-      auto it = targets.find(t.name);
-      if (it == targets.end()) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}: tensor {} is not part of this model", where, t.name));
-      }
-      MT_RETURN_IF_ERROR(Annotate(Fits(t, *it->second), where));
-      // Straight from the file into the tensor, its checksum checked.
-      MT_RETURN_IF_ERROR(reader->Read(t.name, it->second->Data<float>()));
-      missing.erase(t.name);
-    }
-    MT_RETURN_IF_ERROR(store.CheckFile(m, f));  // the whole file too (now in the page cache)
+    const bool needed = std::any_of(f.tensors.begin(), f.tensors.end(), [&](const std::string& t) {
+      return held.count(t) > 0 || !nn::Gpt::IsParameterName(model.config(), ParameterOf(t));
+    });
+    if (needed) MT_RETURN_IF_ERROR(LoadFile(store, m, f, model.config(), held));
   }
-  if (!missing.empty()) {
-    return absl::DataLossError(fmt::format("{}: checkpoint version {} lacks tensor {} ({} in all)",
-                                           store.uri(), version, *missing.begin(), missing.size()));
+  for (const auto& [name, h] : held) {
+    const int64_t want = h.tensor->numel();
+    if (h.covered < want) {
+      return absl::DataLossError(fmt::format(
+          "{}: checkpoint version {} lacks tensor {} ({} of the {} elements this rank holds)",
+          store.uri(), version, name, h.covered, want));
+    }
+    if (h.covered > want) {
+      return absl::DataLossError(fmt::format(
+          "{}: checkpoint version {}: saved slices of {} overlap", store.uri(), version, name));
+    }
   }
   opt.set_step(m.optimizer_step);
   return RestoredState{version, m.step, m.optimizer_step, m.cursor};
@@ -163,16 +233,37 @@ absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step,
   MT_RETURN_IF_ERROR(Wait());  // at most one save in flight
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t version = next_version_++;
+  // What this rank's slice holds that no other slice does: everything but the tied copy, and
+  // replicated tensors only on tp rank 0; the dp replicas share it out.
   const auto params = model.Parameters();
+  const nn::Placement& at = model.placement();
+  std::vector<size_t> mine;
   std::vector<int64_t> bytes;
-  for (const nn::Parameter* p : params) bytes.push_back(3 * p->value.numel() * 4);
-  const std::vector<int> owner = AssignToRanks(bytes, o_.world);
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (model.IsTiedCopy(params[i]) || (params[i]->partition.replicated() && at.tp_rank != 0)) {
+      continue;
+    }
+    mine.push_back(i);
+    bytes.push_back(3 * params[i]->value.numel() * 4);
+  }
+  const std::vector<int> owner = AssignToRanks(bytes, o_.dp);
   ckpt::Shard shard;
   shard.header = {step, cursor, o_.rank, o_.world, o_.mesh, o_.seed, o_.job_hash};
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (owner[i] != o_.rank) continue;
-    for (auto& [name, t] : StateOf(*params[i], opt, i)) {
-      shard.tensors.push_back(Whole(name, *t, Snapshot(*t)));
+  for (size_t j = 0; j < mine.size(); ++j) {
+    if (owner[j] != o_.dp_rank) continue;
+    nn::Parameter& p = *params[mine[j]];
+    const auto global = nn::GlobalShape(p.value.shape(), p.partition, at.tp);
+    const auto pieces = PiecesOf(p, at);
+    for (auto& [name, t] : StateOf(p, opt, mine[j])) {
+      const float* values = Snapshot(*t);
+      int64_t base = 0;
+      for (size_t k = 0; k < pieces.size(); ++k) {
+        ckpt::TensorSlice s{name, global, pieces[k].offset, pieces[k].shape, {}};
+        if (k > 0) s.dataset = fmt::format("{}#{}", name, k);
+        s.view = values + base;
+        base += Volume(pieces[k].shape);
+        shard.tensors.push_back(std::move(s));
+      }
     }
   }
   snapshot_used_ = 0;

@@ -3,11 +3,17 @@
 //
 // What is saved: every parameter and its two AdamW moments (names "<param>", "optim.m.<param>",
 // "optim.v.<param>"), the step, the optimizer's update count and the data cursor (the global
-// sample position of the next step). Under data parallelism the state is replicated, so the
-// tensors are spread over the ranks (AssignToRanks) and each is written exactly once; every
-// rank writes a shard (possibly without tensors) and reports it, and the version is committed
-// when all have (checkpoint/store/committer.h). A restore reads every file it needs, verified
-// against the manifest, so any dp resumes any checkpoint of the same model.
+// sample position of the next step). Under tensor parallelism a rank saves its slice of each
+// tensor as the rectangles nn::SlicePieces names (global shape and offset recorded); tensors
+// replicated over tp are saved by tp rank 0, the LM head's copy of the tied embedding never.
+// The dp replicas of a slice spread the work (AssignToRanks): each slice is written exactly
+// once. Every rank writes a shard (possibly without tensors) and reports it; the version is
+// committed when all have (checkpoint/store/committer.h).
+//
+// Restore works out, for each tensor this rank holds, which saved slices overlap its own
+// rectangles, reads those (each verified against its checksum, each file against the
+// manifest) and copies the overlaps in: any (dp, tp, pp) resumes a checkpoint of any other
+// mesh of the same model. Files without a tensor this rank needs are not read.
 #pragma once
 
 #include <functional>
@@ -34,7 +40,8 @@ using ShardReporter = std::function<absl::Status(const ckpt::Manifest& fields)>;
 
 struct CheckpointerOptions {
   std::shared_ptr<ckpt::CheckpointStore> store;
-  int rank = 0, world = 1;
+  int rank = 0, world = 1;  // in the whole mesh: one shard file per rank
+  int dp = 1, dp_rank = 0;  // replicas of this rank's slices, and which one this rank is
   std::vector<int64_t> mesh = {1, 1, 1};
   std::string job_hash;
   std::string job_json;  // the job spec, kept in each manifest
@@ -88,7 +95,8 @@ struct RestoredState {
   int64_t version = 0, step = 0, optimizer_step = 0, cursor = 0;
 };
 
-// Loads `version` (0: the newest) into the model and optimizer. With version 0 a damaged
+// Loads `version` (0: the newest) into the model and optimizer (whatever part of the model
+// the rank holds: its placement decides what is read). With version 0 a damaged
 // version (DataLoss) is skipped for the newest older one that loads (each skip logged);
 // NotFound when the store has no committed version. An explicit version that is damaged, or
 // whose tensors do not fit the model, is an error naming the file and the tensor.

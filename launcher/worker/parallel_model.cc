@@ -201,6 +201,28 @@ absl::StatusOr<StepResult> ParallelModel::Step(const data::Samples& mine,
   return r;
 }
 
+optim::AdamW& ParallelModel::CheckpointState() {
+  if (!zero_) return *adamw_;
+  if (!gathered_) {
+    gathered_ = std::make_unique<optim::AdamW>(model_->Parameters(), optim::AdamWConfig{});
+  }
+  return *gathered_;
+}
+
+absl::Status ParallelModel::GatherState() {
+  if (!zero_) return absl::OkStatus();
+  optim::AdamW& state = CheckpointState();
+  state.set_step(zero_->step());
+  return zero_->GatherMoments(state.m(), state.v());
+}
+
+void ParallelModel::ScatterState() {
+  if (!zero_) return;
+  optim::AdamW& state = CheckpointState();
+  zero_->LoadMoments(state.m(), state.v());
+  zero_->set_step(state.step());
+}
+
 EvalForward ParallelModel::EvalFn() {
   return [this](const Batch& b) -> absl::StatusOr<std::optional<EvalOutput>> {
     std::optional<EvalOutput> out;

@@ -54,6 +54,13 @@ class ParallelModel {
   // ranks holding it. Collective over the world.
   absl::StatusOr<std::unique_ptr<nn::Gpt>> GatherFull();
 
+  // Checkpoints: the optimizer state as whole tensors per parameter. Under ZeRO-1 a full-size
+  // copy that GatherState() fills from the shards (collective over dp) before a save and
+  // ScatterState() hands back to them after a restore; otherwise AdamW itself (both no-ops).
+  optim::AdamW& CheckpointState();
+  absl::Status GatherState();
+  void ScatterState();
+
   nn::Gpt& model() { return *model_; }
   optim::AdamW* adamw() { return adamw_.get(); }     // null under ZeRO-1
   dp::ZeroOptimizer* zero() { return zero_.get(); }  // null without
@@ -88,6 +95,7 @@ class ParallelModel {
   std::unique_ptr<nn::Gpt> model_;
   std::unique_ptr<optim::AdamW> adamw_;
   std::unique_ptr<dp::ZeroOptimizer> zero_;
+  std::unique_ptr<optim::AdamW> gathered_;  // ZeRO-1: the whole moments, for checkpoints
   std::optional<dp::GradBuckets> buckets_;
   std::unique_ptr<pipeline::Executor> executor_;
   std::vector<double> norm_weights_;  // per parameter: 1 counted here, 0 a copy counted elsewhere

@@ -271,27 +271,7 @@ struct Reporter {
 struct Checkpoints {
   std::unique_ptr<Checkpointer> saver;  // null without a checkpoint block
   RestoredState restored;               // version 0: a fresh start
-  // Under ZeRO-1 the moments are sharded: checkpoints hold them whole, gathered into (and
-  // restored from) this full-size optimizer state at save and resume time.
-  std::unique_ptr<optim::AdamW> gathered;
-  optim::AdamW* state = nullptr;  // what Save and Restore read and write
-
-  // Brings `state` up to date before a save (collective under ZeRO-1).
-  absl::Status Gather(ParallelModel& pm) {
-    if (!pm.zero()) return absl::OkStatus();
-    gathered->set_step(pm.zero()->step());
-    return pm.zero()->GatherMoments(gathered->m(), gathered->v());
-  }
 };
-
-// Checkpoints hold whole tensors per rank; tensor and pipeline slices wait for resharding.
-absl::Status CheckpointableMesh(const ParallelModel& pm) {
-  if (pm.shape().tp == 1 && pm.shape().pp == 1) return absl::OkStatus();
-  return absl::UnimplementedError(fmt::format(
-      "checkpoint: saving a mesh with tp = {}, pp = {} needs checkpoint resharding, which is "
-      "not in this build yet; remove the checkpoint block or use tp = pp = 1",
-      pm.shape().tp, pm.shape().pp));
-}
 
 // The version to resume: 0 for the latest, -1 for none, else the number.
 absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
@@ -309,14 +289,8 @@ absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
 absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelModel& pm) {
   Checkpoints c;
   if (!o.spec.has_checkpoint()) return c;
-  MT_RETURN_IF_ERROR(CheckpointableMesh(pm));
-  c.state = pm.adamw();
-  if (pm.zero()) {
-    c.gathered = std::make_unique<optim::AdamW>(pm.model().Parameters(), optim::AdamWConfig{});
-    c.state = c.gathered.get();
-  }
   nn::Gpt& model = pm.model();
-  optim::AdamW& opt = *c.state;
+  optim::AdamW& opt = pm.CheckpointState();
   auto store = ckpt::CheckpointStore::Open(o.spec.checkpoint().store());
   if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
   if (pm.lead()) {  // before any rank saves (the first save follows a collective)
@@ -328,10 +302,7 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
     auto restored = Restore(**store, version, model, opt);
     if (restored.ok()) {
       c.restored = *restored;
-      if (pm.zero()) {
-        pm.zero()->LoadMoments(opt.m(), opt.v());
-        pm.zero()->set_step(opt.step());
-      }
+      pm.ScatterState();
       MT_LOG(kInfo, kCkpt, "resumed from checkpoint version {} of {}: step {}, sample cursor {}",
              c.restored.version, (*store)->uri(), c.restored.step, c.restored.cursor);
     } else if (version == 0 && restored.status().code() == absl::StatusCode::kNotFound) {
@@ -342,8 +313,10 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
   }
   CheckpointerOptions co;
   co.store = *store;
-  co.rank = pm.coords().dp;
-  co.world = pm.shape().dp;
+  co.rank = o.comm ? o.comm->rank() : 0;
+  co.world = o.comm ? o.comm->size() : 1;
+  co.dp = pm.shape().dp;
+  co.dp_rank = pm.coords().dp;
   co.mesh = {o.spec.mesh().dp(), o.spec.mesh().tp(), o.spec.mesh().pp()};
   co.job_hash = job::JobId(o.spec);
   if (!google::protobuf::util::MessageToJsonString(o.spec, &co.job_json).ok()) {
@@ -443,8 +416,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
       std::map<std::string, double> metrics = {{"loss", r.loss}};
       if (summary.eval_loss) metrics["eval_loss"] = *summary.eval_loss;
       if (summary.eval_accuracy) metrics["eval_accuracy"] = *summary.eval_accuracy;
-      MT_RETURN_IF_ERROR(ckpt.Gather(*pm));
-      MT_RETURN_IF_ERROR(ckpt.saver->Save(pm->model(), *ckpt.state, step + 1,
+      MT_RETURN_IF_ERROR(pm->GatherState());
+      MT_RETURN_IF_ERROR(ckpt.saver->Save(pm->model(), pm->CheckpointState(), step + 1,
                                           mine->position + spec.train().global_batch(), metrics));
     }
   }

@@ -94,6 +94,10 @@ Block::Block(const BlockShape& s, const std::string& prefix, uint64_t seed, int 
   FillNormalSlice(fc_w_, fc_full, seed, kInitStd, tp, rank);
   FillNormalSlice(proj_w_, proj_full, seed, residual_std, tp, rank);
   FillNormalSlice(fcproj_w_, fcproj_full, seed, residual_std, tp, rank);
+  const auto params = Parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    MT_CHECK(params[i]->name == prefix + ParameterSuffixes()[i]);  // the list stays in step
+  }
 }
 
 // Row-parallel output: out holds this rank's partial sum; completes it and adds the bias.
@@ -106,6 +110,14 @@ void Block::FinishRowParallel(float* out, const Parameter& bias, int64_t rows) c
 // The gradient of a column-parallel layer's input: each rank has its heads' share.
 void Block::SumInputGrad(float* d, int64_t rows) const {
   if (tp_ > 1) group_->AllReduceSum(d, rows * shape_.d_model);
+}
+
+const std::vector<std::string>& Block::ParameterSuffixes() {
+  static const std::vector<std::string> kSuffixes = {
+      ".ln_1.weight",        ".ln_1.bias",        ".attn.c_attn.weight", ".attn.c_attn.bias",
+      ".attn.c_proj.weight", ".attn.c_proj.bias", ".ln_2.weight",        ".ln_2.bias",
+      ".mlp.c_fc.weight",    ".mlp.c_fc.bias",    ".mlp.c_proj.weight",  ".mlp.c_proj.bias"};
+  return kSuffixes;
 }
 
 std::vector<Parameter*> Block::Parameters() {

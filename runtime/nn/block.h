@@ -55,6 +55,8 @@ class Block {
                 BlockScratch& scratch);
 
   std::vector<Parameter*> Parameters();
+  // The names of Parameters() after the block's prefix, in order (".ln_1.weight", ...).
+  static const std::vector<std::string>& ParameterSuffixes();
   const BlockShape& shape() const { return shape_; }
 
  private:

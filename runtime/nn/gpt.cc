@@ -1,6 +1,7 @@
 // GPT model (see gpt.h).
 #include "runtime/nn/gpt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -92,6 +93,25 @@ absl::StatusOr<std::unique_ptr<Gpt>> Gpt::Create(const GptConfig& c, uint64_t se
   FillNormal(m->wpe_, seed, 0.01f);
   for (int64_t i = 0; i < c.d_model; ++i) m->lnf_w_.value.Data<float>()[i] = 1.0f;
   return m;
+}
+
+bool Gpt::IsParameterName(const GptConfig& c, const std::string& name) {
+  if (name == "wte.weight" || name == "wpe.weight" || name == "ln_f.weight" ||
+      name == "ln_f.bias") {
+    return true;
+  }
+  int64_t layer = -1;
+  size_t used = 0;
+  if (name.rfind("h.", 0) != 0) return false;
+  try {
+    layer = std::stoll(name.substr(2), &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  const std::string suffix = name.substr(2 + used);
+  const auto& known = Block::ParameterSuffixes();
+  return layer >= 0 && layer < c.n_layer &&
+         std::find(known.begin(), known.end(), suffix) != known.end();
 }
 
 std::vector<Parameter*> Gpt::Parameters() {

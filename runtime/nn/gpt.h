@@ -73,6 +73,8 @@ class Gpt {
   // Canonical order of what this rank holds: wte, wpe, blocks in order, ln_f (checkpoints and
   // the optimizer use it). The head chunk of a pipeline holds wte (tied) without wpe.
   std::vector<Parameter*> Parameters();
+  // Whether `name` is a parameter of a model of `config` (on whichever rank holds it).
+  static bool IsParameterName(const GptConfig& config, const std::string& name);
   // True for the LM head's copy of the tied embedding on a pipeline stage without the
   // embedding (its gradient is summed with the first stage's; count the norm there only).
   bool IsTiedCopy(const Parameter* p) const { return p == &wte_ && !holds_wpe_; }

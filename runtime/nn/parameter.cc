@@ -48,6 +48,12 @@ std::vector<SlicePiece> SlicePieces(const Shape& full, const PartitionSpec& spec
   return pieces;
 }
 
+Shape GlobalShape(const Shape& local, const PartitionSpec& spec, int tp) {
+  Shape s = local;
+  if (!spec.replicated()) s[spec.dim] *= tp;
+  return s;
+}
+
 Shape LocalShape(const Shape& full, const PartitionSpec& spec, int tp) {
   Shape s = full;
   if (!spec.replicated()) s[spec.dim] /= tp;

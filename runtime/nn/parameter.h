@@ -36,8 +36,9 @@ struct SlicePiece {
 // The pieces tensor-parallel rank `rank` of `tp` holds of a tensor of `full` shape (one piece,
 // the whole tensor, when `spec` is replicated or tp is 1). The split dimension must divide.
 std::vector<SlicePiece> SlicePieces(const Shape& full, const PartitionSpec& spec, int tp, int rank);
-// The local shape: `full` with the split dimension divided by tp.
+// The local shape: `full` with the split dimension divided by tp; GlobalShape inverts it.
 Shape LocalShape(const Shape& full, const PartitionSpec& spec, int tp);
+Shape GlobalShape(const Shape& local, const PartitionSpec& spec, int tp);
 // Copies rank's part of `full` into `local` (LocalShape), or back (PutSlice).
 void TakeSlice(const Tensor& full, Tensor& local, const PartitionSpec& spec, int tp, int rank);
 void PutSlice(const Tensor& local, Tensor& full, const PartitionSpec& spec, int tp, int rank);

@@ -12,11 +12,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <thread>
 
+#include "checkpoint/store/committer.h"
 #include "fmt/format.h"
+#include "launcher/worker/checkpointing.h"
 #include "launcher/worker/parallel_model.h"
 #include "runtime/comm/factory.h"
 #include "runtime/comm/store.h"
@@ -27,7 +31,7 @@ namespace mt::worker {
 namespace {
 
 constexpr int kSteps = 20;
-constexpr int kGlobalBatch = 8;
+constexpr int kGlobalBatch = 16;
 constexpr int kSeq = 16;
 constexpr int kVocab = 64;
 
@@ -92,10 +96,11 @@ struct Outcome {
   int64_t model_elements = 0;                        // rank 0's parameters
 };
 
-void Train(ParallelModel& pm, int rank, Outcome* out) {
+// Steps [from, to) of the 20-step run.
+void Train(ParallelModel& pm, int rank, Outcome* out, int from = 0, int to = kSteps) {
   const data::DatasetIndex index = Index();
   const optim::LrSchedule lr{3e-3, 0.1, 2, kSteps, "cosine"};
-  for (int step = 0; step < kSteps; ++step) {
+  for (int step = from; step < to; ++step) {
     auto r = pm.Step(SliceOf(step, pm.shape().dp, pm.coords().dp), index, lr.At(step));
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_TRUE(r->stats.finite);
@@ -112,25 +117,73 @@ void Train(ParallelModel& pm, int rank, Outcome* out) {
   out->optimizer_bytes = pm.zero() ? pm.zero()->state_bytes() : out->model_elements * 8;
 }
 
-Outcome RunMesh(const Mesh& m) {
+// Checkpoints around a run: resume from the latest version of `resume` (a store URI) before
+// step `from`, save one version into `save` after step `to`.
+struct Checkpointing {
+  int from = 0, to = kSteps;
+  std::string resume, save;
+};
+
+// One rank: builds its part of the mesh, restores, trains, saves.
+void RunRank(const meshtrain::v1::JobSpec& spec, comm::Backend* world, const Checkpointing& c,
+             const std::shared_ptr<ckpt::Committer>& committer, Outcome* run) {
+  const int rank = world ? world->rank() : 0;
+  auto pm = ParallelModel::Create(spec, world);
+  ASSERT_TRUE(pm.ok()) << pm.status();
+  if (!c.resume.empty()) {
+    auto store = ckpt::CheckpointStore::Open(c.resume);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto restored = Restore(**store, 0, (*pm)->model(), (*pm)->CheckpointState());
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    ASSERT_EQ(restored->step, c.from);
+    (*pm)->ScatterState();
+  }
+  std::unique_ptr<Checkpointer> saver;
+  if (!c.save.empty()) {  // created before any rank can save (the steps are collective)
+    CheckpointerOptions o;
+    o.store = *ckpt::CheckpointStore::Open(c.save);
+    o.rank = rank;
+    o.world = world ? world->size() : 1;
+    o.dp = (*pm)->shape().dp;
+    o.dp_rank = (*pm)->coords().dp;
+    o.mesh = {(*pm)->shape().dp, (*pm)->shape().tp, (*pm)->shape().pp};
+    o.report = [committer](const ckpt::Manifest& f) {
+      return committer->Report(f, f.files.front()).status();
+    };
+    auto created = Checkpointer::Create(std::move(o));
+    ASSERT_TRUE(created.ok()) << created.status();
+    saver = std::move(*created);
+  }
+  Train(**pm, rank, run, c.from, c.to);
+  if (saver) {
+    ASSERT_TRUE((*pm)->GatherState().ok());
+    ASSERT_TRUE(
+        saver
+            ->Save((*pm)->model(), (*pm)->CheckpointState(), c.to, int64_t{c.to} * kGlobalBatch, {})
+            .ok());
+    ASSERT_TRUE(saver->Wait().ok());
+  }
+}
+
+Outcome RunMesh(const Mesh& m, const Checkpointing& c = {}) {
   Outcome run;
   const meshtrain::v1::JobSpec spec = SpecFor(m);
   const int world = m.dp * m.tp * m.pp;
+  std::shared_ptr<ckpt::Committer> committer;
+  if (!c.save.empty()) {
+    committer = std::make_shared<ckpt::Committer>(*ckpt::CheckpointStore::Open(c.save), world, 3);
+  }
   if (world == 1) {
-    auto pm = ParallelModel::Create(spec, nullptr);
-    EXPECT_TRUE(pm.ok()) << pm.status();
-    Train(**pm, 0, &run);
+    RunRank(spec, nullptr, c, committer, &run);
     return run;
   }
-  auto store = comm::MakePrefixStore(m.Name(), comm::MakeMemoryStore());
+  auto store = comm::MakePrefixStore(m.Name() + c.resume + c.save, comm::MakeMemoryStore());
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
     threads.emplace_back([&, r] {
       auto backend = comm::CreateBackend("gloo", store, r, world);
       ASSERT_TRUE(backend.ok()) << backend.status();
-      auto pm = ParallelModel::Create(spec, backend->get());
-      ASSERT_TRUE(pm.ok()) << pm.status();
-      Train(**pm, r, &run);
+      RunRank(spec, backend->get(), c, committer, &run);
     });
   }
   for (auto& t : threads) t.join();
@@ -179,6 +232,58 @@ INSTANTIATE_TEST_SUITE_P(
                       Mesh{2, 2, 2, "1f1b", 1, 1}, Mesh{1, 1, 2, "gpipe"}, Mesh{2, 2, 2, "gpipe"},
                       Mesh{1, 1, 2, "interleaved", 2}, Mesh{2, 2, 2, "interleaved", 2, 1}),
     [](const auto& info) { return info.param.Name(); });
+
+// Reshard: a checkpoint saved by one mesh after 10 steps, resumed by another for the last 10:
+// every resumed step's loss equals the uninterrupted single-process run's within the
+// equivalence tolerance, and so do the final parameters.
+struct ReshardCase {
+  Mesh saved, resumed;
+};
+
+void PrintTo(const ReshardCase& c, std::ostream* os) {
+  *os << c.saved.Name() << "_to_" << c.resumed.Name();
+}
+
+class Reshard : public ::testing::TestWithParam<ReshardCase> {};
+
+TEST_P(Reshard, ResumedStepsEqualTheUninterruptedRun) {
+  const Outcome& one = Reference();
+  char tmpl[] = "/tmp/meshtrain-reshard-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string store = "file://" + dir + "/ck";
+  const Outcome first = RunMesh(GetParam().saved, {0, kSteps / 2, "", store});
+  ASSERT_EQ(first.losses.size(), static_cast<size_t>(kSteps / 2));
+  const Outcome second = RunMesh(GetParam().resumed, {kSteps / 2, kSteps, store, ""});
+  ASSERT_EQ(second.losses.size(), static_cast<size_t>(kSteps / 2));
+  double worst = 0, worst_param = 0;
+  for (int s = 0; s < kSteps / 2; ++s) {
+    const double want = one.losses[kSteps / 2 + s];
+    worst = std::max(worst, std::abs(second.losses[s] - want) / want);
+  }
+  EXPECT_LT(worst, 1e-5);
+  for (const auto& [name, values] : one.params) {
+    const auto& got = second.params.at(name);
+    for (size_t i = 0; i < values.size(); ++i) {
+      worst_param = std::max(worst_param, static_cast<double>(std::abs(got[i] - values[i])));
+    }
+  }
+  EXPECT_LT(worst_param, 5e-5);
+  std::printf(
+      "%s -> %s: worst loss difference %.2e relative over the resumed steps, worst "
+      "parameter difference %.2e\n",
+      GetParam().saved.Name().c_str(), GetParam().resumed.Name().c_str(), worst, worst_param);
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Meshes, Reshard,
+    ::testing::Values(ReshardCase{Mesh{2, 2, 2}, Mesh{1, 1, 1}},
+                      ReshardCase{Mesh{2, 2, 2}, Mesh{4, 1, 2}},
+                      ReshardCase{Mesh{2, 2, 2}, Mesh{2, 2, 1}},
+                      ReshardCase{Mesh{2, 2, 2}, Mesh{2, 2, 2, "1f1b", 1, 1}},
+                      ReshardCase{Mesh{2, 2, 2, "1f1b", 1, 1}, Mesh{1, 2, 2}},
+                      ReshardCase{Mesh{1, 1, 1}, Mesh{2, 2, 2, "interleaved", 2}}),
+    [](const auto& info) { return info.param.saved.Name() + "_to_" + info.param.resumed.Name(); });
 
 TEST(ZeroOne, OptimizerStatePerRankIsOneOverDp) {
   const Outcome plain = RunMesh(Mesh{1, 1, 1});

@@ -327,6 +327,65 @@ TEST(CliCkpt, ListInspectVerifyExportAndResume) {
   fs::remove_all(dir);
 }
 
+// Checkpoints of a (1, 2, 2) mesh (four processes, tensor and pipeline slices): listed,
+// verified, exported whole (generates like the run's own model), and resumed by a (2, 1, 1)
+// mesh whose last logged loss equals an uninterrupted one-process run's (a constant learning
+// rate: the jobs differ in train.steps, which a decaying schedule would stretch).
+TEST(CliCkpt, MeshCheckpointExportsAndResumesOnAnotherMesh) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  auto job = [&](const std::string& name, const std::string& mesh, int steps, bool ckpt) {
+    std::ofstream(dir + "/" + name + ".yaml")
+        << "name: " + name +
+               "\n"
+               "model: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256}\n"
+               "data: {uri: file://" +
+               dir +
+               "/data}\n"
+               "mesh: " +
+               mesh +
+               "\n"
+               "parallel: {micro_batches: 2, schedule: 1f1b}\n"
+               "train: {global_batch: 16, steps: " +
+               std::to_string(steps) +
+               ", lr: 1e-2, schedule: constant, log_every: 5}\n"
+               "eval: {every: 0, batches: 1}\n" +
+               (ckpt ? "checkpoint: {store: " + dir + "/ck, every: 5}\n" : "");
+    return dir + "/" + name + ".yaml";
+  };
+  Result run = Meshtrain("run " + job("mesh", "{dp: 1, tp: 2, pp: 2}", 10, true) + " --run-dir " +
+                         dir + "/run");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  Result list = Meshtrain("ckpt list " + dir + "/ck");
+  EXPECT_THAT(list.output, HasSubstr("\n2        *             10 1,2,2")) << list.output;
+  Result verify = Meshtrain("ckpt verify " + dir + "/ck --version all");
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  Result exported = Meshtrain("ckpt export " + dir + "/ck --out " + dir + "/exp/model.safetensors");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  const std::string prompt = " --prompt 12+34= --max-tokens 4";
+  EXPECT_EQ(Meshtrain("generate --run-dir " + dir + "/exp" + prompt).output,
+            Meshtrain("generate --run-dir " + dir + "/run" + prompt).output);
+  Result resumed = Meshtrain("run " + job("dp", "{dp: 2, tp: 1, pp: 1}", 15, true) + " --run-dir " +
+                             dir + "/resumed");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("resumed from checkpoint version 2"));
+  Result whole = Meshtrain("run " + job("one", "{dp: 1, tp: 1, pp: 1}", 15, false) + " --run-dir " +
+                           dir + "/one");
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  auto last_loss = [&](const std::string& run_dir) {
+    const std::vector<std::string> lines = Lines(ReadFile(run_dir + "/metrics.jsonl"));
+    std::smatch m;
+    const std::regex loss("\"loss\":([-0-9.e+]+)");
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {  // the last training record
+      if (std::regex_search(*it, m, loss)) return std::stod(m[1]);
+    }
+    return -1.0;
+  };
+  const double want = last_loss(dir + "/one");
+  EXPECT_NEAR(last_loss(dir + "/resumed"), want, 1e-5 * want);
+  fs::remove_all(dir);
+}
+
 // The same on az:// (Azurite): a run with its data and checkpoints in blob storage (the
 // container created on first use), `ckpt list/verify`, and a resume from version 1.
 TEST(CliCkpt, AzureStoreSavesListsVerifiesAndResumes) {

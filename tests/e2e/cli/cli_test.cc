@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/azurite.h"
@@ -85,6 +86,19 @@ std::vector<std::string> Header(const std::string& path, const std::string& key)
 std::string WorldFlag(const std::string& path) {
   auto world = Header(path, "world");
   return world.empty() ? "" : " --world " + world[0];
+}
+
+// Writes DIR/NAME.yaml: the 2-layer test GPT on DIR/data over `mesh`, 2 micro-batches (1f1b),
+// with `data` and `rest` (the train, eval and checkpoint lines) appended. Returns the path.
+std::string MeshJob(const std::string& dir, const std::string& name, const std::string& mesh,
+                    const std::string& data, const std::string& rest) {
+  const std::string path = dir + "/" + name + ".yaml";
+  std::ofstream(path) << fmt::format(
+      "name: {}\nmodel: {{n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256}}\n"
+      "data: {{uri: file://{}/data{}}}\nmesh: {}\nparallel: {{micro_batches: 2, schedule: "
+      "1f1b}}\n{}",
+      name, dir, data, mesh, rest);
+  return path;
 }
 
 TEST(CliValidate, EveryInvalidJobExitsTwoWithExactlyItsProblemLines) {
@@ -187,21 +201,11 @@ TEST(CliTrain, PrepareRunGenerate) {
 TEST(CliTrain, MeshRunTrainsLikeOneProcess) {
   const std::string dir = TinyDataset();
   ASSERT_FALSE(dir.empty());
+  const std::string rest =
+      "train: {global_batch: 16, steps: 10, lr: 1e-2, log_every: 5}\neval: {every: 5, batches: "
+      "1}\n";
   auto job = [&](const std::string& name, const std::string& mesh) {
-    std::ofstream(dir + "/" + name + ".yaml")
-        << "name: " + name +
-               "\n"
-               "model: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256}\n"
-               "data: {uri: file://" +
-               dir +
-               "/data, loss_on: answers}\n"
-               "mesh: " +
-               mesh +
-               "\n"
-               "parallel: {micro_batches: 2, schedule: 1f1b}\n"
-               "train: {global_batch: 16, steps: 10, lr: 1e-2, log_every: 5}\n"
-               "eval: {every: 5, batches: 1}\n";
-    return dir + "/" + name + ".yaml";
+    return MeshJob(dir, name, mesh, ", loss_on: answers", rest);
   };
   const std::string one = job("one", "{dp: 1, tp: 1, pp: 1}");
   const std::string mesh = job("mesh", "{dp: 1, tp: 2, pp: 2}");
@@ -335,23 +339,11 @@ TEST(CliCkpt, MeshCheckpointExportsAndResumesOnAnotherMesh) {
   const std::string dir = TinyDataset();
   ASSERT_FALSE(dir.empty());
   auto job = [&](const std::string& name, const std::string& mesh, int steps, bool ckpt) {
-    std::ofstream(dir + "/" + name + ".yaml")
-        << "name: " + name +
-               "\n"
-               "model: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256}\n"
-               "data: {uri: file://" +
-               dir +
-               "/data}\n"
-               "mesh: " +
-               mesh +
-               "\n"
-               "parallel: {micro_batches: 2, schedule: 1f1b}\n"
-               "train: {global_batch: 16, steps: " +
-               std::to_string(steps) +
-               ", lr: 1e-2, schedule: constant, log_every: 5}\n"
-               "eval: {every: 0, batches: 1}\n" +
-               (ckpt ? "checkpoint: {store: " + dir + "/ck, every: 5}\n" : "");
-    return dir + "/" + name + ".yaml";
+    return MeshJob(
+        dir, name, mesh, "",
+        fmt::format("train: {{global_batch: 16, steps: {}, lr: 1e-2, schedule: constant, "
+                    "log_every: 5}}\neval: {{every: 0, batches: 1}}\n{}",
+                    steps, ckpt ? "checkpoint: {store: " + dir + "/ck, every: 5}\n" : ""));
   };
   Result run = Meshtrain("run " + job("mesh", "{dp: 1, tp: 2, pp: 2}", 10, true) + " --run-dir " +
                          dir + "/run");

@@ -38,6 +38,7 @@ struct Held {
   std::vector<int64_t> global;
   std::vector<nn::SlicePiece> pieces;
   int64_t covered = 0;  // elements restored so far
+  std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> used;  // saved boxes read
 };
 
 // The rank's rectangles of parameter `p` (whole when it is replicated or tp is 1).
@@ -50,21 +51,30 @@ int64_t Volume(const std::vector<int64_t>& shape) {
   return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
 }
 
-// Rows and columns of a 1-D or 2-D shape (1-D: one column).
-std::pair<int64_t, int64_t> Dims(const std::vector<int64_t>& v) {
-  return {v[0], v.size() > 1 ? v[1] : 1};
+// Rows and columns of a 1-D or 2-D shape (1-D: one column) or offset (1-D: column 0).
+std::pair<int64_t, int64_t> Dims(const std::vector<int64_t>& v, int64_t missing_column) {
+  return {v[0], v.size() > 1 ? v[1] : missing_column};
+}
+
+// Whether two boxes (offset, shape) of one tensor share an element.
+bool BoxesMeet(const std::vector<int64_t>& a_off, const std::vector<int64_t>& a_shape,
+               const std::vector<int64_t>& b_off, const std::vector<int64_t>& b_shape) {
+  for (size_t d = 0; d < a_off.size(); ++d) {
+    if (a_off[d] >= b_off[d] + b_shape[d] || b_off[d] >= a_off[d] + a_shape[d]) return false;
+  }
+  return true;
 }
 
 // Copies the overlap of a saved slice (values in `src`) into the held tensor's rectangles;
 // returns the elements copied.
 int64_t CopyOverlap(const ckpt::TensorSlice& saved, const float* src, Held& h) {
-  const auto [so_r, so_c] = Dims(saved.offset);
-  const auto [ss_r, ss_c] = Dims(saved.shape);
+  const auto [so_r, so_c] = Dims(saved.offset, 0);
+  const auto [ss_r, ss_c] = Dims(saved.shape, 1);
   float* dst = h.tensor->Data<float>();
   int64_t base = 0, copied = 0;
   for (const nn::SlicePiece& p : h.pieces) {
-    const auto [po_r, po_c] = Dims(p.offset);
-    const auto [ps_r, ps_c] = Dims(p.shape);
+    const auto [po_r, po_c] = Dims(p.offset, 0);
+    const auto [ps_r, ps_c] = Dims(p.shape, 1);
     const int64_t r0 = std::max(so_r, po_r), r1 = std::min(so_r + ss_r, po_r + ps_r);
     const int64_t c0 = std::max(so_c, po_c), c1 = std::min(so_c + ss_c, po_c + ps_c);
     for (int64_t r = r0; r < r1 && c0 < c1; ++r) {
@@ -80,12 +90,7 @@ int64_t CopyOverlap(const ckpt::TensorSlice& saved, const float* src, Held& h) {
 // Whether a saved slice overlaps any of the held rectangles.
 bool Overlaps(const ckpt::TensorSlice& saved, const Held& h) {
   for (const nn::SlicePiece& p : h.pieces) {
-    bool all = true;
-    for (size_t d = 0; d < p.offset.size() && all; ++d) {
-      all = saved.offset[d] < p.offset[d] + p.shape[d] &&
-            p.offset[d] < saved.offset[d] + saved.shape[d];
-    }
-    if (all) return true;
+    if (BoxesMeet(saved.offset, saved.shape, p.offset, p.shape)) return true;
   }
   return false;
 }
@@ -142,6 +147,15 @@ absl::Status LoadFile(ckpt::CheckpointStore& store, const ckpt::Manifest& m,
           ShapeText(t.global_shape), ShapeText(t.shape), ShapeText(t.offset), ShapeText(h.global)));
     }
     if (!Overlaps(t, h)) continue;
+    // Saved slices must not overlap one another (then counting covered elements is exact).
+    for (const auto& [offset, shape] : h.used) {
+      if (BoxesMeet(offset, shape, t.offset, t.shape)) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: tensor {}: saved slice {} at {} overlaps another saved slice", where,
+                        t.name, ShapeText(t.shape), ShapeText(t.offset)));
+      }
+    }
+    h.used.emplace_back(t.offset, t.shape);
     // Checksums are checked on every read. A slice that is exactly one of the rank's
     // rectangles (resuming on the same tensor-parallel degree) goes straight into the tensor.
     if (float* exact = ExactPiece(t, h)) {
@@ -173,10 +187,7 @@ absl::StatusOr<RestoredState> LoadVersion(ckpt::CheckpointStore& store, int64_t 
           "{}: checkpoint version {} lacks tensor {} ({} of the {} elements this rank holds)",
           store.uri(), version, name, h.covered, want));
     }
-    if (h.covered > want) {
-      return absl::DataLossError(fmt::format(
-          "{}: checkpoint version {}: saved slices of {} overlap", store.uri(), version, name));
-    }
+    MT_CHECK(h.covered == want);  // no overlaps (checked above), so never more
   }
   opt.set_step(m.optimizer_step);
   return RestoredState{version, m.step, m.optimizer_step, m.cursor};
@@ -329,6 +340,42 @@ absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t vers
   return absl::DataLossError(fmt::format("{}: no usable checkpoint version ({} tried; last: {})",
                                          store.uri(), committed.size(),
                                          std::string(last.message())));
+}
+
+absl::StatusOr<RestoredState> RestoreTogether(comm::Backend* world, ckpt::CheckpointStore& store,
+                                              int64_t version, nn::Gpt& model, optim::AdamW& opt) {
+  auto mine = Restore(store, version, model, opt);
+  if (world == nullptr || world->size() == 1) return mine;
+  for (int round = 0; round < 2; ++round) {
+    const bool fresh = version == 0 && mine.status().code() == absl::StatusCode::kNotFound;
+    const bool failed = !mine.ok() && !fresh;
+    const float loaded = mine.ok() ? static_cast<float>(mine->version) : 0.0f;
+    // One min-reduction: the oldest version loaded, any failure, the newest version (negated).
+    float v[3] = {loaded, failed ? -1.0f : 0.0f, -loaded};
+    comm::Options o;
+    o.op = comm::ReduceOp::kMin;
+    MT_RETURN_IF_ERROR(Annotate(world->AllReduce(v, 3, DType::kF32, o)->Wait(o.timeout),
+                                "resume: agreeing on the checkpoint version"));
+    if (v[1] < 0) {
+      if (failed) return mine.status();
+      return absl::AbortedError(
+          "resume: another rank could not restore the checkpoint (its log says why)");
+    }
+    const auto oldest = static_cast<int64_t>(v[0]), newest = static_cast<int64_t>(-v[2]);
+    if (oldest == newest) return mine;
+    if (oldest == 0) {
+      return absl::FailedPreconditionError(fmt::format(
+          "resume: {}: some ranks found no checkpoint, others version {}", store.uri(), newest));
+    }
+    if (mine->version != oldest) {
+      MT_LOG(kWarn, kCkpt,
+             "another rank could not use checkpoint version {}: reloading version {} so every "
+             "rank resumes the same one",
+             mine->version, oldest);
+      mine = Restore(store, oldest, model, opt);
+    }
+  }
+  return mine;
 }
 
 }  // namespace mt::worker

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "checkpoint/format/shard.h"
 #include "checkpoint/store/store.h"
+#include "runtime/comm/backend.h"
 #include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 
@@ -102,5 +103,13 @@ struct RestoredState {
 // whose tensors do not fit the model, is an error naming the file and the tensor.
 absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t version, nn::Gpt& model,
                                       optim::AdamW& opt);
+
+// Restore on every rank of `world` (collective; null: one process), to one version: ranks read
+// only the files they need, so with version 0 a damaged file can send some ranks back to an
+// older version than others. The ranks compare what they loaded; those ahead reload the oldest
+// one, and any rank's failure fails every rank (Aborted on the ranks that did not fail).
+// NotFound on every rank when the store has no committed version.
+absl::StatusOr<RestoredState> RestoreTogether(comm::Backend* world, ckpt::CheckpointStore& store,
+                                              int64_t version, nn::Gpt& model, optim::AdamW& opt);
 
 }  // namespace mt::worker

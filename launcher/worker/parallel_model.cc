@@ -45,9 +45,9 @@ int StageOfParameter(const std::string& name, const nn::GptConfig& c, int stages
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ParallelModel>> ParallelModel::Create(const JobSpec& spec,
-                                                                     comm::Backend* world) {
-  std::unique_ptr<ParallelModel> pm(new ParallelModel());
+absl::StatusOr<ParallelModel::Ptr> ParallelModel::Create(const JobSpec& spec,
+                                                         comm::Backend* world) {
+  Ptr pm(new ParallelModel());
   pm->spec_ = spec;
   pm->world_ = world;
   pm->shape_ = {spec.mesh().dp(), spec.mesh().tp(), spec.mesh().pp()};
@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<ParallelModel>> ParallelModel::Create(const JobSp
   MT_ASSIGN_OR_RETURN(
       pm->model_,
       nn::Gpt::Create(config, static_cast<uint64_t>(spec.train().seed()), std::move(placement)));
+  pm->model_->set_predict(false);  // training needs no arg-max; EvalFn turns it on
   const auto params = pm->model_->Parameters();
   for (const nn::Parameter* p : params) {
     const bool copy = (p->partition.replicated() && at.tp != 0) || pm->model_->IsTiedCopy(p);
@@ -93,6 +94,15 @@ absl::StatusOr<std::unique_ptr<ParallelModel>> ParallelModel::Create(const JobSp
     }
   }
   if (shape.pp > 1) {
+    // The executor matches messages by tag and posts receives ahead: Gloo and MPI do that
+    // (MPI guarantees tags up to 32767), NCCL's in-order point-to-point does not.
+    const int64_t tags = 2LL * shape.pp * chunks * spec.parallel().micro_batches();
+    if (world->name() == "nccl" || tags > 32767) {
+      return absl::UnimplementedError(fmt::format(
+          "mesh.pp = {}: the pipeline executor runs over gloo or mpi with at most 32767 message "
+          "tags (this job: backend {}, {} tags)",
+          shape.pp, std::string(world->name()), tags));
+    }
     MT_ASSIGN_OR_RETURN(pipeline::Schedule schedule,
                         pipeline::MakeSchedule(spec.parallel().schedule(), shape.pp,
                                                spec.parallel().micro_batches(), chunks));
@@ -183,6 +193,14 @@ absl::StatusOr<double> ParallelModel::GlobalNorm() {
 
 absl::StatusOr<StepResult> ParallelModel::Step(const data::Samples& mine,
                                                const data::DatasetIndex& index, double lr) {
+  MT_CHECK(!failed_);
+  auto r = TrainStep(mine, index, lr);
+  failed_ |= !r.ok();
+  return r;
+}
+
+absl::StatusOr<StepResult> ParallelModel::TrainStep(const data::Samples& mine,
+                                                    const data::DatasetIndex& index, double lr) {
   StepResult r;
   model_->ZeroGrad();
   MT_ASSIGN_OR_RETURN(r.loss, ForwardBackward(mine, index));
@@ -191,6 +209,7 @@ absl::StatusOr<StepResult> ParallelModel::Step(const data::Samples& mine,
   MT_ASSIGN_OR_RETURN(const double norm, GlobalNorm());
   if (!std::isfinite(r.loss)) {
     r.stats.finite = false;
+    r.stats.grad_norm = norm;
     return r;
   }
   if (zero_) {
@@ -213,7 +232,7 @@ absl::Status ParallelModel::GatherState() {
   if (!zero_) return absl::OkStatus();
   optim::AdamW& state = CheckpointState();
   state.set_step(zero_->step());
-  return zero_->GatherMoments(state.m(), state.v());
+  return Check(zero_->GatherMoments(state.m(), state.v()));
 }
 
 void ParallelModel::ScatterState() {
@@ -221,21 +240,27 @@ void ParallelModel::ScatterState() {
   optim::AdamW& state = CheckpointState();
   zero_->LoadMoments(state.m(), state.v());
   zero_->set_step(state.step());
+  ReleaseState();
 }
 
 EvalForward ParallelModel::EvalFn() {
   return [this](const Batch& b) -> absl::StatusOr<std::optional<EvalOutput>> {
+    MT_CHECK(!failed_);
     std::optional<EvalOutput> out;
+    model_->set_predict(true);  // the arg-max over the vocabulary: evaluation only
+    absl::Status s;
     if (executor_) {
       const pipeline::MicroBatch mb{b.tokens.data(), b.targets.data(), b.batch, b.seq};
-      MT_RETURN_IF_ERROR(executor_->Forward({mb}, [&](int, float loss) {
+      s = executor_->Forward({mb}, [&](int, float loss) {
         out = EvalOutput{loss, model_->predictions()};
-      }));
+      });
     } else {
       out = EvalOutput{model_->Forward(b.tokens.data(), b.targets.data(), b.batch, b.seq),
                        model_->predictions()};
     }
-    if (tp_ops_) MT_RETURN_IF_ERROR(tp_ops_->status());
+    model_->set_predict(false);
+    if (s.ok() && tp_ops_) s = tp_ops_->status();
+    MT_RETURN_IF_ERROR(Check(s));
     return out;
   };
 }
@@ -253,7 +278,14 @@ absl::StatusOr<std::unique_ptr<nn::Gpt>> ParallelModel::GatherFull() {
       if (p->partition.replicated() && coords_.tp != 0) continue;
       sends.push_back(world_->Send(p->value.Data<float>(), p->value.numel(), DType::kF32, 0, 0));
     }
-    for (auto& w : sends) MT_RETURN_IF_ERROR(Annotate(w->Wait(comm::Options{}.timeout), "gather"));
+    for (auto& w : sends) {
+      if (absl::Status s = w->Wait(comm::Options{}.timeout); !s.ok()) {
+        // The other sends stay pending with the model (see Deleter): not waited for here.
+        static auto* abandoned = new std::vector<std::shared_ptr<comm::Work>>();
+        abandoned->insert(abandoned->end(), sends.begin(), sends.end());
+        return Check(Annotate(s, "gathering the model on rank 0"));
+      }
+    }
     return nullptr;
   }
   MT_ASSIGN_OR_RETURN(auto full, nn::Gpt::Create(c, 0));
@@ -271,9 +303,9 @@ absl::StatusOr<std::unique_ptr<nn::Gpt>> ParallelModel::GatherFull() {
                     local.numel() * sizeof(float));
       } else {
         MT_RETURN_IF_ERROR(
-            Annotate(world_->Recv(local.Data<float>(), local.numel(), DType::kF32, from, 0)
-                         ->Wait(comm::Options{}.timeout),
-                     fmt::format("gathering {} from rank {}", p->name, from)));
+            Check(Annotate(world_->Recv(local.Data<float>(), local.numel(), DType::kF32, from, 0)
+                               ->Wait(comm::Options{}.timeout),
+                           fmt::format("gathering {} from rank {}", p->name, from))));
       }
       nn::PutSlice(local, p->value, p->partition, tps == 1 ? 1 : shape_.tp, t);
     }

@@ -38,10 +38,19 @@ struct StepResult {
 
 class ParallelModel {
  public:
+  // Deletes a ParallelModel unless one of its collectives failed: then transfers may still be
+  // in flight to or from its buffers (a dead peer holds them for the op timeout, also while
+  // being destroyed), so it is left alone until the process exits, which follows.
+  struct Deleter {
+    void operator()(ParallelModel* p) const {
+      if (!p->failed_) delete p;
+    }
+  };
+  using Ptr = std::unique_ptr<ParallelModel, Deleter>;
+
   // `world` ranked as the mesh in spec.mesh (null: one process). Collective over world: it
   // splits the tp, dp and pp groups (and the tied-embedding group when pp > 1).
-  static absl::StatusOr<std::unique_ptr<ParallelModel>> Create(const meshtrain::v1::JobSpec& spec,
-                                                               comm::Backend* world);
+  static absl::StatusOr<Ptr> Create(const meshtrain::v1::JobSpec& spec, comm::Backend* world);
 
   // One optimizer step on this dp rank's slice of the global batch (`mine`, all ranks of a
   // dp rank get the same). The loss is the global batch's, on every rank.
@@ -57,9 +66,12 @@ class ParallelModel {
   // Checkpoints: the optimizer state as whole tensors per parameter. Under ZeRO-1 a full-size
   // copy that GatherState() fills from the shards (collective over dp) before a save and
   // ScatterState() hands back to them after a restore; otherwise AdamW itself (both no-ops).
+  // The copy exists only between GatherState and ReleaseState (after the save returned: an
+  // async save has its snapshot by then), and from CheckpointState until ScatterState.
   optim::AdamW& CheckpointState();
   absl::Status GatherState();
   void ScatterState();
+  void ReleaseState() { gathered_.reset(); }
 
   nn::Gpt& model() { return *model_; }
   optim::AdamW* adamw() { return adamw_.get(); }     // null under ZeRO-1
@@ -76,9 +88,16 @@ class ParallelModel {
 
  private:
   ParallelModel() = default;
+  // Marks the model failed (see Deleter) when `s` is an error.
+  absl::Status Check(absl::Status s) {
+    failed_ |= !s.ok();
+    return s;
+  }
   static comm::Backend* Axis(const std::unique_ptr<comm::Backend>& g) {
     return g && g->size() > 1 ? g.get() : nullptr;
   }
+  absl::StatusOr<StepResult> TrainStep(const data::Samples& mine, const data::DatasetIndex& index,
+                                       double lr);
   absl::StatusOr<double> ForwardBackward(const data::Samples& mine,
                                          const data::DatasetIndex& index);
   absl::Status SyncGradients(double& loss);
@@ -100,6 +119,7 @@ class ParallelModel {
   std::unique_ptr<pipeline::Executor> executor_;
   std::vector<double> norm_weights_;  // per parameter: 1 counted here, 0 a copy counted elsewhere
   std::vector<Batch> micro_;
+  bool failed_ = false;
 };
 
 }  // namespace mt::worker

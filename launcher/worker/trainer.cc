@@ -299,7 +299,7 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
   }
   MT_ASSIGN_OR_RETURN(int64_t version, ResumeVersion(o));
   if (version >= 0) {
-    auto restored = Restore(**store, version, model, opt);
+    auto restored = RestoreTogether(o.comm, **store, version, model, opt);
     if (restored.ok()) {
       c.restored = *restored;
       pm.ScatterState();
@@ -311,6 +311,7 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
       return Annotate(restored.status(), "resume");
     }
   }
+  pm.ReleaseState();  // ZeRO-1: the full moments only live during a save or restore
   CheckpointerOptions co;
   co.store = *store;
   co.rank = o.comm ? o.comm->rank() : 0;
@@ -419,6 +420,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
       MT_RETURN_IF_ERROR(pm->GatherState());
       MT_RETURN_IF_ERROR(ckpt.saver->Save(pm->model(), pm->CheckpointState(), step + 1,
                                           mine->position + spec.train().global_batch(), metrics));
+      pm->ReleaseState();
     }
   }
   if (ckpt.saver) {

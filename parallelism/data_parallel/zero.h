@@ -6,6 +6,7 @@
 // every rank ends the step with identical full parameters.
 //
 // Memory: m and v cost 2 * S floats per rank, 1/dp of the unsharded optimizer's (state_bytes).
+// A checkpoint save or restore holds the whole moments for its duration (GatherMoments).
 #pragma once
 
 #include <cstdint>

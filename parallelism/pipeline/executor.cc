@@ -104,18 +104,22 @@ absl::Status Executor::DoBackward(const Action& a, const MicroBatch& mb, float l
   return absl::OkStatus();
 }
 
+absl::Status Executor::Fail(absl::Status status) {
+  failed_ = true;  // pending transfers stay as they are: see executor.h
+  return status;
+}
+
 absl::Status Executor::WaitSends() {
-  absl::Status first;
   for (auto& w : sends_) {
     absl::Status s = w->Wait(comm::Options{}.timeout);
-    if (first.ok() && !s.ok()) first = Annotate(s, fmt::format("pipeline stage {}: send", stage_));
+    if (!s.ok()) return Fail(Annotate(s, fmt::format("pipeline stage {}: send", stage_)));
   }
   sends_.clear();
-  return first;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<double> Executor::Run(const std::vector<MicroBatch>& micro, float loss_scale) {
-  MT_CHECK(static_cast<int>(micro.size()) == schedule_.micro_batches);
+  MT_CHECK(static_cast<int>(micro.size()) == schedule_.micro_batches && !failed_);
   const auto start = Clock::now();
   times_ = {};
   double loss = 0;
@@ -133,16 +137,9 @@ absl::StatusOr<double> Executor::Run(const std::vector<MicroBatch>& micro, float
       break;
     }
   }
-  absl::Status sent = WaitSends();
-  // After a failure, posted receives must not outlive this step (their Work waits on drop).
-  for (auto* posted : {&act_recv_, &grad_recv_}) {
-    for (auto& chunk : *posted) {
-      for (auto& w : chunk) w.reset();
-    }
-  }
+  if (!status.ok()) return Fail(status);
+  MT_RETURN_IF_ERROR(WaitSends());
   times_.total_s = Since(start);
-  MT_RETURN_IF_ERROR(status);
-  MT_RETURN_IF_ERROR(sent);
   return loss;
 }
 
@@ -150,6 +147,7 @@ absl::Status Executor::Forward(const std::vector<MicroBatch>& micro,
                                const std::function<void(int micro, float loss)>& on_head) {
   // Every micro-batch uses slot 0 (evaluation may run more micro-batches than a step has), so
   // its sends complete before the next one overwrites the slot.
+  MT_CHECK(!failed_);
   for (int m = 0; m < static_cast<int>(micro.size()); ++m) {
     absl::Status status;
     for (int c = 0; c < schedule_.chunks && status.ok(); ++c) {
@@ -160,9 +158,8 @@ absl::Status Executor::Forward(const std::vector<MicroBatch>& micro,
         on_head(m, *loss);
       }
     }
-    absl::Status sent = WaitSends();
-    MT_RETURN_IF_ERROR(status);
-    MT_RETURN_IF_ERROR(sent);
+    if (!status.ok()) return Fail(status);
+    MT_RETURN_IF_ERROR(WaitSends());
   }
   return absl::OkStatus();
 }

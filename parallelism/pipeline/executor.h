@@ -9,6 +9,11 @@
 // Run posts every receive of the step up front (as Megatron batches its isend/irecv), so data
 // moves while the stage computes; an action waits only for its own input. Micro-batch m uses
 // model slot m.
+//
+// Failure: a receive that fails (a dead or stuck peer) fails the step at once. The step's
+// other transfers are left pending, not waited for (each could hold the full op timeout, on
+// destruction too): the executor is then unusable, and its owner must keep it, its buffers and
+// the model alive until the process exits (ParallelModel's deleter does).
 #pragma once
 
 #include <functional>
@@ -51,6 +56,7 @@ class Executor {
                        const std::function<void(int micro, float loss)>& on_head);
 
   const StageTimes& last_times() const { return times_; }
+  bool failed() const { return failed_; }
   const Schedule& schedule() const { return schedule_; }
 
  private:
@@ -65,6 +71,7 @@ class Executor {
   absl::StatusOr<float> DoForward(const Action& a, const MicroBatch& mb);
   absl::Status DoBackward(const Action& a, const MicroBatch& mb, float loss_scale);
   absl::Status WaitSends();
+  absl::Status Fail(absl::Status status);
 
   nn::Gpt& model_;
   Schedule schedule_;
@@ -74,6 +81,7 @@ class Executor {
   std::vector<std::vector<std::shared_ptr<comm::Work>>> act_recv_, grad_recv_;  // posted
   std::vector<std::shared_ptr<comm::Work>> sends_;
   StageTimes times_;
+  bool failed_ = false;
 };
 
 }  // namespace mt::pipeline

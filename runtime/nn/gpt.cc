@@ -188,6 +188,28 @@ float Gpt::ForwardChunk(int chunk, int slot, const int32_t* tokens, const int32_
   return c.head ? HeadForward(s) : 0.0f;
 }
 
+// The arg-max over the whole vocabulary per row: the lowest index holding the row's maximum
+// (over the tp group: the lowest any rank holds), -1 for a row with NaNs.
+void Gpt::Predict(Slot& s) {
+  const int64_t rows = s.batch * s.seq, v = local_vocab();
+  const float* logits = s.logits.Data<float>();
+  const float* row_max = s.row_max.Data<float>();
+  std::vector<float> best(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    best[r] = std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < v; ++i) {
+      if (logits[r * v + i] == row_max[r]) {
+        best[r] = static_cast<float>(vocab_begin_ + i);
+        break;
+      }
+    }
+  }
+  if (placement_.tp > 1) placement_.group->AllReduceMin(best.data(), rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    s.predictions[r] = std::isfinite(best[r]) ? static_cast<int32_t>(best[r]) : -1;
+  }
+}
+
 float Gpt::HeadForward(Slot& s) {
   const int64_t rows = s.batch * s.seq, c = config_.d_model, v = local_vocab();
   const Placement& p = placement_;
@@ -201,23 +223,10 @@ float Gpt::HeadForward(Slot& s) {
   // Vocab-parallel cross-entropy (one kernel when a rank holds the whole vocabulary).
   float* row_max = s.row_max.Data<float>();
   float* partial = s.partial.Data<float>();
-  CrossEntropyRowMax(row_max, logits, rows, v);
+  if (p.tp > 1 || predict_) CrossEntropyRowMax(row_max, logits, rows, v);
   if (p.tp > 1) p.group->AllReduceMax(row_max, rows);
-  // Arg-max over the whole vocabulary: the lowest index holding the row's maximum.
-  std::vector<float> best(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    best[r] = std::numeric_limits<float>::infinity();
-    for (int64_t i = 0; i < v; ++i) {
-      if (logits[r * v + i] == row_max[r]) {
-        best[r] = static_cast<float>(vocab_begin_ + i);
-        break;
-      }
-    }
-  }
-  if (p.tp > 1) p.group->AllReduceMin(best.data(), rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    s.predictions[r] = std::isfinite(best[r]) ? static_cast<int32_t>(best[r]) : -1;  // NaN row
-  }
+  s.counted = 0;
+  if (predict_) Predict(s);
   if (s.targets == nullptr) return 0.0f;
   if (p.tp == 1) {
     s.counted = CrossEntropyForward(s.losses.Data<float>(), s.probs.Data<float>(), logits,

@@ -88,6 +88,9 @@ class Gpt {
   const float* logits(int slot = 0) const;
   const float* probs(int slot = 0) const;
   const int32_t* predictions(int slot = 0) const;
+  // Whether head forwards compute predictions (default on; under tp it costs an all-reduce
+  // per forward, which training does not need). Every tp rank must set the same.
+  void set_predict(bool on) { predict_ = on; }
   int64_t counted(int slot = 0) const;
 
  private:
@@ -112,6 +115,7 @@ class Gpt {
   Gpt(const GptConfig& config, Placement placement);
   Slot& Prepare(Chunk& c, int slot, int64_t batch, int64_t seq);
   float HeadForward(Slot& s);
+  void Predict(Slot& s);
   void HeadBackward(Slot& s, float loss_scale, float* dresidual);
   void EmbedForward(Slot& s);
   const Slot& HeadSlot(int slot) const;
@@ -120,6 +124,7 @@ class Gpt {
   Placement placement_;
   int64_t vocab_begin_ = 0;
   bool holds_wte_ = false, holds_wpe_ = false, holds_lnf_ = false;
+  bool predict_ = true;
   Parameter wte_, wpe_, lnf_w_, lnf_b_;
   std::vector<Block> blocks_;  // this rank's layers, chunk after chunk
   std::vector<Chunk> chunks_;

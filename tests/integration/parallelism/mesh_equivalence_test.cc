@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -133,7 +134,7 @@ void RunRank(const meshtrain::v1::JobSpec& spec, comm::Backend* world, const Che
   if (!c.resume.empty()) {
     auto store = ckpt::CheckpointStore::Open(c.resume);
     ASSERT_TRUE(store.ok()) << store.status();
-    auto restored = Restore(**store, 0, (*pm)->model(), (*pm)->CheckpointState());
+    auto restored = RestoreTogether(world, **store, 0, (*pm)->model(), (*pm)->CheckpointState());
     ASSERT_TRUE(restored.ok()) << restored.status();
     ASSERT_EQ(restored->step, c.from);
     (*pm)->ScatterState();
@@ -161,6 +162,7 @@ void RunRank(const meshtrain::v1::JobSpec& spec, comm::Backend* world, const Che
         saver
             ->Save((*pm)->model(), (*pm)->CheckpointState(), c.to, int64_t{c.to} * kGlobalBatch, {})
             .ok());
+    (*pm)->ReleaseState();
     ASSERT_TRUE(saver->Wait().ok());
   }
 }
@@ -284,6 +286,29 @@ INSTANTIATE_TEST_SUITE_P(
                       ReshardCase{Mesh{2, 2, 2, "1f1b", 1, 1}, Mesh{1, 2, 2}},
                       ReshardCase{Mesh{1, 1, 1}, Mesh{2, 2, 2, "interleaved", 2}}),
     [](const auto& info) { return info.param.saved.Name() + "_to_" + info.param.resumed.Name(); });
+
+// A damaged file that only one pipeline stage reads: that stage alone would fall back to the
+// older version; the ranks agree on it (RestoreTogether), so both resume step 5.
+TEST(ReshardFallback, DamagedFileOfOneStageSendsEveryRankBackTogether) {
+  const Outcome& one = Reference();
+  char tmpl[] = "/tmp/meshtrain-fallback-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string store = "file://" + dir + "/ck";
+  const Mesh pp2{1, 1, 2};
+  RunMesh(pp2, {0, 5, "", store});                                // version 1: step 5
+  RunMesh(pp2, {5, 10, store, store});                            // version 2: step 10
+  const std::string file = dir + "/ck/versions/2/rank-00001.h5";  // stage 1's layers
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(file) / 2));
+  f.put('\x5a');
+  f.close();
+  const Outcome resumed = RunMesh(pp2, {5, kSteps, store, ""});  // asserts step 5 on each rank
+  ASSERT_EQ(resumed.losses.size(), static_cast<size_t>(kSteps - 5));
+  for (int s = 0; s < kSteps - 5; ++s) {
+    EXPECT_NEAR(resumed.losses[s], one.losses[5 + s], 1e-5 * one.losses[5 + s]) << s;
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST(ZeroOne, OptimizerStatePerRankIsOneOverDp) {
   const Outcome plain = RunMesh(Mesh{1, 1, 1});

@@ -29,5 +29,7 @@ Command AddWorkerCommand(CLI::App& root);
 Command AddCoordinatorCommand(CLI::App& root);
 Command AddStatusCommand(CLI::App& root);
 Command AddCkptCommand(CLI::App& root);
+Command AddRegistryCommand(CLI::App& root);
+Command AddAuditCommand(CLI::App& root);
 
 }  // namespace mt::cli

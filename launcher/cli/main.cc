@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
       mt::cli::AddValidateCommand(app),    mt::cli::AddDataCommand(app),
       mt::cli::AddDocsCommand(app),        mt::cli::AddWorkerCommand(app),
       mt::cli::AddCoordinatorCommand(app), mt::cli::AddStatusCommand(app),
-      mt::cli::AddCkptCommand(app),
+      mt::cli::AddCkptCommand(app),        mt::cli::AddRegistryCommand(app),
+      mt::cli::AddAuditCommand(app),
   };
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
+#include "launcher/cli/register_run.h"
 #include "launcher/coordinator/data_audit.h"
 #include "launcher/local/supervisor.h"
 #include "launcher/worker/shard_reads.h"
@@ -18,6 +19,22 @@
 
 namespace mt::cli {
 namespace {
+
+// The embedded control service's part: register the trained model, print the decision.
+// A remote control service (control.endpoint HOST:PORT) is not reachable from this build.
+int Register(const meshtrain::v1::JobSpec& spec, const std::string& run_dir) {
+  if (spec.control().endpoint() != "embedded") {
+    std::printf(
+        "registry: control.endpoint %s: the gRPC control service is not in this build "
+        "yet; the model was not registered\n",
+        spec.control().endpoint().c_str());
+    return kExitOk;
+  }
+  auto line = RegisterRun(spec, run_dir);
+  if (!line.ok()) return Fail("meshtrain run: registering the model", line.status(), kExitFailure);
+  std::printf("%s\n", line->c_str());
+  return kExitOk;
+}
 
 struct RunArgs {
   std::string job;
@@ -59,7 +76,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
       "job succeeded: %d ranks, generation %lld, %d restart(s)\nrun dir: %s "
       "(metrics.jsonl, summary.json)\n",
       nproc, static_cast<long long>(result->generations), result->restarts, args.run_dir.c_str());
-  return kExitOk;
+  return Register(spec, args.run_dir);
 }
 
 int RunRun(const RunArgs& args) {
@@ -93,7 +110,7 @@ int RunRun(const RunArgs& args) {
   }
   std::printf("%s\nrun dir: %s (metrics.jsonl, summary.json)\n", SummaryLine(*summary).c_str(),
               args.run_dir.c_str());
-  return kExitOk;
+  return Register(r.spec, args.run_dir);
 }
 
 }  // namespace

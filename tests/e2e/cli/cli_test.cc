@@ -236,6 +236,51 @@ TEST(CliTrain, MeshRunTrainsLikeOneProcess) {
   fs::remove_all(dir);
 }
 
+// `meshtrain run` registers what it trained in RUN_DIR/control.db and applies the job's
+// promotion gate; the registry commands promote and roll back; `audit verify` passes, then
+// names the record a direct database edit changed.
+TEST(CliRegistry, RunRegistersGatePromoteRollbackAndAudit) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  const std::string job = MeshJob(
+      dir, "reg", "{dp: 1, tp: 1, pp: 1}", "",
+      "train: {global_batch: 16, steps: 6, lr: 1e-2, log_every: 3}\neval: {every: 0, batches: 1}\n"
+      "control: {model: adder, promote: {metric: eval_loss, min_improvement: 0.5}}\n");
+  const std::string db = " --db " + dir + "/run/control.db";
+  Result first = Meshtrain("run " + job + " --run-dir " + dir + "/run");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("registry: adder v1 -> production (eval_loss "));
+  EXPECT_THAT(ReadFile(dir + "/run/summary.json"), HasSubstr("\"decision\": \"promoted\""));
+  Result second = Meshtrain("run " + job + " --run-dir " + dir + "/run");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("registry: adder v2 -> staging ("));
+  EXPECT_THAT(second.output, HasSubstr("needs an improvement of 0.5: stays a candidate"));
+  Result list = Meshtrain("registry list" + db);
+  EXPECT_THAT(list.output, HasSubstr("adder                           1 production"));
+  EXPECT_THAT(list.output, HasSubstr("adder                           2 staging"));
+  Result promote = Meshtrain("registry promote adder@2 --reason canary-ok" + db);
+  ASSERT_EQ(promote.exit_code, 0) << promote.output;
+  Result rollback = Meshtrain("registry rollback adder" + db);
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
+  EXPECT_THAT(rollback.output, HasSubstr("adder: production is v1 (production v2 -> v1)"));
+  Result unknown = Meshtrain("registry promote adder@7" + db);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("model 'adder' has no version 7 (it has 1-2)"));
+  Result show = Meshtrain("registry show adder@2" + db);
+  EXPECT_THAT(show.output, HasSubstr("v2 promoted: canary-ok"));
+  Result ok = Meshtrain("audit verify" + db);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("audit chain ok: 6 records"));
+  const std::string edit = "python3 -c \"import sqlite3; c = sqlite3.connect('" + dir +
+                           "/run/control.db'); c.execute(\\\"UPDATE audit SET body = "
+                           "replace(body, 'adder', 'other') WHERE id = 3\\\"); c.commit()\"";
+  ASSERT_EQ(std::system(edit.c_str()), 0);
+  Result bad = Meshtrain("audit verify" + db);
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("audit record 3 (version registered"));
+  fs::remove_all(dir);
+}
+
 // Bad datasets stop `meshtrain run` with exit 2 and a message naming the field and the file,
 // before any training step, and the run's data audit lists what a good run read.
 TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {

@@ -1,0 +1,83 @@
+// The model registry (DESIGN §3 "Control service"): per model, numbered versions (a checkpoint
+// URI and version, metrics, the parent version it was fine-tuned from, the data fingerprint,
+// the job-spec hash), the aliases `production` and `staging`, and every promotion decision
+// with its reason. SQLite in WAL mode; each change is one transaction that also appends its
+// audit record and stores the audit head it produced, so the registry and its audit trail
+// never disagree. Safe for many processes and threads at once (one Registry per thread).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "control/registry/audit_log.h"
+#include "control/registry/policy.h"
+#include "control/registry/sqlite_db.h"
+
+namespace mt::control {
+
+struct VersionInfo {
+  std::string model;
+  int64_t version = 0;  // assigned by Register: 1, 2, ... per model
+  std::string checkpoint_uri;
+  int64_t checkpoint_version = 0;
+  Metrics metrics;
+  std::optional<int64_t> parent;  // the version it was fine-tuned from
+  std::string data_fingerprint, job_hash, created;
+};
+
+struct Decision {
+  std::string model;
+  int64_t version = 0;
+  std::string outcome;  // "promoted", "candidate", "rolled back"
+  std::string reason, created;
+};
+
+class Registry {
+ public:
+  static absl::StatusOr<std::unique_ptr<Registry>> Open(const std::string& db_path);
+
+  // Adds the next version of `v.model` (the model exists from its first version on).
+  // InvalidArgument for an unknown parent.
+  absl::StatusOr<VersionInfo> Register(VersionInfo v);
+  // Applies the promotion gate to `version` against the current production: promoted (it
+  // becomes `production`) or a candidate (it becomes `staging`); the decision is stored.
+  // Errors (unknown version, a metric the policy needs missing) change nothing.
+  absl::StatusOr<Decision> Evaluate(const std::string& model, int64_t version,
+                                    const Policy& policy);
+  // An operator's promotion, bypassing the gate.
+  absl::StatusOr<Decision> Promote(const std::string& model, int64_t version,
+                                   const std::string& reason);
+  // Production goes back to the version it was before the last promotion; FailedPrecondition
+  // when there is none.
+  absl::StatusOr<Decision> Rollback(const std::string& model, const std::string& reason);
+
+  absl::StatusOr<std::vector<std::string>> Models();
+  absl::StatusOr<std::vector<VersionInfo>> Versions(const std::string& model);
+  absl::StatusOr<VersionInfo> Get(const std::string& model, int64_t version);
+  // The version an alias points at (nullopt: unset).
+  absl::StatusOr<std::optional<int64_t>> Alias(const std::string& model, const std::string& alias);
+  absl::StatusOr<std::vector<Decision>> Decisions(const std::string& model);
+  // "MODEL@VERSION", "MODEL@production", "MODEL@staging" or "MODEL" (production).
+  absl::StatusOr<VersionInfo> Resolve(const std::string& ref);
+  // The audit chain, and that every registry change's recorded head is in it unchanged
+  // (truncation or a rewritten chain shows there): OK or DataLoss naming the record.
+  absl::Status VerifyAudit();
+  absl::StatusOr<std::vector<AuditRecord>> Audit() { return AuditLog(*db_).List(); }
+  const std::string& path() const { return db_->path(); }
+
+ private:
+  explicit Registry(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  absl::StatusOr<VersionInfo> GetLocked(const std::string& model, int64_t version);
+  absl::Status SetAlias(const std::string& model, const std::string& alias, int64_t version);
+  absl::StatusOr<Decision> Record(const std::string& model, int64_t version,
+                                  const std::string& outcome, const std::string& reason);
+
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace mt::control

@@ -1,0 +1,87 @@
+// Registering a finished run (see register_run.h).
+#include "launcher/cli/register_run.h"
+
+#include <filesystem>
+
+#include "checkpoint/store/store.h"
+#include "control/registry/registry.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "runtime/core/file.h"
+#include "runtime/core/hash.h"
+#include "runtime/core/status.h"
+#include "runtime/data/dataset.h"
+#include "runtime/job/job_id.h"
+#include "runtime/storage/blob_store.h"
+
+namespace mt::cli {
+namespace {
+
+using json = nlohmann::json;
+
+// What the run produced: the latest committed checkpoint, else the exported model file.
+absl::Status FillCheckpoint(const meshtrain::v1::JobSpec& spec, const std::string& run_dir,
+                            control::VersionInfo& v) {
+  if (spec.has_checkpoint()) {
+    MT_ASSIGN_OR_RETURN(auto store, ckpt::CheckpointStore::Open(spec.checkpoint().store()));
+    MT_ASSIGN_OR_RETURN(v.checkpoint_version, store->Latest());
+    v.checkpoint_uri = store->uri();
+    return absl::OkStatus();
+  }
+  v.checkpoint_uri =
+      "file://" +
+      std::filesystem::absolute(run_dir + "/model.safetensors").lexically_normal().string();
+  return absl::OkStatus();
+}
+
+// The dataset as trained on: its URI and the XXH64 of its index (shard names, sizes and
+// checksums), so the same bytes give the same fingerprint wherever they live.
+absl::StatusOr<std::string> DataFingerprint(const std::string& uri) {
+  MT_ASSIGN_OR_RETURN(auto store, storage::OpenBlobStore(uri));
+  MT_ASSIGN_OR_RETURN(data::DatasetIndex index, data::OpenIndex(*store));
+  const std::string text = data::IndexToJson(index);
+  return fmt::format("{}#xxh64:{}", uri, Xxh64Hex(text.data(), text.size()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
+                                        const std::string& run_dir) {
+  const std::string summary_path = run_dir + "/summary.json";
+  MT_ASSIGN_OR_RETURN(std::string text, ReadFile(summary_path));
+  json summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (summary.is_discarded()) return absl::DataLossError(summary_path + ": not JSON");
+  control::VersionInfo v;
+  v.model = spec.control().model().empty() ? spec.name() : spec.control().model();
+  MT_RETURN_IF_ERROR(FillCheckpoint(spec, run_dir, v));
+  v.metrics["loss"] = summary.value("final_loss", 0.0);
+  for (const char* k : {"eval_loss", "eval_accuracy", "tokens_per_s"}) {
+    if (summary.contains(k)) v.metrics[k] = summary[k].get<double>();
+  }
+  MT_ASSIGN_OR_RETURN(v.data_fingerprint, DataFingerprint(spec.data().uri()));
+  v.job_hash = job::JobId(spec);
+  const std::string db = run_dir + "/control.db";
+  MT_ASSIGN_OR_RETURN(auto registry, control::Registry::Open(db));
+  MT_ASSIGN_OR_RETURN(v, registry->Register(v));
+  json entry = {{"model", v.model}, {"version", v.version}, {"db", db}};
+  std::string line;
+  auto decision =
+      registry->Evaluate(v.model, v.version, control::Policy::FromSpec(spec.control().promote()));
+  if (decision.ok()) {
+    entry["decision"] = decision->outcome;
+    entry["reason"] = decision->reason;
+    line = fmt::format("registry: {} v{} {} ({})", v.model, v.version,
+                       decision->outcome == "promoted" ? "-> production" : "-> staging",
+                       decision->reason);
+  } else {
+    entry["decision"] = "not judged";
+    entry["reason"] = std::string(decision.status().message());
+    line = fmt::format("registry: {} v{} registered, not judged: {}", v.model, v.version,
+                       std::string(decision.status().message()));
+  }
+  summary["registry"] = entry;
+  MT_RETURN_IF_ERROR(WriteFileAtomic(summary_path, summary.dump(2) + "\n"));
+  return line;
+}
+
+}  // namespace mt::cli

@@ -1,0 +1,21 @@
+// The end of `meshtrain run` with the embedded control service: the trained model is
+// registered in RUN_DIR/control.db as the next version of `control.model` (default: the job
+// name) with its checkpoint (the latest committed version, or RUN_DIR/model.safetensors), its
+// metrics from summary.json, the data fingerprint and the job hash; the promotion gate of
+// `control.promote` then decides whether it becomes production. The decision goes into
+// summary.json ("registry") and the returned line.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "meshtrain/v1/job.pb.h"
+
+namespace mt::cli {
+
+// Returns the line to print ("registry: add2-gpt v1 -> production (...)"). A version the gate
+// cannot judge (its metrics lack the policy's) is registered and reported as not judged.
+absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
+                                        const std::string& run_dir);
+
+}  // namespace mt::cli

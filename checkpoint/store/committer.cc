@@ -37,7 +37,14 @@ absl::StatusOr<bool> Committer::Report(const Manifest& fields, const FileEntry& 
   }
   MT_LOG(kInfo, kCkpt, "checkpoint version {} committed (step {}, {} files) in {}", done.version,
          done.step, done.files.size(), store_->uri());
-  auto pruned = store_->Prune(keep_last_, {});
+  absl::StatusOr<std::set<int64_t>> keep = std::set<int64_t>();
+  if (protect_) keep = protect_();
+  if (!keep.ok()) {
+    MT_LOG(kWarn, kCkpt, "checkpoint retention skipped: the registry could not be read: {}",
+           std::string(keep.status().message()));
+    return true;
+  }
+  auto pruned = store_->Prune(keep_last_, *keep);
   if (!pruned.ok()) {
     MT_LOG(kWarn, kCkpt, "checkpoint retention: {}", std::string(pruned.status().message()));
   } else if (!pruned->empty()) {

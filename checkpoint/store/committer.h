@@ -5,9 +5,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "absl/status/statusor.h"
 #include "checkpoint/store/store.h"
@@ -16,8 +18,17 @@ namespace mt::ckpt {
 
 class Committer {
  public:
-  Committer(std::shared_ptr<CheckpointStore> store, int64_t world_size, int keep_last)
-      : store_(std::move(store)), world_size_(world_size), keep_last_(keep_last) {}
+  // Versions retention must keep besides the newest keep_last: those the model registry
+  // references (the launcher, which knows the registry, supplies it). An error skips that
+  // round of retention: nothing is deleted that might still be referenced.
+  using Protected = std::function<absl::StatusOr<std::set<int64_t>>()>;
+
+  Committer(std::shared_ptr<CheckpointStore> store, int64_t world_size, int keep_last,
+            Protected protect = {})
+      : store_(std::move(store)),
+        world_size_(world_size),
+        keep_last_(keep_last),
+        protect_(std::move(protect)) {}
 
   // Rank `file.rank` wrote `file` for the version `fields` describes (every rank sends the
   // same fields; `fields.files` is ignored). Returns true when this report completed and
@@ -31,6 +42,7 @@ class Committer {
   std::shared_ptr<CheckpointStore> store_;
   const int64_t world_size_;
   const int keep_last_;
+  const Protected protect_;
   std::mutex mu_;                        // guards pending_
   std::map<int64_t, Manifest> pending_;  // version -> fields + files reported so far
   std::mutex io_mu_;                     // one commit + retention at a time, outside mu_

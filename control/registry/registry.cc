@@ -1,6 +1,8 @@
 // Model registry (see registry.h).
 #include "control/registry/registry.h"
 
+#include <filesystem>
+
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -280,6 +282,29 @@ absl::StatusOr<VersionInfo> Registry::Resolve(const std::string& ref) {
     version = *v;
   }
   return GetLocked(model, version);
+}
+
+absl::StatusOr<std::set<int64_t>> Registry::ReferencedCheckpoints(
+    const std::string& checkpoint_uri) {
+  MT_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT DISTINCT checkpoint_version FROM versions "
+                                           "WHERE checkpoint_uri = ?"));
+  s.Bind(1, checkpoint_uri);
+  std::set<int64_t> out;
+  while (true) {
+    MT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.insert(s.Int(0));
+  }
+}
+
+std::function<absl::StatusOr<std::set<int64_t>>()> ReferencedCheckpoints(
+    std::string db_path, std::string checkpoint_uri) {
+  return [db_path, checkpoint_uri]() -> absl::StatusOr<std::set<int64_t>> {
+    std::error_code ec;
+    if (!std::filesystem::exists(db_path, ec)) return std::set<int64_t>();
+    MT_ASSIGN_OR_RETURN(auto registry, Registry::Open(db_path));
+    return registry->ReferencedCheckpoints(checkpoint_uri);
+  };
 }
 
 absl::Status Registry::VerifyAudit() {

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,9 @@ class Registry {
   // The version an alias points at (nullopt: unset).
   absl::StatusOr<std::optional<int64_t>> Alias(const std::string& model, const std::string& alias);
   absl::StatusOr<std::vector<Decision>> Decisions(const std::string& model);
+  // The checkpoint versions in store `checkpoint_uri` that registered versions point at (of
+  // any model): retention keeps them.
+  absl::StatusOr<std::set<int64_t>> ReferencedCheckpoints(const std::string& checkpoint_uri);
   // "MODEL@VERSION", "MODEL@production", "MODEL@staging" or "MODEL" (production).
   absl::StatusOr<VersionInfo> Resolve(const std::string& ref);
   // The audit chain, and that every registry change's recorded head is in it unchanged
@@ -79,5 +84,11 @@ class Registry {
 
   std::unique_ptr<Db> db_;
 };
+
+// For checkpoint retention (ckpt::Committer::Protected): the versions of `checkpoint_uri`
+// that the registry at `db_path` references, read at each call; none while the file does not
+// exist yet.
+std::function<absl::StatusOr<std::set<int64_t>>()> ReferencedCheckpoints(
+    std::string db_path, std::string checkpoint_uri);
 
 }  // namespace mt::control

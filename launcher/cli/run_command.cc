@@ -61,6 +61,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.nproc = nproc;
   o.coordinator = CoordinatorConfigFor(spec, nproc);
   o.coordinator.data_audit_path = args.run_dir + "/data-audit.jsonl";
+  o.coordinator.registry_db = args.run_dir + "/control.db";
   auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
   if (!server.ok()) return Fail("meshtrain run", server.status(), kExitInvalid);
   o.server = *server;
@@ -74,7 +75,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   }
   std::printf(
       "job succeeded: %d ranks, generation %lld, %d restart(s)\nrun dir: %s "
-      "(metrics.jsonl, summary.json)\n",
+      "(metrics.jsonl, summary.json, tb/ for TensorBoard)\n",
       nproc, static_cast<long long>(result->generations), result->restarts, args.run_dir.c_str());
   return Register(spec, args.run_dir);
 }
@@ -99,6 +100,7 @@ int RunRun(const RunArgs& args) {
   train.spec = r.spec;
   train.run_dir = args.run_dir;
   train.resume = args.resume;
+  train.registry_db = args.run_dir + "/control.db";
   train.on_shard_read = [&](const data::ShardInfo& shard) {
     google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead> read;
     *read.Add() = worker::DescribeShardRead(r.spec.data().uri(), shard);
@@ -108,8 +110,8 @@ int RunRun(const RunArgs& args) {
   if (!summary.ok()) {
     return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));
   }
-  std::printf("%s\nrun dir: %s (metrics.jsonl, summary.json)\n", SummaryLine(*summary).c_str(),
-              args.run_dir.c_str());
+  std::printf("%s\nrun dir: %s (metrics.jsonl, summary.json, tb/ for TensorBoard)\n",
+              SummaryLine(*summary).c_str(), args.run_dir.c_str());
   return Register(r.spec, args.run_dir);
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "control/registry/registry.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "nlohmann/json.hpp"
@@ -69,8 +70,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorConf
   if (!c->config_.checkpoint_store.empty()) {
     auto store = ckpt::CheckpointStore::Open(c->config_.checkpoint_store);
     if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
-    c->committer_ = std::make_unique<ckpt::Committer>(*store, c->config_.world_size,
-                                                      c->config_.checkpoint_keep_last);
+    ckpt::Committer::Protected protect;
+    if (!c->config_.registry_db.empty()) {
+      protect = control::ReferencedCheckpoints(c->config_.registry_db, (*store)->uri());
+    }
+    c->committer_ = std::make_unique<ckpt::Committer>(
+        *store, c->config_.world_size, c->config_.checkpoint_keep_last, std::move(protect));
   }
   return c;
 }

@@ -45,6 +45,8 @@ struct CoordinatorConfig {
   std::string data_audit_path;   // where shard reads are recorded (data_audit.h); empty: not kept
   std::string checkpoint_store;  // the job's checkpoint.store; empty: no checkpoints
   int checkpoint_keep_last = 3;
+  // The model registry whose referenced checkpoint versions retention keeps (empty: none).
+  std::string registry_db;
 };
 
 using Clock = std::function<SteadyTime()>;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "checkpoint/store/committer.h"
+#include "control/registry/registry.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "launcher/worker/batch.h"
@@ -27,6 +28,7 @@
 #include "runtime/job/job_id.h"
 #include "runtime/kernels/cpu/gemm.h"
 #include "runtime/metrics/jsonl_sink.h"
+#include "runtime/metrics/tensorboard_sink.h"
 #include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/optim/schedule.h"
@@ -210,9 +212,33 @@ absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
   return all.Result(d.index.answer.has_value());
 }
 
+// What only rank 0 does: the metrics file, TensorBoard events (RUN_DIR/tb) and the progress
+// line. Every record goes to both sinks (its numbers as scalars at its step).
+class Reporter {
+ public:
+  absl::Status Open(const std::string& run_dir, bool resumed) {
+    // A resumed run continues its metrics; a fresh one starts them.
+    MT_RETURN_IF_ERROR(jsonl_.Open(run_dir + "/metrics.jsonl", /*truncate=*/!resumed));
+    return tb_.Open(run_dir + "/tb");
+  }
+  absl::Status Restart(int64_t step) { return tb_.Restart(step); }
+  absl::Status Write(const json& record) {
+    MT_RETURN_IF_ERROR(jsonl_.Write(record));
+    std::vector<std::pair<std::string, double>> scalars;
+    for (const auto& [k, v] : record.items()) {
+      if (k != "step" && v.is_number()) scalars.emplace_back(k, v.get<double>());
+    }
+    return tb_.Scalars(record.at("step").get<int64_t>(), scalars);
+  }
+
+ private:
+  metrics::JsonlSink jsonl_;
+  metrics::TensorBoardSink tb_;
+};
+
 // Evaluates and (on rank 0) records the result; returns it for the summary.
 absl::StatusOr<EvalResult> RunEval(ParallelModel& pm, const TrainData& d, const JobSpec& spec,
-                                   int64_t step, metrics::JsonlSink* sink, Progress& progress) {
+                                   int64_t step, Reporter* sink, Progress& progress) {
   MT_ASSIGN_OR_RETURN(EvalResult r, EvaluateShared(pm, d, spec));
   if (!sink) return r;
   json rec = {{"step", step}, {"eval_loss", r.loss}};
@@ -259,11 +285,6 @@ void SetPhase(LiveProgress* live, int phase) {
 }
 
 // What only rank 0 does: the metrics file and the progress line.
-struct Reporter {
-  std::optional<metrics::JsonlSink> sink;
-  metrics::JsonlSink* get() { return sink ? &*sink : nullptr; }
-};
-
 }  // namespace
 
 // ---- checkpoints: resume, then the saver ----
@@ -330,7 +351,12 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
   if (!co.report) {
     if (co.world > 1) return absl::InternalError("checkpoints of a multi-rank run need a reporter");
     // One process: it commits its own versions.
-    auto committer = std::make_shared<ckpt::Committer>(*store, 1, o.spec.checkpoint().keep_last());
+    ckpt::Committer::Protected protect;
+    if (!o.registry_db.empty()) {
+      protect = control::ReferencedCheckpoints(o.registry_db, (*store)->uri());
+    }
+    auto committer = std::make_shared<ckpt::Committer>(*store, 1, o.spec.checkpoint().keep_last(),
+                                                       std::move(protect));
     co.report = [committer](const ckpt::Manifest& fields) {
       return committer->Report(fields, fields.files.front()).status();
     };
@@ -354,12 +380,14 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   // One trace line per dp rank and step: the rank at tp 0 of the first stage writes it.
   const bool traces = pm->coords().tp == 0 && pm->coords().pp == 0;
   const optim::LrSchedule schedule = ScheduleFrom(spec.train());
-  Reporter report;
+  std::optional<Reporter> report;
   if (lead) {
-    report.sink.emplace();
-    // A resumed run continues its metrics; a fresh one starts them.
-    MT_RETURN_IF_ERROR(
-        report.sink->Open(o.run_dir + "/metrics.jsonl", /*truncate=*/restored.version == 0));
+    report.emplace();
+    MT_RETURN_IF_ERROR(report->Open(o.run_dir, restored.version > 0));
+    // TensorBoard drops what a resumed or restarted run logs again after this marker.
+    if (restored.version > 0 || o.generation > 1) {
+      MT_RETURN_IF_ERROR(report->Restart(restored.step));
+    }
   }
   Progress progress(spec.train().steps());
   const int64_t tokens_per_step = int64_t{spec.train().global_batch()} * spec.model().seq_len();
@@ -395,11 +423,11 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
       const double rate = window_steps * tokens_per_step / Seconds(window_start);
       if (o.live) o.live->tokens_per_s.store(rate);
       if (lead) {
-        MT_RETURN_IF_ERROR(report.sink->Write({{"step", step + 1},
-                                               {"loss", r.loss},
-                                               {"lr", lr},
-                                               {"grad_norm", r.stats.grad_norm},
-                                               {"tokens_per_s", rate}}));
+        MT_RETURN_IF_ERROR(report->Write({{"step", step + 1},
+                                          {"loss", r.loss},
+                                          {"lr", lr},
+                                          {"grad_norm", r.stats.grad_norm},
+                                          {"tokens_per_s", rate}}));
         if (!o.quiet) progress.Update(step + 1, r.loss, lr, rate, Seconds(start));
       }
       window_start = std::chrono::steady_clock::now();
@@ -407,7 +435,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     }
     if (last || (spec.eval().every() > 0 && (step + 1) % spec.eval().every() == 0)) {
       SetPhase(o.live, 2);
-      MT_ASSIGN_OR_RETURN(EvalResult e, RunEval(*pm, d, spec, step + 1, report.get(), progress));
+      MT_ASSIGN_OR_RETURN(EvalResult e,
+                          RunEval(*pm, d, spec, step + 1, report ? &*report : nullptr, progress));
       summary.eval_loss = e.loss;
       summary.eval_accuracy = e.accuracy;
       SetPhase(o.live, 1);

@@ -45,6 +45,9 @@ struct TrainOptions {
   // Reports each written checkpoint shard for commit (the coordinator, multi-process); when
   // unset, a single process commits its own versions.
   std::function<absl::Status(const ckpt::Manifest&)> report_checkpoint;
+  // The model registry whose referenced checkpoint versions retention keeps (one process;
+  // the coordinator has its own). Empty: none.
+  std::string registry_db;
   int64_t generation = 1;  // recorded in summary.json
   int restarts = 0;
 };

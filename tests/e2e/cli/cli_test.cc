@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/azurite.h"
 
 namespace {
@@ -233,6 +235,68 @@ TEST(CliTrain, MeshRunTrainsLikeOneProcess) {
   Result ga = generate("one"), gb = generate("mesh");
   ASSERT_EQ(gb.exit_code, 0) << gb.output;
   EXPECT_EQ(gb.output, ga.output);
+  fs::remove_all(dir);
+}
+
+// RUN_DIR/tb holds TensorBoard event files that an independent reader (Python, written from
+// the TFRecord and event.proto specifications) parses with valid CRCs, finding every scalar
+// of metrics.jsonl; a resumed run's file starts with a SessionLog START at its first step.
+TEST(CliTrain, TensorBoardEventsHoldEveryLoggedScalar) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  auto job = [&](int steps) {
+    return MeshJob(dir, "tb" + std::to_string(steps), "{dp: 1, tp: 1, pp: 1}", "",
+                   fmt::format("train: {{global_batch: 16, steps: {}, lr: 1e-2, log_every: 3}}\n"
+                               "eval: {{every: 3, batches: 1}}\ncheckpoint: {{store: {}/ck, "
+                               "every: 3}}\n",
+                               steps, dir));
+  };
+  Result first = Meshtrain("run " + job(6) + " --run-dir " + dir + "/run");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("tb/ for TensorBoard"));
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir + "/run/tb")) files.push_back(e.path());
+  ASSERT_EQ(files.size(), 1u);
+  auto read = [](const std::string& file) {
+    Result r;
+    FILE* pipe = popen(("python3 " + std::string(MT_SOURCE_DIR) +
+                        "/tests/support/read_tfevents.py " + file + " 2>&1")
+                           .c_str(),
+                       "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+    r.exit_code = WEXITSTATUS(pclose(pipe));
+    return r;
+  };
+  Result events = read(files[0]);
+  ASSERT_EQ(events.exit_code, 0) << events.output;
+  const nlohmann::json tb = nlohmann::json::parse(events.output);
+  EXPECT_EQ(tb["file_version"], "brain.Event:2");
+  EXPECT_TRUE(tb["starts"].empty());
+  // Every number of every metrics.jsonl record is a scalar at its step (in float32).
+  int checked = 0;
+  for (const std::string& line : Lines(ReadFile(dir + "/run/metrics.jsonl"))) {
+    const nlohmann::json rec = nlohmann::json::parse(line);
+    for (const auto& [tag, value] : rec.items()) {
+      if (tag == "step" || !value.is_number()) continue;
+      bool found = false;
+      for (const auto& point : tb["scalars"][tag]) {
+        found |= point[0] == rec["step"] &&
+                 point[1].get<double>() == static_cast<float>(value.get<double>());
+      }
+      EXPECT_TRUE(found) << tag << " at step " << rec["step"];
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 12);  // loss, lr, grad_norm, tokens_per_s at 3 and 6; eval at 3 and 6
+  Result resumed = Meshtrain("run " + job(9) + " --run-dir " + dir + "/run");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  files.clear();
+  for (const auto& e : fs::directory_iterator(dir + "/run/tb")) files.push_back(e.path());
+  ASSERT_EQ(files.size(), 2u);
+  const std::string both = read(files[0]).output + read(files[1]).output;
+  EXPECT_THAT(both, HasSubstr("\"starts\": [6]"));  // the resumed run's file
   fs::remove_all(dir);
 }
 

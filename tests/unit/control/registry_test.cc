@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "checkpoint/store/committer.h"
 #include "gmock/gmock.h"
 
 namespace mt::control {
@@ -196,6 +197,32 @@ TEST_F(RegistryTest, AuditVerifyNamesAnEditedRecordAndATruncatedLog) {
   EXPECT_EQ(truncated.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(truncated.message()),
               HasSubstr("refers to audit record 4, which is missing"));
+}
+
+// Retention keeps the newest keep_last checkpoint versions plus those a registered model
+// version points at.
+TEST_F(RegistryTest, RetentionKeepsTheCheckpointsTheRegistryReferences) {
+  auto store = ckpt::CheckpointStore::Open("file://" + dir_ + "/ck");
+  ASSERT_TRUE(store.ok()) << store.status();
+  VersionInfo v;
+  v.model = "kept";
+  v.checkpoint_uri = (*store)->uri();
+  v.checkpoint_version = 2;
+  ASSERT_TRUE(registry_->Register(v).ok());
+  ckpt::Committer committer(*store, 1, /*keep_last=*/2,
+                            ReferencedCheckpoints(db_, (*store)->uri()));
+  for (int64_t version = 1; version <= 5; ++version) {
+    ckpt::Shard shard;
+    shard.header.step = version * 10;
+    auto file = (*store)->PutShard(version, 0, shard);
+    ASSERT_TRUE(file.ok()) << file.status();
+    ckpt::Manifest m;
+    m.version = version;
+    m.step = version * 10;
+    auto done = committer.Report(m, *file);
+    ASSERT_TRUE(done.ok() && *done) << done.status();
+  }
+  EXPECT_EQ(*(*store)->Committed(), (std::vector<int64_t>{2, 4, 5}));
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ PACKAGES=(
   # CPU math
   libopenblas-dev libopenblas-openmp-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus
   # test services (Azurite comes from npm into .cache/npm, see scripts/start-azurite.sh)
   nodejs npm curl
 )

@@ -55,6 +55,9 @@ int RunCoordinator(const CoordinatorArgs& args) {
   }
   std::printf("coordinator for job %s listening on %s\n",
               (*server)->coordinator().config().job_id.c_str(), (*server)->address().c_str());
+  if (!(*server)->metrics_address().empty()) {
+    std::printf("metrics on http://%s/metrics\n", (*server)->metrics_address().c_str());
+  }
   std::fflush(stdout);
   const coord::Phase phase = (*server)->coordinator().WaitDone(std::chrono::hours(24 * 365));
   const std::string error = (*server)->coordinator().Status().error();
@@ -159,6 +162,8 @@ Command AddCoordinatorCommand(CLI::App& root) {
   app->add_option("--state-dir", args->state_dir,
                   "Directory for the coordinator's state, so a restarted coordinator continues");
   app->add_option("--token-file", args->security.token_file, "Require this bearer token");
+  app->add_option("--metrics-listen", args->security.metrics_listen,
+                  "IPV4:PORT to serve Prometheus metrics on (/metrics; port 0: any)");
   app->add_option("--tls-cert", args->security.tls_cert, "Server certificate (PEM): TLS");
   app->add_option("--tls-key", args->security.tls_key, "Server private key (PEM)");
   app->add_option("--tls-client-ca", args->security.tls_client_ca,

@@ -67,6 +67,7 @@ absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,
   o.tls.cert = f.tls_cert;
   o.tls.key = f.tls_key;
   o.tls.ca = f.tls_client_ca;
+  o.metrics_listen = f.metrics_listen;
   return o;
 }
 

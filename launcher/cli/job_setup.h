@@ -24,8 +24,10 @@ std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, i
 coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world);
 
 // --token-file / --tls-* flags into server options (errors name the file).
+// The coordinator server's flags: security, and where Prometheus scrapes it.
 struct SecurityFlags {
   std::string token_file, tls_cert, tls_key, tls_client_ca;
+  std::string metrics_listen;  // --metrics-listen IPV4:PORT; empty: no /metrics
 };
 absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& flags,
                                                        const std::string& listen);

@@ -138,6 +138,9 @@ Command AddRunCommand(CLI::App& root) {
                   "checkpoint.resume)");
   app->add_option("--token-file", args->security.token_file,
                   "Require this bearer token on the coordinator (workers get it too)");
+  app->add_option("--metrics-listen", args->security.metrics_listen,
+                  "IPV4:PORT where the coordinator serves Prometheus metrics (/metrics; more "
+                  "than one rank)");
   return Command{app, [args] { return RunRun(*args); }};
 }
 

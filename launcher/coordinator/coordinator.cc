@@ -414,6 +414,15 @@ absl::StatusOr<v1::HeartbeatReply> Coordinator::Heartbeat(const v1::HeartbeatReq
   }
   Member& m = members_[r.rank()];
   m.last_heartbeat = clock_();
+  if (m.timed_step >= 0 && r.step() > m.timed_step) {
+    const double dt = std::chrono::duration<double>(m.last_heartbeat - m.timed_at).count();
+    auto [it, fresh] = step_seconds_.try_emplace(r.rank(), metrics::Histogram(StepBuckets()));
+    it->second.Observe(dt / static_cast<double>(r.step() - m.timed_step));
+  }
+  if (r.step() != m.timed_step) {
+    m.timed_step = r.step();
+    m.timed_at = m.last_heartbeat;
+  }
   m.step = r.step();
   m.phase = r.phase();
   m.tokens_per_s = r.tokens_per_s();

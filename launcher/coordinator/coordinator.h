@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,7 @@
 #include "launcher/coordinator/kv.h"
 #include "meshtrain/v1/coordinator.pb.h"
 #include "runtime/comm/store.h"
+#include "runtime/metrics/prometheus.h"
 
 namespace mt::coord {
 
@@ -59,6 +61,9 @@ constexpr int kExitRestart = 3;
 enum class Phase { kRendezvous, kRunning, kSucceeded, kFailed };
 std::string_view PhaseName(Phase p);
 
+// Upper bounds (seconds) of the step-time histogram: 5 ms to 60 s.
+std::vector<double> StepBuckets();
+
 class Coordinator {
  public:
   // `state` persists the job's small state (may be null: nothing persisted). When it holds
@@ -86,6 +91,10 @@ class Coordinator {
   void Tick();
 
   v1::JobStatus Status() const;
+  // The job in the Prometheus text format (coordinator_metrics.cc): generation, restarts,
+  // per-rank step, tokens/s and heartbeat age, shards read, checkpoint version, and a
+  // step-time histogram per rank (from heartbeats: time per step between two of them).
+  std::string PrometheusText() const;
   absl::Status CheckJob(const std::string& job_id) const;
   Phase phase() const;
   int64_t generation() const;
@@ -109,6 +118,8 @@ class Coordinator {
     v1::CollectiveInfo last_collective;
     double tokens_per_s = 0;
     SteadyTime last_heartbeat;
+    int64_t timed_step = -1;  // step and time of the heartbeat step time is measured from
+    SteadyTime timed_at;
   };
   Coordinator(CoordinatorConfig config, std::shared_ptr<comm::Store> state, Clock clock);
   absl::Status Restore();
@@ -130,7 +141,8 @@ class Coordinator {
   Clock clock_;
   AsyncKv kv_;
   std::unique_ptr<DataAudit> audit_;
-  std::unique_ptr<ckpt::Committer> committer_;  // null without a checkpoint store
+  std::unique_ptr<ckpt::Committer> committer_;      // null without a checkpoint store
+  std::map<int, metrics::Histogram> step_seconds_;  // by rank, over the job's generations
 
   mutable std::mutex mu_;
   mutable std::condition_variable done_cv_;

@@ -263,6 +263,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::this_thread::sleep_for(period);
     }
   });
+  if (!options.metrics_listen.empty()) {
+    MT_ASSIGN_OR_RETURN(s->exporter_,
+                        metrics::HttpExporter::Start(options.metrics_listen, [coordinator] {
+                          return coordinator->PrometheusText();
+                        }));
+    MT_LOG(kInfo, kCoord, "Prometheus metrics on http://{}/metrics", s->exporter_->address());
+  }
   MT_LOG(kInfo, kCoord, "coordinator for job {} listening on {}{}{}", coordinator->config().job_id,
          s->address_, options.tls.cert.empty() ? "" : " (TLS)",
          options.token.empty() ? "" : " (bearer token required)");
@@ -271,6 +278,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 
 void CoordinatorServer::Shutdown() {
   if (stop_.exchange(true)) return;
+  exporter_.reset();
   if (ticker_.joinable()) ticker_.join();
   if (!server_) return;  // never started
   coordinator_->Close();

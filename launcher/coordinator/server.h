@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "launcher/coordinator/coordinator.h"
 #include "launcher/coordinator/security.h"
+#include "runtime/metrics/http_exporter.h"
 
 namespace mt::coord {
 
@@ -18,6 +19,7 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
   std::string token;                   // empty: no bearer token required
   TlsFiles tls;                        // cert + key: TLS; plus ca: mTLS
+  std::string metrics_listen;          // IPV4:PORT for Prometheus /metrics; empty: none
 };
 
 class CoordinatorServer {
@@ -30,6 +32,8 @@ class CoordinatorServer {
 
   // "host:port" with the port actually bound.
   const std::string& address() const { return address_; }
+  // Where /metrics is served ("" without --metrics-listen).
+  std::string metrics_address() const { return exporter_ ? exporter_->address() : ""; }
   Coordinator& coordinator() { return *coordinator_; }
   // Fails parked calls, stops serving and the ticker. Idempotent.
   void Shutdown();
@@ -42,6 +46,7 @@ class CoordinatorServer {
   std::string address_;
   std::atomic<bool> stop_{false};
   std::thread ticker_;
+  std::unique_ptr<metrics::HttpExporter> exporter_;
 };
 
 }  // namespace mt::coord

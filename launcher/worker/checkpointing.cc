@@ -286,7 +286,11 @@ absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step,
       const float* values = Snapshot(*t);
       int64_t base = 0;
       for (size_t k = 0; k < pieces.size(); ++k) {
-        ckpt::TensorSlice s{name, global, pieces[k].offset, pieces[k].shape, {}};
+        ckpt::TensorSlice s;
+        s.name = name;
+        s.global_shape = global;
+        s.offset = pieces[k].offset;
+        s.shape = pieces[k].shape;
         if (k > 0) s.dataset = fmt::format("{}#{}", name, k);
         s.view = values + base;
         base += Volume(pieces[k].shape);

@@ -67,6 +67,40 @@ CoordinatorConfig Config(int world, int max_restarts = 0) {
   return cfg;
 }
 
+// /metrics: the job's state and per-rank gauges, and the step-time histogram built from the
+// heartbeats' step counts (rank 0: 10 steps in 2 s, then 10 in 5 s).
+TEST(Coordinator, PrometheusTextHasTheJobRanksAndStepTimes) {
+  Fixture f(Config(2));
+  f.Join("a", 0);
+  f.Join("b", 1);
+  ASSERT_EQ(f.c->generation(), 1);
+  f.Beat(0, 1, 0);
+  f.Beat(1, 1, 0);
+  f.now += 1s;
+  f.Beat(0, 1, 0);  // no progress: the interval keeps its start
+  f.now += 1s;
+  f.Beat(0, 1, 10);
+  f.Beat(1, 1, 3);
+  f.now += 5s;
+  f.Beat(0, 1, 20);
+  const std::string text = f.c->PrometheusText();
+  for (const char* line :
+       {"# TYPE meshtrain_job_generation gauge\nmeshtrain_job_generation{job=\"job-1\"} 1\n",
+        "meshtrain_job_state{job=\"job-1\",state=\"running\"} 1\n",
+        "meshtrain_job_restarts_total{job=\"job-1\"} 0\n",
+        "meshtrain_rank_step{job=\"job-1\",rank=\"0\"} 20\n",
+        "meshtrain_rank_step{job=\"job-1\",rank=\"1\"} 3\n",
+        "# TYPE meshtrain_step_seconds histogram\n",
+        // rank 0: 0.2 s/step, then 0.5 s/step; rank 1: 2 s / 3 steps
+        "meshtrain_step_seconds_bucket{job=\"job-1\",rank=\"0\",le=\"0.25\"} 1\n",
+        "meshtrain_step_seconds_bucket{job=\"job-1\",rank=\"0\",le=\"0.5\"} 2\n",
+        "meshtrain_step_seconds_bucket{job=\"job-1\",rank=\"0\",le=\"+Inf\"} 2\n",
+        "meshtrain_step_seconds_sum{job=\"job-1\",rank=\"0\"} 0.7\n",
+        "meshtrain_step_seconds_count{job=\"job-1\",rank=\"1\"} 1\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin:\n" << text;
+  }
+}
+
 TEST(Coordinator, RendezvousAssignsRequestedThenFreeRanks) {
   CoordinatorConfig cfg = Config(4);
   cfg.dp = 2;

@@ -297,6 +297,10 @@ absl::StatusOr<std::set<int64_t>> Registry::ReferencedCheckpoints(
   }
 }
 
+std::string RegistryPath(const meshtrain::v1::ControlSpec& control, const std::string& run_dir) {
+  return control.db().empty() ? run_dir + "/control.db" : control.db();
+}
+
 std::function<absl::StatusOr<std::set<int64_t>>()> ReferencedCheckpoints(
     std::string db_path, std::string checkpoint_uri) {
   return [db_path, checkpoint_uri]() -> absl::StatusOr<std::set<int64_t>> {

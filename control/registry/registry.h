@@ -19,6 +19,7 @@
 #include "control/registry/audit_log.h"
 #include "control/registry/policy.h"
 #include "control/registry/sqlite_db.h"
+#include "meshtrain/v1/job.pb.h"
 
 namespace mt::control {
 
@@ -84,6 +85,9 @@ class Registry {
 
   std::unique_ptr<Db> db_;
 };
+
+// Where the embedded control service keeps its registry: control.db, else RUN_DIR/control.db.
+std::string RegistryPath(const meshtrain::v1::ControlSpec& control, const std::string& run_dir);
 
 // For checkpoint retention (ckpt::Committer::Protected): the versions of `checkpoint_uri`
 // that the registry at `db_path` references, read at each call; none while the file does not

@@ -23,6 +23,7 @@ struct Command {
 Command AddValidateCommand(CLI::App& root);
 Command AddDocsCommand(CLI::App& root);
 Command AddRunCommand(CLI::App& root);
+Command AddFinetuneCommand(CLI::App& root);
 Command AddDataCommand(CLI::App& root);
 Command AddGenerateCommand(CLI::App& root);
 Command AddWorkerCommand(CLI::App& root);

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
       mt::cli::AddDocsCommand(app),        mt::cli::AddWorkerCommand(app),
       mt::cli::AddCoordinatorCommand(app), mt::cli::AddStatusCommand(app),
       mt::cli::AddCkptCommand(app),        mt::cli::AddRegistryCommand(app),
-      mt::cli::AddAuditCommand(app),
+      mt::cli::AddAuditCommand(app),       mt::cli::AddFinetuneCommand(app),
   };
   try {
     app.parse(argc, argv);

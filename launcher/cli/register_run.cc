@@ -51,8 +51,15 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   MT_ASSIGN_OR_RETURN(std::string text, ReadFile(summary_path));
   json summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (summary.is_discarded()) return absl::DataLossError(summary_path + ": not JSON");
+  const std::string db = control::RegistryPath(spec.control(), run_dir);
+  MT_ASSIGN_OR_RETURN(auto registry, control::Registry::Open(db));
   control::VersionInfo v;
   v.model = spec.control().model().empty() ? spec.name() : spec.control().model();
+  if (spec.has_finetune()) {  // lineage: a new version of the base's model, its child
+    MT_ASSIGN_OR_RETURN(control::VersionInfo base, registry->Resolve(spec.finetune().base()));
+    v.model = base.model;
+    v.parent = base.version;
+  }
   MT_RETURN_IF_ERROR(FillCheckpoint(spec, run_dir, v));
   v.metrics["loss"] = summary.value("final_loss", 0.0);
   for (const char* k : {"eval_loss", "eval_accuracy", "tokens_per_s"}) {
@@ -60,8 +67,6 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   }
   MT_ASSIGN_OR_RETURN(v.data_fingerprint, DataFingerprint(spec.data().uri()));
   v.job_hash = job::JobId(spec);
-  const std::string db = run_dir + "/control.db";
-  MT_ASSIGN_OR_RETURN(auto registry, control::Registry::Open(db));
   MT_ASSIGN_OR_RETURN(v, registry->Register(v));
   json entry = {{"model", v.model}, {"version", v.version}, {"db", db}};
   std::string line;
@@ -70,7 +75,8 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   if (decision.ok()) {
     entry["decision"] = decision->outcome;
     entry["reason"] = decision->reason;
-    line = fmt::format("registry: {} v{} {} ({})", v.model, v.version,
+    line = fmt::format("registry: {} v{}{} {} ({})", v.model, v.version,
+                       v.parent ? fmt::format(" (fine-tuned from v{})", *v.parent) : "",
                        decision->outcome == "promoted" ? "-> production" : "-> staging",
                        decision->reason);
   } else {

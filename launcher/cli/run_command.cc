@@ -5,7 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "control/registry/registry.h"
 #include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
 #include "launcher/cli/register_run.h"
@@ -61,7 +63,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.nproc = nproc;
   o.coordinator = CoordinatorConfigFor(spec, nproc);
   o.coordinator.data_audit_path = args.run_dir + "/data-audit.jsonl";
-  o.coordinator.registry_db = args.run_dir + "/control.db";
+  o.coordinator.registry_db = control::RegistryPath(spec.control(), args.run_dir);
   auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
   if (!server.ok()) return Fail("meshtrain run", server.status(), kExitInvalid);
   o.server = *server;
@@ -100,7 +102,7 @@ int RunRun(const RunArgs& args) {
   train.spec = r.spec;
   train.run_dir = args.run_dir;
   train.resume = args.resume;
-  train.registry_db = args.run_dir + "/control.db";
+  train.registry_db = control::RegistryPath(r.spec.control(), args.run_dir);
   train.on_shard_read = [&](const data::ShardInfo& shard) {
     google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead> read;
     *read.Add() = worker::DescribeShardRead(r.spec.data().uri(), shard);
@@ -115,7 +117,68 @@ int RunRun(const RunArgs& args) {
   return Register(r.spec, args.run_dir);
 }
 
+// `meshtrain finetune`: the job file with finetune.base (and data.uri, train.steps, control.db
+// when given) set, written to RUN_DIR/finetune-job.yaml (JSON is YAML) and run like `run`.
+struct FinetuneArgs {
+  RunArgs run;
+  std::string base, data, db;
+  int64_t steps = 0;
+};
+
+int RunFinetune(const FinetuneArgs& f) {
+  job::LoadOptions options;
+  options.world = f.run.nproc;
+  job::LoadResult r = job::LoadJobFile(f.run.job, options);
+  if (!r.ok()) {
+    std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
+    return kExitInvalid;
+  }
+  meshtrain::v1::JobSpec spec = r.spec;
+  spec.mutable_finetune()->set_base(f.base);
+  if (!f.data.empty()) spec.mutable_data()->set_uri(f.data);
+  if (f.steps > 0) spec.mutable_train()->set_steps(static_cast<int32_t>(f.steps));
+  if (!f.db.empty()) spec.mutable_control()->set_db(f.db);
+  std::string text;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;  // the job file's snake_case names
+  print.add_whitespace = true;
+  if (!google::protobuf::util::MessageToJsonString(spec, &text, print).ok()) {
+    return Fail("meshtrain finetune", absl::InternalError("cannot write the job"), kExitFailure);
+  }
+  if (absl::Status s = MakeDirs(f.run.run_dir); !s.ok()) {
+    return Fail("meshtrain finetune", s, kExitFailure);
+  }
+  RunArgs run = f.run;
+  run.job = f.run.run_dir + "/finetune-job.yaml";
+  if (absl::Status s = WriteFileAtomic(run.job, text); !s.ok()) {
+    return Fail("meshtrain finetune", s, kExitFailure);
+  }
+  return RunRun(run);
+}
+
 }  // namespace
+
+Command AddFinetuneCommand(CLI::App& root) {
+  auto args = std::make_shared<FinetuneArgs>();
+  CLI::App* app = root.add_subcommand(
+      "finetune", "Train a job starting from a registered model version (full fine-tuning)");
+  app->footer(
+      "Short form of a job with a finetune block: the model starts from the base version's "
+      "weights (its checkpoint, any mesh, or its model.safetensors), with a fresh optimizer; the "
+      "result is registered as the next version of the base's model, with the base as its "
+      "parent, and goes through the job's promotion gate. The effective job is written to "
+      "RUN_DIR/finetune-job.yaml.");
+  app->add_option("job", args->run.job, "Job file (YAML): model, data, train blocks")->required();
+  app->add_option("--base", args->base, "MODEL@production, MODEL@staging or MODEL@VERSION")
+      ->required();
+  app->add_option("--data", args->data, "Dataset URI (default: the job's data.uri)");
+  app->add_option("--steps", args->steps, "Training steps (default: the job's train.steps)");
+  app->add_option("--db", args->db,
+                  "The registry holding the base (default: the job's control.db, else "
+                  "RUN_DIR/control.db); the new version is registered there too");
+  app->add_option("--run-dir", args->run.run_dir, "Directory for metrics and results")->required();
+  return Command{app, [args] { return RunFinetune(*args); }};
+}
 
 Command AddRunCommand(CLI::App& root) {
   auto args = std::make_shared<RunArgs>();

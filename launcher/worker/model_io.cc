@@ -23,6 +23,30 @@ absl::Status SaveModel(const std::string& path, nn::Gpt& model, const meshtrain:
       path, tensors, {{"format", "meshtrain.model"}, {"step", std::to_string(step)}, {"job", job}});
 }
 
+namespace {
+
+// Every parameter `model` holds from `file` (its tensor-parallel slice of the whole tensor).
+absl::Status CopyWeights(const ckpt::SafetensorsFile& file, const std::string& path,
+                         nn::Gpt& model) {
+  const nn::Placement& at = model.placement();
+  for (nn::Parameter* p : model.Parameters()) {
+    auto it = file.tensors.find(p->name);
+    if (it == file.tensors.end()) {
+      return absl::DataLossError(fmt::format("{}: tensor {} is missing", path, p->name));
+    }
+    const Shape full = nn::GlobalShape(p->value.shape(), p->partition, at.tp);
+    if (it->second.shape() != full) {
+      return absl::DataLossError(fmt::format("{}: tensor {} is {}, the model needs {}", path,
+                                             p->name, it->second.Describe(),
+                                             Tensor::Zeros(full).Describe()));
+    }
+    nn::TakeSlice(it->second, p->value, p->partition, at.tp, at.tp_rank);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<nn::Gpt>> LoadModel(const std::string& path) {
   MT_ASSIGN_OR_RETURN(ckpt::SafetensorsFile file, ckpt::ReadSafetensors(path));
   meshtrain::v1::JobSpec spec;
@@ -31,18 +55,13 @@ absl::StatusOr<std::unique_ptr<nn::Gpt>> LoadModel(const std::string& path) {
     return absl::InvalidArgumentError(fmt::format("{}: no meshtrain job in its metadata", path));
   }
   MT_ASSIGN_OR_RETURN(auto model, nn::Gpt::Create(nn::GptConfig::FromSpec(spec.model()), 0));
-  for (nn::Parameter* p : model->Parameters()) {
-    auto it = file.tensors.find(p->name);
-    if (it == file.tensors.end()) {
-      return absl::DataLossError(fmt::format("{}: tensor {} is missing", path, p->name));
-    }
-    if (it->second.shape() != p->value.shape()) {
-      return absl::DataLossError(fmt::format("{}: tensor {} is {}, the model needs {}", path,
-                                             p->name, it->second.Describe(), p->value.Describe()));
-    }
-    std::memcpy(p->value.Data<float>(), it->second.Data<float>(), p->value.nbytes());
-  }
+  MT_RETURN_IF_ERROR(CopyWeights(file, path, *model));
   return model;
+}
+
+absl::Status LoadWeights(const std::string& path, nn::Gpt& model) {
+  MT_ASSIGN_OR_RETURN(ckpt::SafetensorsFile file, ckpt::ReadSafetensors(path));
+  return CopyWeights(file, path, model);
 }
 
 std::vector<int32_t> Generate(nn::Gpt& model, std::vector<int32_t> context,

@@ -19,6 +19,9 @@ absl::Status SaveModel(const std::string& path, nn::Gpt& model, const meshtrain:
 
 // Loads a saved model; errors name the file and the missing or mismatched tensor.
 absl::StatusOr<std::unique_ptr<nn::Gpt>> LoadModel(const std::string& path);
+// Copies the weights of a model.safetensors into `model`, each rank taking its tensor-parallel
+// slice of the tensors it holds. DataLoss naming the tensor when one is missing or misshapen.
+absl::Status LoadWeights(const std::string& path, nn::Gpt& model);
 
 struct GenerateOptions {
   int64_t max_tokens = 32;

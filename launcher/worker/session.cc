@@ -1,6 +1,8 @@
 // Worker session (see session.h).
 #include "launcher/worker/session.h"
 
+#include "control/registry/registry.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -200,6 +202,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     TrainOptions train;
     train.spec = o.spec;
     train.run_dir = o.run_dir;
+    train.registry_db = control::RegistryPath(o.spec.control(), o.run_dir);
     train.quiet = join.rank() != 0;
     train.comm = backend.get();
     train.live = &live;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <vector>
 
@@ -365,6 +366,36 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
   return c;
 }
 
+// Fine-tuning (finetune.base): the weights of a registered version, from its checkpoint store
+// (any saved mesh) or its model.safetensors; the optimizer, the step and the data position
+// start fresh. The registry is the embedded control service's (TrainOptions::registry_db).
+absl::Status InitFromBase(const TrainOptions& o, ParallelModel& pm) {
+  const std::string& base = o.spec.finetune().base();
+  std::error_code ec;
+  if (!std::filesystem::exists(o.registry_db, ec)) {
+    return absl::NotFoundError(
+        fmt::format("finetune.base {}: no registry at {} (control.db)", base, o.registry_db));
+  }
+  MT_ASSIGN_OR_RETURN(auto registry, control::Registry::Open(o.registry_db));
+  auto v = registry->Resolve(base);
+  if (!v.ok()) return Annotate(v.status(), "finetune.base");
+  const std::string& uri = v->checkpoint_uri;
+  if (uri.size() > 12 && uri.compare(uri.size() - 12, 12, ".safetensors") == 0) {
+    const std::string path = uri.rfind("file://", 0) == 0 ? uri.substr(7) : uri;
+    MT_RETURN_IF_ERROR(Annotate(LoadWeights(path, pm.model()), "finetune.base"));
+  } else {
+    auto store = ckpt::CheckpointStore::Open(uri);
+    if (!store.ok()) return Annotate(store.status(), "finetune.base");
+    optim::AdamW discarded(pm.model().Parameters(), optim::AdamWConfig{});
+    MT_RETURN_IF_ERROR(Annotate(
+        RestoreTogether(o.comm, **store, v->checkpoint_version, pm.model(), discarded).status(),
+        "finetune.base"));
+  }
+  MT_LOG(kInfo, kTrain, "fine-tuning from {} v{} ({} version {})", v->model, v->version, uri,
+         v->checkpoint_version);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
   const auto start = std::chrono::steady_clock::now();
@@ -375,6 +406,8 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   if (lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
   MT_ASSIGN_OR_RETURN(Checkpoints ckpt, SetUpCheckpoints(o, *pm));
   const RestoredState& restored = ckpt.restored;
+  // A resumed fine-tune continues from its own checkpoint instead.
+  if (spec.has_finetune() && restored.version == 0) MT_RETURN_IF_ERROR(InitFromBase(o, *pm));
   const DpSlice slice{pm->shape().dp, pm->coords().dp};
   MT_ASSIGN_OR_RETURN(TrainData d, OpenData(spec, slice, o.on_shard_read, restored.cursor));
   // One trace line per dp rank and step: the rank at tp 0 of the first stage writes it.

@@ -345,6 +345,40 @@ TEST(CliRegistry, RunRegistersGatePromoteRollbackAndAudit) {
   fs::remove_all(dir);
 }
 
+// `meshtrain finetune` starts from the registered production version's weights (here its
+// model.safetensors: the base job has no checkpoint block), registers the result as the next
+// version of that model with the base as parent, and gates it; an unknown base exits 2.
+TEST(CliRegistry, FinetuneFromProductionRegistersAChild) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  const std::string job = MeshJob(
+      dir, "base", "{dp: 1, tp: 1, pp: 1}", "",
+      "train: {global_batch: 16, steps: 30, lr: 1e-2, log_every: 1}\neval: {every: 0, batches: 1}\n"
+      "control: {model: adder}\n");
+  Result base = Meshtrain("run " + job + " --run-dir " + dir + "/run");
+  ASSERT_EQ(base.exit_code, 0) << base.output;
+  const std::string db = dir + "/run/control.db";
+  Result ft = Meshtrain("finetune " + job + " --base adder@production --steps 3 --db " + db +
+                        " --run-dir " + dir + "/ft");
+  ASSERT_EQ(ft.exit_code, 0) << ft.output;
+  EXPECT_THAT(ft.output, HasSubstr("fine-tuning from adder v1"));
+  EXPECT_THAT(ft.output, HasSubstr("registry: adder v2 (fine-tuned from v1) -> "));
+  auto first_loss = [&](const std::string& run) {
+    const nlohmann::json rec = nlohmann::json::parse(Lines(ReadFile(run + "/metrics.jsonl"))[0]);
+    return rec["loss"].get<double>();
+  };
+  // Step 1 of the fine-tune trains the base's weights: far below a fresh model's first loss.
+  EXPECT_LT(first_loss(dir + "/ft"), first_loss(dir + "/run") - 1.0);
+  Result show = Meshtrain("registry show adder@2 --db " + db);
+  EXPECT_THAT(show.output, HasSubstr("parent v1"));
+  Result unknown =
+      Meshtrain("finetune " + job + " --base adder@9 --db " + db + " --run-dir " + dir + "/ft2");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_THAT(unknown.output,
+              HasSubstr("finetune.base: " + db + ": model 'adder' has no version 9"));
+  fs::remove_all(dir);
+}
+
 // Bad datasets stop `meshtrain run` with exit 2 and a message naming the field and the file,
 // before any training step, and the run's data audit lists what a good run read.
 TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {

@@ -221,6 +221,11 @@ void ValidateControl(Checker& c, const JobSpec& s) {
   if (ctl.has_retrain() && ctl.retrain().metric().empty()) {
     c.Fail("control.retrain.metric", "must not be empty", "\"\"");
   }
+  // Full fine-tuning works; LoRA adapters do not exist yet: refused rather than trained full.
+  if (s.has_finetune() && s.finetune().method() == "lora") {
+    c.Fail("finetune.method", "lora adapters are not in this build yet; use full",
+           Quote(s.finetune().method()));
+  }
 }
 
 void ValidateFaultTolerance(Checker& c, const JobSpec& s) {

@@ -1,0 +1,144 @@
+// bench/control (control plane): how fast the registry and the metric sinks go on this
+// machine. Rows: registry operations/s (register + gate decision, each one transaction with
+// its audit record; one connection, then 8 threads with their own connections on the same
+// file), audit verification (records/s), TensorBoard scalar events/s, metrics.jsonl records/s,
+// and coordinator /metrics renders/s for a 64-rank job. Prints a table; --json FILE too.
+//   control_bench [--ops 400] [--json FILE]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "bench/common/bench_info.h"
+#include "control/registry/registry.h"
+#include "fmt/format.h"
+#include "launcher/coordinator/coordinator.h"
+#include "runtime/metrics/jsonl_sink.h"
+#include "runtime/metrics/tensorboard_sink.h"
+
+namespace {
+
+using namespace mt;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void Check(const absl::Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+// `ops` register + evaluate pairs on `threads` connections; returns operations per second.
+double RegistryRate(const std::string& db, int ops, int threads) {
+  const auto t0 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      auto r = control::Registry::Open(db);
+      Check(r.status());
+      for (int i = 0; i < ops / threads; ++i) {
+        control::VersionInfo v;
+        v.model = "bench";
+        v.metrics = {{"eval_loss", 1.0 / (1 + t * ops + i)}};
+        auto added = (*r)->Register(v);
+        Check(added.status());
+        Check((*r)->Evaluate("bench", added->version, control::Policy{}).status());
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return 2.0 * ops / Since(t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int ops = 400;
+  std::string json_path;
+  CLI::App app{"control plane: registry operations and metric sinks per second"};
+  app.add_option("--ops", ops, "register+evaluate pairs per registry row");
+  app.add_option("--json", json_path);
+  CLI11_PARSE(app, argc, argv);
+  char tmpl[] = "/tmp/meshtrain-control-bench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::vector<std::pair<std::string, double>> rows;
+  rows.emplace_back("registry ops/s, 1 connection", RegistryRate(dir + "/one.db", ops, 1));
+  rows.emplace_back("registry ops/s, 8 connections", RegistryRate(dir + "/eight.db", ops, 8));
+  {
+    auto r = control::Registry::Open(dir + "/eight.db");
+    Check(r.status());
+    const auto t0 = Clock::now();
+    Check((*r)->VerifyAudit());
+    rows.emplace_back("audit verify, records/s", (*r)->Audit()->size() / Since(t0));
+  }
+  {
+    metrics::TensorBoardSink tb;
+    Check(tb.Open(dir + "/tb"));
+    const int n = 20000;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      Check(tb.Scalars(i, {{"loss", 1.0 / (i + 1)}, {"lr", 3e-4}, {"grad_norm", 0.5}}));
+    }
+    rows.emplace_back("TensorBoard events/s (3 scalars)", n / Since(t0));
+  }
+  {
+    metrics::JsonlSink jsonl;
+    Check(jsonl.Open(dir + "/m.jsonl", true));
+    const int n = 20000;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      Check(jsonl.Write({{"step", i}, {"loss", 1.0 / (i + 1)}, {"lr", 3e-4}, {"grad_norm", 0.5}}));
+    }
+    rows.emplace_back("metrics.jsonl records/s", n / Since(t0));
+  }
+  {
+    coord::CoordinatorConfig cfg;
+    cfg.job_id = "bench";
+    cfg.world_size = 64;
+    cfg.dp = 64;
+    cfg.heartbeat_s = 1;
+    auto c = coord::Coordinator::Create(cfg, nullptr);
+    Check(c.status());
+    for (int r = 0; r < 64; ++r) {  // a running job: every rank joined and heartbeating
+      coord::v1::JoinRequest join;
+      join.set_job_id("bench");
+      join.set_worker_id("w" + std::to_string(r));
+      join.set_requested_rank(r);
+      (*c)->Join(join, [](absl::StatusOr<coord::v1::JoinReply>) {});
+    }
+    for (int step = 1; step <= 3; ++step) {
+      for (int r = 0; r < 64; ++r) {
+        coord::v1::HeartbeatRequest beat;
+        beat.set_job_id("bench");
+        beat.set_generation(1);
+        beat.set_rank(r);
+        beat.set_step(step * 10);
+        Check((*c)->Heartbeat(beat).status());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const int n = 2000;
+    size_t bytes = 0;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) bytes += (*c)->PrometheusText().size();
+    rows.emplace_back(fmt::format("/metrics renders/s, 64 ranks ({} KiB)", bytes / n / 1024),
+                      n / Since(t0));
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("%-40s %14s\n", "row", "per second");
+  nlohmann::json out = {{"info", bench::RunInfo()}, {"rows", nlohmann::json::object()}};
+  for (const auto& [name, rate] : rows) {
+    std::printf("%-40s %14.0f\n", name.c_str(), rate);
+    out["rows"][name] = rate;
+  }
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  return 0;
+}

@@ -25,6 +25,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/util.h"
 #include "checkpoint/store/committer.h"
 #include "fmt/format.h"
 #include "launcher/worker/checkpointing.h"
@@ -34,17 +35,9 @@
 namespace {
 
 using namespace mt;
-using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-void Check(const absl::Status& s) {
-  if (s.ok()) return;
-  std::fprintf(stderr, "ckpt_bench: %s\n", std::string(s.message()).c_str());
-  std::exit(1);
-}
+using mt::bench::Check;
+using mt::bench::Clock;
+using mt::bench::Since;
 
 // Drops a file's pages from the page cache, so the next read comes from the disk.
 void DropCache(const std::string& path) {

@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/util.h"
 #include "control/registry/registry.h"
 #include "fmt/format.h"
 #include "launcher/coordinator/coordinator.h"
@@ -23,18 +24,9 @@
 namespace {
 
 using namespace mt;
-using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-void Check(const absl::Status& s) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    std::exit(1);
-  }
-}
+using mt::bench::Check;
+using mt::bench::Clock;
+using mt::bench::Since;
 
 // `ops` register + evaluate pairs on `threads` connections; returns operations per second.
 double RegistryRate(const std::string& db, int ops, int threads) {

@@ -17,6 +17,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/util.h"
 #include "fmt/format.h"
 #include "launcher/worker/batch.h"
 #include "runtime/core/file.h"
@@ -31,21 +32,13 @@
 namespace {
 
 using namespace mt;
-using Clock = std::chrono::steady_clock;
+using mt::bench::Check;
+using mt::bench::Clock;
+using mt::bench::Since;
 
 constexpr char kKey[] =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 constexpr int64_t kBatch = 128, kSeq = 12;  // examples/quickstart.yaml
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-void Check(const absl::Status& s) {
-  if (s.ok()) return;
-  std::fprintf(stderr, "loader_bench: %s\n", std::string(s.message()).c_str());
-  std::exit(1);
-}
 
 // Uploads the dataset in `dir` to az://devstoreaccount1/<name>; returns the store.
 std::shared_ptr<storage::BlobStore> Upload(const storage::AzureCredentials& creds,

@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/util.h"
 #include "fmt/format.h"
 #include "runtime/kernels/cpu/gemm.h"
 #include "runtime/nn/gpt.h"
@@ -21,17 +22,14 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using mt::bench::Clock;
+using mt::bench::Since;
 
 struct Config {
   int64_t layers = 4, heads = 4, d_model = 256, seq = 64, batch = 32, vocab = 256;
   int steps = 10;
   std::string json;
 };
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Seconds for one of each GEMM a training step runs, and their FLOPs.
 std::pair<double, double> TimeStepGemms(const Config& c) {

@@ -82,11 +82,9 @@ absl::StatusOr<std::vector<AuditRecord>> AuditLog::List() {
   MT_ASSIGN_OR_RETURN(
       Stmt s, db_.Prepare("SELECT id, kind, created, body, prev, hash FROM audit ORDER BY id"));
   std::vector<AuditRecord> out;
-  while (true) {
-    MT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
-  }
+  MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) {
+    out.push_back({r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5)});
+  }));
   return out;
 }
 

@@ -199,11 +199,7 @@ absl::StatusOr<Decision> Registry::Rollback(const std::string& model, const std:
                                              "model = ? ORDER BY seq DESC LIMIT 2"));
     h.Bind(1, model);
     std::vector<std::pair<int64_t, int64_t>> top;
-    while (true) {
-      MT_ASSIGN_OR_RETURN(bool row, h.Step());
-      if (!row) break;
-      top.emplace_back(h.Int(0), h.Int(1));
-    }
+    MT_RETURN_IF_ERROR(h.Each([&](const Stmt& r) { top.emplace_back(r.Int(0), r.Int(1)); }));
     if (top.size() < 2) {
       return absl::FailedPreconditionError(fmt::format(
           "rollback: model '{}' has no earlier production version to go back to", model));
@@ -223,11 +219,8 @@ absl::StatusOr<Decision> Registry::Rollback(const std::string& model, const std:
 absl::StatusOr<std::vector<std::string>> Registry::Models() {
   MT_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT DISTINCT model FROM versions ORDER BY model"));
   std::vector<std::string> out;
-  while (true) {
-    MT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return out;
-    out.push_back(s.Text(0));
-  }
+  MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) { out.push_back(r.Text(0)); }));
+  return out;
 }
 
 absl::StatusOr<std::vector<VersionInfo>> Registry::Versions(const std::string& model) {
@@ -236,11 +229,8 @@ absl::StatusOr<std::vector<VersionInfo>> Registry::Versions(const std::string& m
                                        kVersionColumns)));
   s.Bind(1, model);
   std::vector<VersionInfo> out;
-  while (true) {
-    MT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return out;
-    out.push_back(VersionFrom(s));
-  }
+  MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) { out.push_back(VersionFrom(r)); }));
+  return out;
 }
 
 absl::StatusOr<std::optional<int64_t>> Registry::Alias(const std::string& model,
@@ -258,11 +248,10 @@ absl::StatusOr<std::vector<Decision>> Registry::Decisions(const std::string& mod
                                            "decisions WHERE model = ? ORDER BY id"));
   s.Bind(1, model);
   std::vector<Decision> out;
-  while (true) {
-    MT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return out;
-    out.push_back({s.Text(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)});
-  }
+  MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) {
+    out.push_back({r.Text(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4)});
+  }));
+  return out;
 }
 
 absl::StatusOr<VersionInfo> Registry::Resolve(const std::string& ref) {
@@ -290,11 +279,8 @@ absl::StatusOr<std::set<int64_t>> Registry::ReferencedCheckpoints(
                                            "WHERE checkpoint_uri = ?"));
   s.Bind(1, checkpoint_uri);
   std::set<int64_t> out;
-  while (true) {
-    MT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return out;
-    out.insert(s.Int(0));
-  }
+  MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) { out.insert(r.Int(0)); }));
+  return out;
 }
 
 std::string RegistryPath(const meshtrain::v1::ControlSpec& control, const std::string& run_dir) {

@@ -43,6 +43,14 @@ absl::Status Stmt::Run() {
   }
 }
 
+absl::Status Stmt::Each(const std::function<void(const Stmt&)>& row) {
+  while (true) {
+    MT_ASSIGN_OR_RETURN(bool more, Step());
+    if (!more) return absl::OkStatus();
+    row(*this);
+  }
+}
+
 int64_t Stmt::Int(int col) const { return sqlite3_column_int64(s_, col); }
 double Stmt::Double(int col) const { return sqlite3_column_double(s_, col); }
 std::string Stmt::Text(int col) const {

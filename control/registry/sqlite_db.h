@@ -30,6 +30,8 @@ class Stmt {
   // Next row: true; done: false.
   absl::StatusOr<bool> Step();
   absl::Status Run();  // steps to completion
+  // Steps to completion, calling `row` on each result row.
+  absl::Status Each(const std::function<void(const Stmt&)>& row);
   int64_t Int(int col) const;
   double Double(int col) const;
   std::string Text(int col) const;

@@ -35,9 +35,10 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result Meshtrain(const std::string& args, const std::string& env = "") {
+// Runs a shell command line; its stdout and stderr together, and its exit code.
+Result Shell(const std::string& command) {
   Result r;
-  std::string cmd = env + " " + kBinary + " " + args + " 2>&1";
+  const std::string cmd = command + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return r;
   char buf[4096];
@@ -46,6 +47,10 @@ Result Meshtrain(const std::string& args, const std::string& env = "") {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+Result Meshtrain(const std::string& args, const std::string& env = "") {
+  return Shell(env + " " + kBinary + " " + args);
 }
 
 // A fresh directory holding DIR/data: 512 + 64 two-digit addition samples of 13 tokens.
@@ -258,16 +263,8 @@ TEST(CliTrain, TensorBoardEventsHoldEveryLoggedScalar) {
   for (const auto& e : fs::directory_iterator(dir + "/run/tb")) files.push_back(e.path());
   ASSERT_EQ(files.size(), 1u);
   auto read = [](const std::string& file) {
-    Result r;
-    FILE* pipe = popen(("python3 " + std::string(MT_SOURCE_DIR) +
-                        "/tests/support/read_tfevents.py " + file + " 2>&1")
-                           .c_str(),
-                       "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-    r.exit_code = WEXITSTATUS(pclose(pipe));
-    return r;
+    return Shell("python3 " + std::string(MT_SOURCE_DIR) + "/tests/support/read_tfevents.py " +
+                 file);
   };
   Result events = read(files[0]);
   ASSERT_EQ(events.exit_code, 0) << events.output;

@@ -25,7 +25,18 @@ constexpr char kSchema[] =
     "version INTEGER NOT NULL, PRIMARY KEY (model, seq));"
     "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY, model TEXT NOT NULL, version "
     "INTEGER NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, created TEXT NOT NULL, "
-    "audit_id INTEGER NOT NULL, audit_hash TEXT NOT NULL);";
+    "audit_id INTEGER NOT NULL, audit_hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS version_jobs (model TEXT NOT NULL, version INTEGER NOT NULL, "
+    "job TEXT NOT NULL, PRIMARY KEY (model, version));"
+    "CREATE TABLE IF NOT EXISTS datasets (id INTEGER PRIMARY KEY, model TEXT NOT NULL, uri TEXT "
+    "NOT NULL, fingerprint TEXT NOT NULL, created TEXT NOT NULL, audit_id INTEGER NOT NULL, "
+    "audit_hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS retrains (id INTEGER PRIMARY KEY, model TEXT NOT NULL, "
+    "base_version INTEGER NOT NULL, data_uri TEXT NOT NULL, reason TEXT NOT NULL, run_dir TEXT "
+    "NOT NULL, state TEXT NOT NULL, exit_code INTEGER NOT NULL, result_version INTEGER, created "
+    "TEXT NOT NULL, finished TEXT NOT NULL, audit_id INTEGER NOT NULL, audit_hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_heads (audit_id INTEGER NOT NULL, audit_hash TEXT NOT "
+    "NULL);";
 
 constexpr char kVersionColumns[] =
     "model, version, checkpoint_uri, checkpoint_version, metrics, parent, data_fingerprint, "
@@ -119,7 +130,11 @@ absl::StatusOr<VersionInfo> Registry::Register(VersionInfo v) {
     }
     ins.Bind(7, v.data_fingerprint).Bind(8, v.job_hash).Bind(9, v.created).Bind(10, a.id);
     ins.Bind(11, a.hash);
-    return ins.Run();
+    MT_RETURN_IF_ERROR(ins.Run());
+    if (v.job_json.empty()) return absl::OkStatus();
+    MT_ASSIGN_OR_RETURN(Stmt job, db_->Prepare("INSERT INTO version_jobs (model, version, job) "
+                                               "VALUES (?,?,?)"));
+    return job.Bind(1, v.model).Bind(2, v.version).Bind(3, v.job_json).Run();
   }));
   return v;
 }
@@ -303,18 +318,25 @@ absl::Status Registry::VerifyAudit() {
   MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, log.List());
   std::map<int64_t, std::string> hashes;
   for (const AuditRecord& r : records) hashes[r.id] = r.hash;
-  for (const char* table : {"versions", "decisions"}) {
-    MT_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(fmt::format(
-                                    "SELECT model, version, audit_id, audit_hash FROM {}", table)));
+  // Every table whose rows recorded the audit head they appended: (table, what a row is).
+  constexpr std::pair<const char*, const char*> kHeads[] = {
+      {"versions", "model || ' v' || version"},
+      {"decisions", "model || ' v' || version || ' ' || outcome"},
+      {"datasets", "'dataset ' || uri"},
+      {"retrains", "'retrain ' || id"},
+      {"audit_heads", "'appended record'"}};
+  for (const auto& [table, label] : kHeads) {
+    MT_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare(fmt::format("SELECT {}, audit_id, audit_hash FROM {}", label, table)));
     while (true) {
       MT_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      auto it = hashes.find(s.Int(2));
-      if (it == hashes.end() || it->second != s.Text(3)) {
+      auto it = hashes.find(s.Int(1));
+      if (it == hashes.end() || it->second != s.Text(2)) {
         return absl::DataLossError(fmt::format(
-            "{}: {} entry for {} v{} refers to audit record {}, which is {} (the audit log was "
+            "{}: {} entry for {} refers to audit record {}, which is {} (the audit log was "
             "truncated or rewritten)",
-            path(), table, s.Text(0), s.Int(1), s.Int(2),
+            path(), table, s.Text(0), s.Int(1),
             it == hashes.end() ? "missing" : "not the record it was"));
       }
     }

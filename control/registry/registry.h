@@ -31,6 +31,27 @@ struct VersionInfo {
   Metrics metrics;
   std::optional<int64_t> parent;  // the version it was fine-tuned from
   std::string data_fingerprint, job_hash, created;
+  // The job spec that produced it, as JSON (a retrain runs it again on new data). Register
+  // stores it; Get and Versions leave it empty (Job reads it).
+  std::string job_json;
+  std::vector<std::string> aliases;  // production, staging: filled by ControlApi, not here
+};
+
+struct DatasetInfo {
+  int64_t id = 0;
+  std::string model, uri, fingerprint, created;
+};
+
+// A fine-tune job the retrain trigger submitted (control/trigger).
+struct RetrainInfo {
+  int64_t id = 0;
+  std::string model;
+  int64_t base_version = 0;
+  std::string data_uri, reason, run_dir;
+  std::string state = "running";  // running, succeeded, failed
+  int exit_code = 0;
+  std::optional<int64_t> result_version;  // what the fine-tune registered
+  std::string created, finished;
 };
 
 struct Decision {
@@ -74,6 +95,24 @@ class Registry {
   // (truncation or a rewritten chain shows there): OK or DataLoss naming the record.
   absl::Status VerifyAudit();
   absl::StatusOr<std::vector<AuditRecord>> Audit() { return AuditLog(*db_).List(); }
+  // Appends one record of an event the registry does not make itself (a checkpoint committed,
+  // data read, a metric threshold crossed); the head is kept so truncation shows.
+  absl::StatusOr<AuditRecord> AppendAudit(const std::string& kind, const nlohmann::json& body);
+
+  // The job JSON stored with a version ("" when it was registered without one).
+  absl::StatusOr<std::string> Job(const std::string& model, int64_t version);
+
+  // Datasets registered for a model (retraining data), newest last.
+  absl::StatusOr<DatasetInfo> AddDataset(const std::string& model, const std::string& uri,
+                                         const std::string& fingerprint);
+  absl::StatusOr<std::vector<DatasetInfo>> Datasets(const std::string& model);
+
+  // Retrains: recorded when submitted (id assigned, run dir RUNS_DIR/MODEL-retrain-ID,
+  // audited), finished once.
+  absl::StatusOr<RetrainInfo> AddRetrain(RetrainInfo r, const std::string& runs_dir);
+  absl::Status FinishRetrain(int64_t id, bool ok, int exit_code,
+                             std::optional<int64_t> result_version);
+  absl::StatusOr<std::vector<RetrainInfo>> Retrains(const std::string& model);
   const std::string& path() const { return db_->path(); }
 
  private:

@@ -32,5 +32,6 @@ Command AddStatusCommand(CLI::App& root);
 Command AddCkptCommand(CLI::App& root);
 Command AddRegistryCommand(CLI::App& root);
 Command AddAuditCommand(CLI::App& root);
+Command AddControlCommand(CLI::App& root);
 
 }  // namespace mt::cli

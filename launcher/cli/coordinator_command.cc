@@ -121,7 +121,7 @@ int RunStatus(const StatusArgs& args) {
     return kExitInvalid;
   }
   if (!args.token_file.empty()) {
-    auto token = coord::ReadTokenFile(args.token_file);
+    auto token = rpc::ReadTokenFile(args.token_file);
     if (!token.ok()) {
       return Fail("meshtrain status", token.status(), kExitInvalid);
     }

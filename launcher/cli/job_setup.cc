@@ -62,7 +62,7 @@ absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,
   coord::ServerOptions o;
   o.listen = listen;
   if (!f.token_file.empty()) {
-    MT_ASSIGN_OR_RETURN(o.token, coord::ReadTokenFile(f.token_file));
+    MT_ASSIGN_OR_RETURN(o.token, rpc::ReadTokenFile(f.token_file));
   }
   o.tls.cert = f.tls_cert;
   o.tls.key = f.tls_key;

@@ -4,8 +4,9 @@
 #include <filesystem>
 
 #include "checkpoint/store/store.h"
-#include "control/registry/registry.h"
+#include "control/service/open.h"
 #include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
 #include "runtime/core/hash.h"
@@ -34,15 +35,6 @@ absl::Status FillCheckpoint(const meshtrain::v1::JobSpec& spec, const std::strin
   return absl::OkStatus();
 }
 
-// The dataset as trained on: its URI and the XXH64 of its index (shard names, sizes and
-// checksums), so the same bytes give the same fingerprint wherever they live.
-absl::StatusOr<std::string> DataFingerprint(const std::string& uri) {
-  MT_ASSIGN_OR_RETURN(auto store, storage::OpenBlobStore(uri));
-  MT_ASSIGN_OR_RETURN(data::DatasetIndex index, data::OpenIndex(*store));
-  const std::string text = data::IndexToJson(index);
-  return fmt::format("{}#xxh64:{}", uri, Xxh64Hex(text.data(), text.size()));
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
@@ -51,8 +43,7 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   MT_ASSIGN_OR_RETURN(std::string text, ReadFile(summary_path));
   json summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (summary.is_discarded()) return absl::DataLossError(summary_path + ": not JSON");
-  const std::string db = control::RegistryPath(spec.control(), run_dir);
-  MT_ASSIGN_OR_RETURN(auto registry, control::Registry::Open(db));
+  MT_ASSIGN_OR_RETURN(auto registry, control::OpenControl(spec.control(), run_dir));
   control::VersionInfo v;
   v.model = spec.control().model().empty() ? spec.name() : spec.control().model();
   if (spec.has_finetune()) {  // lineage: a new version of the base's model, its child
@@ -65,10 +56,15 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   for (const char* k : {"eval_loss", "eval_accuracy", "tokens_per_s"}) {
     if (summary.contains(k)) v.metrics[k] = summary[k].get<double>();
   }
-  MT_ASSIGN_OR_RETURN(v.data_fingerprint, DataFingerprint(spec.data().uri()));
+  MT_ASSIGN_OR_RETURN(v.data_fingerprint, data::Fingerprint(spec.data().uri()));
   v.job_hash = job::JobId(spec);
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;  // the job file's names: a retrain runs it again
+  if (!google::protobuf::util::MessageToJsonString(spec, &v.job_json, print).ok()) {
+    return absl::InternalError("cannot serialise the job spec");
+  }
   MT_ASSIGN_OR_RETURN(v, registry->Register(v));
-  json entry = {{"model", v.model}, {"version", v.version}, {"db", db}};
+  json entry = {{"model", v.model}, {"version", v.version}, {"control", registry->where()}};
   std::string line;
   auto decision =
       registry->Evaluate(v.model, v.version, control::Policy::FromSpec(spec.control().promote()));

@@ -1,9 +1,10 @@
-// The end of `meshtrain run` with the embedded control service: the trained model is
-// registered in RUN_DIR/control.db as the next version of `control.model` (default: the job
-// name) with its checkpoint (the latest committed version, or RUN_DIR/model.safetensors), its
-// metrics from summary.json, the data fingerprint and the job hash; the promotion gate of
-// `control.promote` then decides whether it becomes production. The decision goes into
-// summary.json ("registry") and the returned line.
+// The end of `meshtrain run`: the trained model is registered with the job's control service
+// (control.endpoint: embedded = RUN_DIR/control.db or control.db; HOST:PORT = a running
+// `meshtrain control`) as the next version of `control.model` (default: the job name), or of
+// the base's model for a fine-tune, with its checkpoint (the latest committed version, or
+// RUN_DIR/model.safetensors), its metrics from summary.json, the data fingerprint, the job hash
+// and the job itself; the promotion gate of `control.promote` then decides whether it becomes
+// production. The decision goes into summary.json ("registry") and the returned line.
 #pragma once
 
 #include <string>

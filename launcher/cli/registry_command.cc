@@ -1,24 +1,34 @@
-// `meshtrain registry list|show|promote|rollback` and `meshtrain audit verify|list`: the model
-// registry and its audit log, read and changed straight in the SQLite file (--db FILE; the
-// control service embedded in `meshtrain run` keeps it at RUN_DIR/control.db).
+// `meshtrain registry list|show|promote|rollback|add-data|report|retrains` and `meshtrain audit
+// verify|list`: the model registry, the retrain trigger and the audit log, through a running
+// control service (--control HOST:PORT) or straight in the SQLite file (--db FILE; `meshtrain
+// run`'s embedded service keeps it at RUN_DIR/control.db). One code path: ControlApi.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
-#include "control/registry/registry.h"
+#include "control/service/client.h"
+#include "control/service/local_control.h"
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
+#include "runtime/rpc/security.h"
 
 namespace mt::cli {
 namespace {
 
 struct RegistryArgs {
-  std::string db;
+  std::string db;       // --db FILE
+  std::string control;  // --control HOST:PORT
+  std::string token_file, tls_ca;
   std::string ref;  // MODEL or MODEL@VERSION
   std::string reason;
+  std::string metric, data, source = "cli";
+  double value = 0;
+  bool wait = false;
 };
 
 std::string MetricsText(const control::Metrics& m) {
@@ -37,32 +47,26 @@ int Failed(const char* who, const absl::Status& s) {
   return Fail(who, s, invalid ? kExitInvalid : kExitFailure);
 }
 
-int List(control::Registry& r) {
+int List(control::ControlApi& r) {
   auto models = r.Models();
   if (!models.ok()) return Failed("meshtrain registry list", models.status());
   std::printf("%-24s %8s %-12s %-40s %s\n", "model", "version", "alias", "checkpoint", "metrics");
   for (const std::string& m : *models) {
     auto versions = r.Versions(m);
-    auto prod = r.Alias(m, "production");
-    auto staging = r.Alias(m, "staging");
-    if (!versions.ok() || !prod.ok() || !staging.ok()) {
-      return Failed("meshtrain registry list", versions.status());
-    }
+    if (!versions.ok()) return Failed("meshtrain registry list", versions.status());
     for (const control::VersionInfo& v : *versions) {
-      std::string alias = *prod && **prod == v.version         ? "production"
-                          : *staging && **staging == v.version ? "staging"
-                                                               : "";
+      const std::string alias = absl::StrJoin(v.aliases, ",");
       std::printf("%-24s %8lld %-12s %-40s %s\n", m.c_str(), static_cast<long long>(v.version),
                   alias.c_str(),
                   fmt::format("{}#{}", v.checkpoint_uri, v.checkpoint_version).c_str(),
                   MetricsText(v.metrics).c_str());
     }
   }
-  if (models->empty()) std::printf("(no models in %s)\n", r.path().c_str());
+  if (models->empty()) std::printf("(no models in %s)\n", r.where().c_str());
   return kExitOk;
 }
 
-int Show(control::Registry& r, const std::string& ref) {
+int Show(control::ControlApi& r, const std::string& ref) {
   auto v = r.Resolve(ref);
   if (!v.ok()) return Failed("meshtrain registry show", v.status());
   std::printf(
@@ -82,7 +86,7 @@ int Show(control::Registry& r, const std::string& ref) {
   return kExitOk;
 }
 
-int Promote(control::Registry& r, const RegistryArgs& a) {
+int Promote(control::ControlApi& r, const RegistryArgs& a) {
   const size_t at = a.ref.find('@');
   int64_t version = 0;
   if (at == std::string::npos || !absl::SimpleAtoi(a.ref.substr(at + 1), &version)) {
@@ -96,7 +100,7 @@ int Promote(control::Registry& r, const RegistryArgs& a) {
   return kExitOk;
 }
 
-int Rollback(control::Registry& r, const RegistryArgs& a) {
+int Rollback(control::ControlApi& r, const RegistryArgs& a) {
   auto d = r.Rollback(a.ref, a.reason);
   if (!d.ok()) return Failed("meshtrain registry rollback", d.status());
   std::printf("%s: production is v%lld (%s)\n", d->model.c_str(),
@@ -104,10 +108,11 @@ int Rollback(control::Registry& r, const RegistryArgs& a) {
   return kExitOk;
 }
 
-int Verify(control::Registry& r) {
+int Verify(control::ControlApi& r) {
   auto records = r.Audit();
   if (!records.ok()) return Failed("meshtrain audit verify", records.status());
   if (absl::Status s = r.VerifyAudit(); !s.ok()) {
+    if (s.code() != absl::StatusCode::kDataLoss) return Failed("meshtrain audit verify", s);
     std::printf("audit chain BROKEN: %s\n", std::string(s.message()).c_str());
     return kExitFailure;
   }
@@ -116,7 +121,7 @@ int Verify(control::Registry& r) {
   return kExitOk;
 }
 
-int ListAudit(control::Registry& r) {
+int ListAudit(control::ControlApi& r) {
   auto records = r.Audit();
   if (!records.ok()) return Failed("meshtrain audit list", records.status());
   for (const control::AuditRecord& a : *records) {
@@ -126,12 +131,97 @@ int ListAudit(control::Registry& r) {
   return kExitOk;
 }
 
-// Opens the registry named by --db and runs `fn` on it.
+std::string RetrainLine(const control::RetrainInfo& r) {
+  return fmt::format(
+      "retrain {} of {} v{} on {}: {}{}{} (run dir {})", r.id, r.model, r.base_version, r.data_uri,
+      r.state, r.state == "running" ? "" : fmt::format(", exit {}", r.exit_code),
+      r.result_version ? fmt::format(", registered v{}", *r.result_version) : "", r.run_dir);
+}
+
+void PrintTrigger(const control::TriggerResult& t) {
+  std::printf("trigger: %s\n", t.reason.c_str());
+  if (t.retrain) std::printf("%s\n", RetrainLine(*t.retrain).c_str());
+}
+
+// With --wait: polls the retrain until it ends (through --control), or waits for the child
+// (--db: the retrain runs from this process).
+int AwaitRetrain(control::ControlApi& r, const control::TriggerResult& t, const char* who) {
+  if (!t.retrain) return kExitOk;
+  if (auto* local = dynamic_cast<control::LocalControl*>(&r)) local->WaitRetrains();
+  while (true) {
+    auto retrains = r.Retrains(t.retrain->model);
+    if (!retrains.ok()) return Failed(who, retrains.status());
+    for (const control::RetrainInfo& x : *retrains) {
+      if (x.id != t.retrain->id || x.state == "running") continue;
+      std::printf("%s\n", RetrainLine(x).c_str());
+      return x.state == "succeeded" ? kExitOk : kExitFailure;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int AddData(control::ControlApi& r, const RegistryArgs& a) {
+  const char* who = "meshtrain registry add-data";
+  auto d = r.RegisterDataset(a.ref, a.data);
+  if (!d.ok()) return Failed(who, d.status());
+  std::printf("dataset %lld of %s: %s (%s)\n", static_cast<long long>(d->first.id), a.ref.c_str(),
+              a.data.c_str(), d->first.fingerprint.c_str());
+  PrintTrigger(d->second);
+  return a.wait ? AwaitRetrain(r, d->second, who) : kExitOk;
+}
+
+int Report(control::ControlApi& r, const RegistryArgs& a) {
+  const char* who = "meshtrain registry report";
+  auto t = r.ReportProductionMetric({a.ref, a.metric, a.value, a.data, a.source});
+  if (!t.ok()) return Failed(who, t.status());
+  PrintTrigger(*t);
+  return a.wait ? AwaitRetrain(r, *t, who) : kExitOk;
+}
+
+int Retrains(control::ControlApi& r, const std::string& model) {
+  auto retrains = r.Retrains(model);
+  if (!retrains.ok()) return Failed("meshtrain registry retrains", retrains.status());
+  for (const control::RetrainInfo& x : *retrains) {
+    std::printf("%s\n  reason: %s\n", RetrainLine(x).c_str(), x.reason.c_str());
+  }
+  if (retrains->empty()) std::printf("(no retrains of %s)\n", model.c_str());
+  return kExitOk;
+}
+
+// Opens the control service named by --control, else the registry file named by --db, and
+// runs `fn` on it.
 int WithRegistry(const RegistryArgs& a, const char* who,
-                 const std::function<int(control::Registry&)>& fn) {
-  auto r = control::Registry::Open(a.db);
-  if (!r.ok()) return Fail(who, r.status(), kExitFailure);
-  return fn(**r);
+                 const std::function<int(control::ControlApi&)>& fn) {
+  if (a.control.empty() == a.db.empty()) {
+    return Fail(who, absl::InvalidArgumentError("pass --control HOST:PORT or --db FILE (one)"),
+                kExitInvalid);
+  }
+  if (!a.db.empty()) {
+    control::LocalControlOptions o;
+    o.db = a.db;
+    auto local = control::LocalControl::Open(o);
+    if (!local.ok()) return Fail(who, local.status(), kExitFailure);
+    return fn(**local);
+  }
+  control::ControlClientOptions o;
+  o.address = a.control;
+  o.tls.ca = a.tls_ca;
+  if (!a.token_file.empty()) {
+    auto token = rpc::ReadTokenFile(a.token_file);
+    if (!token.ok()) return Fail(who, token.status(), kExitInvalid);
+    o.token = *token;
+  }
+  auto client = control::ControlClient::Connect(o);
+  if (!client.ok()) return Fail(who, client.status(), kExitInvalid);
+  return fn(**client);
+}
+
+// --control / --db and their credentials, on every registry and audit subcommand.
+void WhereFlags(CLI::App* sub, RegistryArgs& a) {
+  sub->add_option("--db", a.db, "The registry database (SQLite file)");
+  sub->add_option("--control", a.control, "A running control service (HOST:PORT)");
+  sub->add_option("--token-file", a.token_file, "Bearer token file (--control)");
+  sub->add_option("--tls-ca", a.tls_ca, "CA that signed the service's certificate (--control)");
 }
 
 }  // namespace
@@ -139,40 +229,61 @@ int WithRegistry(const RegistryArgs& a, const char* who,
 Command AddRegistryCommand(CLI::App& root) {
   auto args = std::make_shared<RegistryArgs>();
   CLI::App* app =
-      root.add_subcommand("registry", "List, show, promote and roll back model versions");
+      root.add_subcommand("registry", "Model versions, promotion, datasets and retraining");
   app->require_subcommand(1);
   app->footer(
-      "The registry is a SQLite file: --db FILE (`meshtrain run` keeps one at "
+      "Works on a running control service (--control HOST:PORT, see `meshtrain control`) or "
+      "on the registry's SQLite file (--db FILE; `meshtrain run` keeps one at "
       "RUN_DIR/control.db). Every change appends to the audit log (`meshtrain audit verify`).");
-  auto db = [&](CLI::App* sub) {
-    sub->add_option("--db", args->db, "The registry database (SQLite file)")->required();
-  };
   CLI::App* list = app->add_subcommand("list", "Every model's versions, aliases and metrics");
-  db(list);
   CLI::App* show = app->add_subcommand("show", "One version and the model's decisions");
   show->add_option("ref", args->ref, "MODEL, MODEL@VERSION, MODEL@production|staging")->required();
-  db(show);
   CLI::App* promote = app->add_subcommand("promote", "Make MODEL@VERSION production");
   promote->add_option("ref", args->ref, "MODEL@VERSION")->required();
   promote->add_option("--reason", args->reason, "Why (stored with the decision)");
-  db(promote);
   CLI::App* rollback =
       app->add_subcommand("rollback", "Production back to the version before the last promotion");
   rollback->add_option("model", args->ref, "MODEL")->required();
   rollback->add_option("--reason", args->reason, "Why (stored with the decision)");
-  db(rollback);
-  return Command{app, [=] {
-                   if (*list) return WithRegistry(*args, "meshtrain registry list", List);
-                   if (*show) {
-                     return WithRegistry(*args, "meshtrain registry show",
-                                         [&](control::Registry& r) { return Show(r, args->ref); });
+  CLI::App* add_data = app->add_subcommand(
+      "add-data", "Register a new dataset for a model (retrains if its policy says on_new_data)");
+  add_data->add_option("model", args->ref, "MODEL")->required();
+  add_data->add_option("uri", args->data, "Dataset URI (file://, az://)")->required();
+  CLI::App* report = app->add_subcommand(
+      "report", "Report a production metric; below the retrain threshold it fine-tunes production");
+  report->add_option("model", args->ref, "MODEL")->required();
+  report->add_option("metric", args->metric, "Metric name (the job's control.retrain.metric)")
+      ->required();
+  report->add_option("value", args->value, "Its value")->required();
+  report->add_option("--data", args->data, "Retrain on this dataset (default: newest registered)");
+  report->add_option("--source", args->source, "Who reports (kept in the audit log)");
+  CLI::App* retrains = app->add_subcommand("retrains", "A model's retrain jobs");
+  retrains->add_option("model", args->ref, "MODEL")->required();
+  for (CLI::App* sub : {add_data, report}) {
+    sub->add_flag("--wait", args->wait,
+                  "Wait for a submitted retrain to end (exit 1 if it failed)");
+  }
+  for (CLI::App* sub : {list, show, promote, rollback, add_data, report, retrains}) {
+    WhereFlags(sub, *args);
+  }
+  return Command{app, [=]() -> int {
+                   using Fn = std::function<int(control::ControlApi&)>;
+                   const std::pair<CLI::App*, Fn> subs[] = {
+                       {list, List},
+                       {show, [&](control::ControlApi& r) { return Show(r, args->ref); }},
+                       {promote, [&](control::ControlApi& r) { return Promote(r, *args); }},
+                       {rollback, [&](control::ControlApi& r) { return Rollback(r, *args); }},
+                       {add_data, [&](control::ControlApi& r) { return AddData(r, *args); }},
+                       {report, [&](control::ControlApi& r) { return Report(r, *args); }},
+                       {retrains, [&](control::ControlApi& r) { return Retrains(r, args->ref); }},
+                   };
+                   for (const auto& [sub, fn] : subs) {
+                     if (*sub) {
+                       return WithRegistry(*args, ("meshtrain registry " + sub->get_name()).c_str(),
+                                           fn);
+                     }
                    }
-                   if (*promote) {
-                     return WithRegistry(*args, "meshtrain registry promote",
-                                         [&](control::Registry& r) { return Promote(r, *args); });
-                   }
-                   return WithRegistry(*args, "meshtrain registry rollback",
-                                       [&](control::Registry& r) { return Rollback(r, *args); });
+                   return kExitInvalid;
                  }};
 }
 
@@ -182,9 +293,9 @@ Command AddAuditCommand(CLI::App& root) {
   app->require_subcommand(1);
   CLI::App* verify =
       app->add_subcommand("verify", "Replay the hash chain; exit 1 naming the first bad record");
-  verify->add_option("--db", args->db, "The registry database (SQLite file)")->required();
   CLI::App* list = app->add_subcommand("list", "Every audit record");
-  list->add_option("--db", args->db, "The registry database (SQLite file)")->required();
+  WhereFlags(verify, *args);
+  WhereFlags(list, *args);
   return Command{app, [=] {
                    if (*verify) return WithRegistry(*args, "meshtrain audit verify", Verify);
                    return WithRegistry(*args, "meshtrain audit list", ListAudit);

@@ -22,16 +22,8 @@
 namespace mt::cli {
 namespace {
 
-// The embedded control service's part: register the trained model, print the decision.
-// A remote control service (control.endpoint HOST:PORT) is not reachable from this build.
+// The control service's part: register the trained model, print the decision.
 int Register(const meshtrain::v1::JobSpec& spec, const std::string& run_dir) {
-  if (spec.control().endpoint() != "embedded") {
-    std::printf(
-        "registry: control.endpoint %s: the gRPC control service is not in this build "
-        "yet; the model was not registered\n",
-        spec.control().endpoint().c_str());
-    return kExitOk;
-  }
   auto line = RegisterRun(spec, run_dir);
   if (!line.ok()) return Fail("meshtrain run: registering the model", line.status(), kExitFailure);
   std::printf("%s\n", line->c_str());

@@ -24,7 +24,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreSetReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, 0);
-    return FromGrpc(stub_->StoreSet(&ctx, req, &reply), Where("StoreSet"));
+    return rpc::FromGrpc(stub_->StoreSet(&ctx, req, &reply), Where("StoreSet"));
   }
 
   absl::StatusOr<std::string> Get(const std::string& key, comm::Millis timeout) override {
@@ -35,7 +35,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreGetReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, timeout.count());
-    MT_RETURN_IF_ERROR(FromGrpc(stub_->StoreGet(&ctx, req, &reply), Where("StoreGet")));
+    MT_RETURN_IF_ERROR(rpc::FromGrpc(stub_->StoreGet(&ctx, req, &reply), Where("StoreGet")));
     return reply.value();
   }
 
@@ -47,7 +47,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreWaitReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, timeout.count());
-    return FromGrpc(stub_->StoreWait(&ctx, req, &reply), Where("StoreWait"));
+    return rpc::FromGrpc(stub_->StoreWait(&ctx, req, &reply), Where("StoreWait"));
   }
 
   absl::StatusOr<int64_t> Add(const std::string& key, int64_t delta) override {
@@ -58,7 +58,7 @@ class GrpcStore final : public comm::Store {
     v1::StoreAddReply reply;
     grpc::ClientContext ctx;
     Prepare(ctx, 0);
-    MT_RETURN_IF_ERROR(FromGrpc(stub_->StoreAdd(&ctx, req, &reply), Where("StoreAdd")));
+    MT_RETURN_IF_ERROR(rpc::FromGrpc(stub_->StoreAdd(&ctx, req, &reply), Where("StoreAdd")));
     return reply.value();
   }
 
@@ -73,13 +73,13 @@ class GrpcStore final : public comm::Store {
     grpc::ClientContext ctx;
     Prepare(ctx, 0);
     MT_RETURN_IF_ERROR(
-        FromGrpc(stub_->StoreCompareSet(&ctx, req, &reply), Where("StoreCompareSet")));
+        rpc::FromGrpc(stub_->StoreCompareSet(&ctx, req, &reply), Where("StoreCompareSet")));
     return reply.value();
   }
 
  private:
   void Prepare(grpc::ClientContext& ctx, int64_t blocking_ms) {
-    PrepareContext(ctx, options_.token, options_.rpc_timeout_s + blocking_ms / 1000.0);
+    rpc::PrepareContext(ctx, options_.token, options_.rpc_timeout_s + blocking_ms / 1000.0);
   }
   std::string Where(const char* call) const {
     return fmt::format("coordinator {} {}", options_.address, call);
@@ -101,7 +101,7 @@ absl::StatusOr<ClientOptions> ClientOptionsFromEnv() {
         "it; in Kubernetes it names the coordinator Service)");
   }
   if (!params::CoordinatorTokenFile().empty()) {
-    MT_ASSIGN_OR_RETURN(o.token, ReadTokenFile(params::CoordinatorTokenFile()));
+    MT_ASSIGN_OR_RETURN(o.token, rpc::ReadTokenFile(params::CoordinatorTokenFile()));
   }
   o.tls.ca = params::TlsCa();
   o.tls.cert = params::TlsCert();
@@ -111,7 +111,7 @@ absl::StatusOr<ClientOptions> ClientOptionsFromEnv() {
 
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
     const ClientOptions& options) {
-  MT_ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(options.tls));
+  MT_ASSIGN_OR_RETURN(auto creds, rpc::MakeChannelCredentials(options.tls));
   auto c = std::unique_ptr<CoordinatorClient>(new CoordinatorClient());
   c->options_ = options;
   grpc::ChannelArguments args;
@@ -125,50 +125,51 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
 absl::StatusOr<v1::JoinReply> CoordinatorClient::Join(const v1::JoinRequest& request,
                                                       double timeout_s) {
   grpc::ClientContext ctx;
-  PrepareContext(ctx, options_.token, timeout_s);
+  rpc::PrepareContext(ctx, options_.token, timeout_s);
   ctx.set_wait_for_ready(true);  // the coordinator may still be starting
   v1::JoinReply reply;
-  MT_RETURN_IF_ERROR(FromGrpc(stub_->Join(&ctx, request, &reply),
-                              fmt::format("coordinator {} Join", options_.address)));
+  MT_RETURN_IF_ERROR(rpc::FromGrpc(stub_->Join(&ctx, request, &reply),
+                                   fmt::format("coordinator {} Join", options_.address)));
   return reply;
 }
 
 absl::StatusOr<v1::HeartbeatReply> CoordinatorClient::Heartbeat(const v1::HeartbeatRequest& r) {
   grpc::ClientContext ctx;
-  PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
+  rpc::PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
   v1::HeartbeatReply reply;
-  MT_RETURN_IF_ERROR(FromGrpc(stub_->Heartbeat(&ctx, r, &reply),
-                              fmt::format("coordinator {} Heartbeat", options_.address)));
+  MT_RETURN_IF_ERROR(rpc::FromGrpc(stub_->Heartbeat(&ctx, r, &reply),
+                                   fmt::format("coordinator {} Heartbeat", options_.address)));
   return reply;
 }
 
 absl::Status CoordinatorClient::Finish(const v1::FinishRequest& r) {
   grpc::ClientContext ctx;
-  PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
+  rpc::PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
   v1::FinishReply reply;
-  return FromGrpc(stub_->Finish(&ctx, r, &reply),
-                  fmt::format("coordinator {} Finish", options_.address));
+  return rpc::FromGrpc(stub_->Finish(&ctx, r, &reply),
+                       fmt::format("coordinator {} Finish", options_.address));
 }
 
 absl::StatusOr<v1::CheckpointReply> CoordinatorClient::ReportCheckpoint(
     const v1::CheckpointReport& r) {
   grpc::ClientContext ctx;
   // The commit writes the manifest to storage: allow for a slow blob service.
-  PrepareContext(ctx, options_.token, std::max(options_.rpc_timeout_s, 120.0));
+  rpc::PrepareContext(ctx, options_.token, std::max(options_.rpc_timeout_s, 120.0));
   v1::CheckpointReply reply;
-  MT_RETURN_IF_ERROR(FromGrpc(stub_->ReportCheckpoint(&ctx, r, &reply),
-                              fmt::format("coordinator {} ReportCheckpoint", options_.address)));
+  MT_RETURN_IF_ERROR(
+      rpc::FromGrpc(stub_->ReportCheckpoint(&ctx, r, &reply),
+                    fmt::format("coordinator {} ReportCheckpoint", options_.address)));
   return reply;
 }
 
 absl::StatusOr<v1::JobStatus> CoordinatorClient::GetStatus(const std::string& job_id) {
   grpc::ClientContext ctx;
-  PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
+  rpc::PrepareContext(ctx, options_.token, options_.rpc_timeout_s);
   v1::StatusRequest req;
   req.set_job_id(job_id);
   v1::JobStatus reply;
-  MT_RETURN_IF_ERROR(FromGrpc(stub_->GetStatus(&ctx, req, &reply),
-                              fmt::format("coordinator {} GetStatus", options_.address)));
+  MT_RETURN_IF_ERROR(rpc::FromGrpc(stub_->GetStatus(&ctx, req, &reply),
+                                   fmt::format("coordinator {} GetStatus", options_.address)));
   return reply;
 }
 
@@ -194,7 +195,7 @@ absl::Status HeartbeatChannel::Open() {
   std::lock_guard<std::mutex> lock(mu_);
   if (cancelled_) return absl::CancelledError("heartbeats cancelled");
   context_ = std::make_unique<grpc::ClientContext>();
-  PrepareContext(*context_, options_.token, lifetime_s_);
+  rpc::PrepareContext(*context_, options_.token, lifetime_s_);
   stream_ = stub_->HeartbeatStream(context_.get());
   return absl::OkStatus();
 }
@@ -209,7 +210,7 @@ absl::Status HeartbeatChannel::Close() {
   std::lock_guard<std::mutex> lock(mu_);
   stream_.reset();
   context_.reset();
-  return FromGrpc(s, fmt::format("coordinator {} HeartbeatStream", options_.address));
+  return rpc::FromGrpc(s, fmt::format("coordinator {} HeartbeatStream", options_.address));
 }
 
 absl::StatusOr<std::optional<v1::HeartbeatReply>> HeartbeatChannel::Beat(

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "launcher/coordinator/security.h"
 #include "meshtrain/v1/coordinator.grpc.pb.h"
 #include "runtime/comm/store.h"
+#include "runtime/rpc/security.h"
 
 namespace mt::coord {
 
@@ -21,7 +21,7 @@ namespace v1 = meshtrain::v1;
 struct ClientOptions {
   std::string address;          // host:port
   std::string token;            // bearer token; empty: none
-  TlsFiles tls;                 // ca (and cert + key for mTLS); empty: plaintext
+  rpc::TlsFiles tls;            // ca (and cert + key for mTLS); empty: plaintext
   double rpc_timeout_s = 10;    // deadline of calls that do not block by design
   bool own_connection = false;  // do not share the TCP connection with other clients (bench)
 };

@@ -1,19 +1,12 @@
 // The coordinator's gRPC service (see server.h).
 #include "launcher/coordinator/server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 #include "meshtrain/v1/coordinator.grpc.pb.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
+#include "runtime/rpc/listen.h"
 
 namespace mt::coord {
 namespace {
@@ -44,7 +37,7 @@ class HeartbeatReactor final
     }
     auto r = c_->Heartbeat(request_);
     if (!r.ok()) {
-      Finish(ToGrpc(r.status()));
+      Finish(rpc::ToGrpc(r.status()));
       return;
     }
     if (r->action() == v1::CONTINUE && !request_.want_reply()) {
@@ -80,7 +73,7 @@ class Service final : public v1::Coordinator::CallbackService {
     if (!Admit(ctx, reactor)) return reactor;
     c_->Join(*req, [reactor, reply](absl::StatusOr<v1::JoinReply> r) {
       if (r.ok()) *reply = std::move(*r);
-      reactor->Finish(ToGrpc(r.status()));
+      reactor->Finish(rpc::ToGrpc(r.status()));
     });
     return reactor;
   }
@@ -91,13 +84,13 @@ class Service final : public v1::Coordinator::CallbackService {
     if (!Admit(ctx, reactor)) return reactor;
     auto r = c_->Heartbeat(*req);
     if (r.ok()) *reply = std::move(*r);
-    reactor->Finish(ToGrpc(r.status()));
+    reactor->Finish(rpc::ToGrpc(r.status()));
     return reactor;
   }
 
   grpc::ServerBidiReactor<v1::HeartbeatRequest, v1::HeartbeatReply>* HeartbeatStream(
       CallbackServerContext* ctx) override {
-    grpc::Status admitted = CheckToken(*ctx, token_);
+    grpc::Status admitted = rpc::CheckToken(*ctx, token_);
     if (!admitted.ok()) {
       MT_LOG(kWarn, kCoord, "refused a call from {}: {}", ctx->peer(), admitted.error_message());
     }
@@ -108,7 +101,7 @@ class Service final : public v1::Coordinator::CallbackService {
                              v1::FinishReply*) override {
     ServerUnaryReactor* reactor = ctx->DefaultReactor();
     if (!Admit(ctx, reactor)) return reactor;
-    reactor->Finish(ToGrpc(c_->Finish(*req)));
+    reactor->Finish(rpc::ToGrpc(c_->Finish(*req)));
     return reactor;
   }
 
@@ -118,7 +111,7 @@ class Service final : public v1::Coordinator::CallbackService {
     if (!Admit(ctx, reactor)) return reactor;
     auto r = c_->ReportCheckpoint(*req);
     if (r.ok()) *reply = *r;
-    reactor->Finish(ToGrpc(r.status()));
+    reactor->Finish(rpc::ToGrpc(r.status()));
     return reactor;
   }
 
@@ -128,7 +121,7 @@ class Service final : public v1::Coordinator::CallbackService {
     if (!Admit(ctx, reactor)) return reactor;
     if (!req->job_id().empty()) {
       if (absl::Status s = c_->CheckJob(req->job_id()); !s.ok()) {
-        reactor->Finish(ToGrpc(s));
+        reactor->Finish(rpc::ToGrpc(s));
         return reactor;
       }
     }
@@ -153,7 +146,7 @@ class Service final : public v1::Coordinator::CallbackService {
     c_->kv().Get(req->key(), DeadlineIn(req->timeout_ms()),
                  [reactor, reply](absl::StatusOr<std::string> v) {
                    if (v.ok()) reply->set_value(std::move(*v));
-                   reactor->Finish(ToGrpc(v.status()));
+                   reactor->Finish(rpc::ToGrpc(v.status()));
                  });
     return reactor;
   }
@@ -164,7 +157,7 @@ class Service final : public v1::Coordinator::CallbackService {
     if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
     std::vector<std::string> keys(req->keys().begin(), req->keys().end());
     c_->kv().Wait(keys, DeadlineIn(req->timeout_ms()),
-                  [reactor](absl::Status s) { reactor->Finish(ToGrpc(s)); });
+                  [reactor](absl::Status s) { reactor->Finish(rpc::ToGrpc(s)); });
     return reactor;
   }
 
@@ -174,7 +167,7 @@ class Service final : public v1::Coordinator::CallbackService {
     if (!AdmitJob(ctx, reactor, req->job_id())) return reactor;
     auto v = c_->kv().Add(req->key(), req->delta());
     if (v.ok()) reply->set_value(*v);
-    reactor->Finish(ToGrpc(v.status()));
+    reactor->Finish(rpc::ToGrpc(v.status()));
     return reactor;
   }
 
@@ -191,7 +184,7 @@ class Service final : public v1::Coordinator::CallbackService {
  private:
   // Token check; on refusal finishes the call and returns false.
   bool Admit(CallbackServerContext* ctx, ServerUnaryReactor* reactor) {
-    grpc::Status s = CheckToken(*ctx, token_);
+    grpc::Status s = rpc::CheckToken(*ctx, token_);
     if (s.ok()) return true;
     MT_LOG(kWarn, kCoord, "refused a call from {}: {}", ctx->peer(), s.error_message());
     reactor->Finish(s);
@@ -200,7 +193,7 @@ class Service final : public v1::Coordinator::CallbackService {
   bool AdmitJob(CallbackServerContext* ctx, ServerUnaryReactor* reactor, const std::string& job) {
     if (!Admit(ctx, reactor)) return false;
     if (absl::Status s = c_->CheckJob(job); !s.ok()) {
-      reactor->Finish(ToGrpc(s));
+      reactor->Finish(rpc::ToGrpc(s));
       return false;
     }
     return true;
@@ -210,27 +203,6 @@ class Service final : public v1::Coordinator::CallbackService {
   std::string token_;
 };
 
-// gRPC reports a failed bind only as "no port"; try the bind ourselves to say why.
-std::string WhyCannotListen(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) return "expected HOST:PORT";
-  std::string host = address.substr(0, colon);
-  if (host == "0.0.0.0" || host.empty() || host == "[::]") host = "0.0.0.0";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
-  if (host == "localhost") host = "127.0.0.1";
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return "not a usable address";
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  std::string why = "the address is not usable";
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    why = std::strerror(errno);
-    if (errno == EADDRINUSE) why += " (is another coordinator running on this port?)";
-  }
-  ::close(fd);
-  return why;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
@@ -239,22 +211,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   // a global lock graph (about a tenth of the coordinator's CPU under 1024 heartbeats/s,
   // measured with perf). Detection is a debugging aid: off in the serving process.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  MT_ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(options.tls));
+  MT_ASSIGN_OR_RETURN(auto creds, rpc::MakeServerCredentials(options.tls));
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
   s->coordinator_ = coordinator;
   s->service_ = std::make_unique<Service>(coordinator, options.token);
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options.listen, creds, &port);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.RegisterService(s->service_.get());
-  s->server_ = builder.BuildAndStart();
-  if (!s->server_ || port == 0) {
-    return absl::UnavailableError(fmt::format("coordinator: cannot listen on {}: {}",
-                                              options.listen, WhyCannotListen(options.listen)));
-  }
-  s->address_ = options.listen.substr(0, options.listen.rfind(':') + 1) + std::to_string(port);
+  MT_ASSIGN_OR_RETURN(
+      s->server_, rpc::BuildAndListen(builder, options.listen, creds, "coordinator", s->address_));
   const auto period = std::chrono::milliseconds(std::clamp<int64_t>(
       static_cast<int64_t>(coordinator->config().heartbeat_s * 1000 / 20), 5, 100));
   s->ticker_ = std::thread([raw = s.get(), period] {

@@ -10,15 +10,15 @@
 
 #include "absl/status/statusor.h"
 #include "launcher/coordinator/coordinator.h"
-#include "launcher/coordinator/security.h"
 #include "runtime/metrics/http_exporter.h"
+#include "runtime/rpc/security.h"
 
 namespace mt::coord {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
   std::string token;                   // empty: no bearer token required
-  TlsFiles tls;                        // cert + key: TLS; plus ca: mTLS
+  rpc::TlsFiles tls;                   // cert + key: TLS; plus ca: mTLS
   std::string metrics_listen;          // IPV4:PORT for Prometheus /metrics; empty: none
 };
 

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "checkpoint/store/committer.h"
 #include "control/registry/registry.h"
+#include "control/service/open.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "launcher/worker/batch.h"
@@ -368,16 +369,21 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
 
 // Fine-tuning (finetune.base): the weights of a registered version, from its checkpoint store
 // (any saved mesh) or its model.safetensors; the optimizer, the step and the data position
-// start fresh. The registry is the embedded control service's (TrainOptions::registry_db).
+// start fresh. The registry is the job's control service: embedded (TrainOptions::registry_db)
+// or a running one (control.endpoint).
 absl::Status InitFromBase(const TrainOptions& o, ParallelModel& pm) {
   const std::string& base = o.spec.finetune().base();
-  std::error_code ec;
-  if (!std::filesystem::exists(o.registry_db, ec)) {
-    return absl::NotFoundError(
-        fmt::format("finetune.base {}: no registry at {} (control.db)", base, o.registry_db));
+  meshtrain::v1::ControlSpec control = o.spec.control();
+  if (control.endpoint() == "embedded") {
+    std::error_code ec;
+    if (!std::filesystem::exists(o.registry_db, ec)) {
+      return absl::NotFoundError(
+          fmt::format("finetune.base {}: no registry at {} (control.db)", base, o.registry_db));
+    }
+    control.set_db(o.registry_db);
   }
-  MT_ASSIGN_OR_RETURN(auto registry, control::Registry::Open(o.registry_db));
-  auto v = registry->Resolve(base);
+  MT_ASSIGN_OR_RETURN(auto api, control::OpenControl(control, o.run_dir));
+  auto v = api->Resolve(base);
   if (!v.ok()) return Annotate(v.status(), "finetune.base");
   const std::string& uri = v->checkpoint_uri;
   if (uri.size() > 12 && uri.compare(uri.size() - 12, 12, ".safetensors") == 0) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "fmt/format.h"
+#include "runtime/core/hash.h"
 #include "runtime/core/status.h"
 
 namespace mt::data {
@@ -122,6 +123,13 @@ void Dataset::Sample(const std::string& split, int64_t i, int32_t* out) const {
   const uint16_t* src = all.data() + i * index_.sample_len;
   MT_CHECK(i >= 0 && (i + 1) * index_.sample_len <= static_cast<int64_t>(all.size()));
   for (int64_t t = 0; t < index_.sample_len; ++t) out[t] = src[t];
+}
+
+absl::StatusOr<std::string> Fingerprint(const std::string& uri) {
+  MT_ASSIGN_OR_RETURN(auto store, storage::OpenBlobStore(uri));
+  MT_ASSIGN_OR_RETURN(DatasetIndex index, OpenIndex(*store));
+  const std::string text = IndexToJson(index);
+  return fmt::format("{}#xxh64:{}", uri, Xxh64Hex(text.data(), text.size()));
 }
 
 }  // namespace mt::data

@@ -36,6 +36,11 @@ class Dataset {
 // The dataset's index.json, checked; NotFound says how to create a dataset.
 absl::StatusOr<DatasetIndex> OpenIndex(storage::BlobStore& store);
 
+// The dataset as trained on: "URI#xxh64:HEX", the XXH64 of its index (shard names, sizes and
+// checksums), so the same bytes give the same fingerprint wherever they live. Reads the index
+// only; errors as OpenIndex's.
+absl::StatusOr<std::string> Fingerprint(const std::string& uri);
+
 // Samples `ids` of `split` (ids number the split's samples in shard order), read now shard by
 // shard, verified: ids.size() * sample_len tokens, in the order of `ids`. For small sets
 // (evaluation); training streams through the Loader. `on_read` (the audit hook) sees each

@@ -58,7 +58,10 @@ TEST_F(RegistryTest, VersionsAreNumberedPerModelAndKeepWhatWasRegistered) {
   EXPECT_EQ(v->checkpoint_version, 3);
   EXPECT_DOUBLE_EQ(v->metrics.at("eval_loss"), 0.9);
   EXPECT_EQ(*registry_->Models(), (std::vector<std::string>{"a", "b"}));
-  auto orphan = registry_->Register({.model = "a", .parent = 7});
+  VersionInfo child;
+  child.model = "a";
+  child.parent = 7;
+  auto orphan = registry_->Register(child);
   EXPECT_EQ(orphan.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(orphan.status().message()), HasSubstr("model 'a' has no version 7"));
 }

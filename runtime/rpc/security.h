@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 
-namespace mt::coord {
+namespace mt::rpc {
 
 struct TlsFiles {
   std::string cert, key;  // this side's certificate chain and private key (PEM)
@@ -33,4 +33,4 @@ void PrepareContext(grpc::ClientContext& context, const std::string& token, doub
 grpc::Status ToGrpc(const absl::Status& s);
 absl::Status FromGrpc(const grpc::Status& s, const std::string& what);
 
-}  // namespace mt::coord
+}  // namespace mt::rpc

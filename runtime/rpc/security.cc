@@ -1,5 +1,5 @@
 // gRPC credentials and tokens (see security.h).
-#include "launcher/coordinator/security.h"
+#include "runtime/rpc/security.h"
 
 #include <chrono>
 
@@ -7,7 +7,7 @@
 #include "runtime/core/file.h"
 #include "runtime/core/status.h"
 
-namespace mt::coord {
+namespace mt::rpc {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
@@ -104,4 +104,4 @@ absl::Status FromGrpc(const grpc::Status& s, const std::string& what) {
                       fmt::format("{}: {}", what, s.error_message()));
 }
 
-}  // namespace mt::coord
+}  // namespace mt::rpc

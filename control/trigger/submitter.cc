@@ -1,0 +1,137 @@
+// Retrain jobs as local processes (see submitter.h).
+#include "control/trigger/submitter.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "runtime/core/file.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/status.h"
+
+namespace mt::control {
+namespace {
+
+std::string OwnStore(const std::string& store, const RetrainInfo& r) {
+  if (store.starts_with("file://") || store.find("://") == std::string::npos) {
+    return "file://" + r.run_dir + "/checkpoints";
+  }
+  std::string base = store;
+  while (base.ends_with("/")) base.pop_back();
+  return fmt::format("{}-retrain-{}", base, r.id);
+}
+
+// The version the fine-tune registered, from RUN_DIR/summary.json ("registry"."version").
+std::optional<int64_t> RegisteredVersion(const std::string& run_dir) {
+  auto text = ReadFile(run_dir + "/summary.json");
+  if (!text.ok()) return std::nullopt;
+  const auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.contains("registry") || !j["registry"].contains("version")) {
+    return std::nullopt;
+  }
+  return j["registry"]["version"].get<int64_t>();
+}
+
+// Child side of fork(): output to the log, then exec. Only async-signal-safe calls.
+[[noreturn]] void ExecJob(std::vector<char*>& argv, const char* log) {
+  setpgid(0, 0);  // its own group: a signal to the service does not reach it, nor it us
+  const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+  }
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+}  // namespace
+
+absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_job_json,
+                                                      const RetrainInfo& r, const std::string& db) {
+  meshtrain::v1::JobSpec spec;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(base_job_json, &spec);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{} v{}: its stored job does not parse: {}",
+                                                  r.model, r.base_version,
+                                                  std::string(parsed.message())));
+  }
+  spec.mutable_finetune()->set_base(fmt::format("{}@{}", r.model, r.base_version));
+  spec.mutable_finetune()->set_method("full");
+  spec.mutable_data()->set_uri(r.data_uri);
+  spec.mutable_control()->set_endpoint("embedded");
+  spec.mutable_control()->set_db(db);
+  if (spec.has_checkpoint()) {
+    spec.mutable_checkpoint()->set_store(OwnStore(spec.checkpoint().store(), r));
+  }
+  return spec;
+}
+
+LocalSubmitter::~LocalSubmitter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (pid_t pid : running_) kill(-pid, SIGTERM);  // the job's process group
+  }
+  WaitAll();
+}
+
+absl::Status LocalSubmitter::Submit(const RetrainInfo& r, const meshtrain::v1::JobSpec& spec,
+                                    const std::string& db,
+                                    std::function<void(const JobOutcome&)> done) {
+  MT_RETURN_IF_ERROR(MakeDirs(r.run_dir));
+  std::string text;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  print.add_whitespace = true;
+  if (!google::protobuf::util::MessageToJsonString(spec, &text, print).ok()) {
+    return absl::InternalError("retrain: cannot write the job");
+  }
+  const std::string job = r.run_dir + "/retrain-job.yaml";  // JSON is YAML
+  MT_RETURN_IF_ERROR(WriteFileAtomic(job, text));
+  std::vector<std::string> args = {exe_,     "finetune", job,    "--base", spec.finetune().base(),
+                                   "--data", r.data_uri, "--db", db,       "--run-dir",
+                                   r.run_dir};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = r.run_dir + "/retrain.log";
+  std::lock_guard<std::mutex> lock(mu_);
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(fmt::format("retrain: fork: {}", strerror(errno)));
+  if (pid == 0) ExecJob(argv, log.c_str());
+  MT_LOG(kInfo, kInit, "retrain {}: {} (pid {}, log {})", r.id, fmt::join(args, " "), pid, log);
+  running_.push_back(pid);
+  waiters_.emplace_back([this, pid, run_dir = r.run_dir, done = std::move(done)] {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    JobOutcome o;
+    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    o.version = RegisteredVersion(run_dir);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      running_.erase(std::find(running_.begin(), running_.end(), pid));
+    }
+    done(o);
+  });
+  return absl::OkStatus();
+}
+
+void LocalSubmitter::WaitAll() {
+  std::vector<std::thread> waiters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiters.swap(waiters_);
+  }
+  for (std::thread& t : waiters) t.join();
+}
+
+}  // namespace mt::control

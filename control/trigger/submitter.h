@@ -1,0 +1,67 @@
+// Running the fine-tune jobs the retrain trigger decides on (DESIGN §3: "through the same
+// submitters as the CLI"). A retrain is `meshtrain finetune` of production's job: base = the
+// production version, data = the new dataset, registered in the same registry, so the new
+// version goes through the same gate. LocalSubmitter runs it as a local process; the
+// Kubernetes submitter (k8s issue) renders the same job as manifests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "control/registry/registry.h"
+#include "meshtrain/v1/job.pb.h"
+
+namespace mt::control {
+
+// The job a retrain runs: production's job (JSON, as stored with the version) with
+// finetune.base = MODEL@BASE (full fine-tuning), data.uri = the retrain's data, the embedded
+// control service on registry `db`, and a checkpoint store of its own (file stores: RUN_DIR/
+// checkpoints; others: the store URI + "-retrain-ID"), so the base's checkpoints are neither
+// resumed from nor pruned. InvalidArgument when the stored job does not parse.
+absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_job_json,
+                                                      const RetrainInfo& r, const std::string& db);
+
+struct JobOutcome {
+  bool ok = false;
+  int exit_code = 0;               // the process's, or 128 + signal
+  std::optional<int64_t> version;  // what the fine-tune registered (its summary.json)
+};
+
+class Submitter {
+ public:
+  virtual ~Submitter() = default;
+  // Starts the job for retrain `r` (r.run_dir is its run dir) and returns once it runs (or
+  // could not start). `done` runs once, on another thread, when the job has ended.
+  virtual absl::Status Submit(const RetrainInfo& r, const meshtrain::v1::JobSpec& spec,
+                              const std::string& db,
+                              std::function<void(const JobOutcome&)> done) = 0;
+  // Blocks until every submitted job has ended and its `done` returned.
+  virtual void WaitAll() = 0;
+};
+
+// `MESHTRAIN_EXE finetune RUN_DIR/retrain-job.yaml --base MODEL@V --data URI --db DB --run-dir
+// RUN_DIR`, output to RUN_DIR/retrain.log. The destructor stops (SIGTERM) jobs still running
+// and waits for them.
+class LocalSubmitter final : public Submitter {
+ public:
+  explicit LocalSubmitter(std::string meshtrain_exe) : exe_(std::move(meshtrain_exe)) {}
+  ~LocalSubmitter() override;
+  absl::Status Submit(const RetrainInfo& r, const meshtrain::v1::JobSpec& spec,
+                      const std::string& db, std::function<void(const JobOutcome&)> done) override;
+  void WaitAll() override;
+
+ private:
+  std::string exe_;
+  std::mutex mu_;
+  std::vector<pid_t> running_;
+  std::vector<std::thread> waiters_;
+};
+
+}  // namespace mt::control

@@ -1,0 +1,94 @@
+// `meshtrain control --listen ADDR --db FILE`: the control service alone (a Deployment in
+// Kubernetes, a long-running process elsewhere): registry, promotion gate, retrain trigger,
+// audit log and metric sinks over gRPC, until SIGINT or SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "control/service/server.h"
+#include "launcher/cli/commands.h"
+#include "launcher/cli/job_setup.h"
+#include "runtime/core/file.h"
+
+namespace mt::cli {
+namespace {
+
+struct ControlArgs {
+  std::string listen = "0.0.0.0:29500";
+  std::string db;
+  std::string runs_dir;
+  std::string addr_file;
+  SecurityFlags security;
+};
+
+int RunControl(const ControlArgs& args) {
+  const char* who = "meshtrain control";
+  // Block the stop signals before any thread starts (threads inherit the mask), then wait for
+  // them here: a clean shutdown instead of dying inside an RPC.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  auto server_options = ServerOptionsFrom(args.security, args.listen);
+  if (!server_options.ok()) return Fail(who, server_options.status(), kExitInvalid);
+  control::LocalControlOptions o;
+  o.db = args.db;
+  o.runs_dir = args.runs_dir;
+  auto local = control::LocalControl::Open(o);
+  if (!local.ok()) return Fail(who, local.status(), kExitInvalid);
+  control::ControlServerOptions so;
+  so.listen = args.listen;
+  so.token = server_options->token;
+  so.tls = server_options->tls;
+  so.metrics_listen = args.security.metrics_listen;
+  auto server = control::ControlServer::Start(std::move(*local), so);
+  if (!server.ok()) return Fail(who, server.status(), kExitFailure);
+  std::printf("control service listening on %s (registry %s)\n", (*server)->address().c_str(),
+              args.db.c_str());
+  if (!(*server)->metrics_address().empty()) {
+    std::printf("metrics on http://%s/metrics\n", (*server)->metrics_address().c_str());
+  }
+  std::fflush(stdout);
+  if (!args.addr_file.empty()) {
+    if (absl::Status s = WriteFileAtomic(args.addr_file, (*server)->address() + "\n"); !s.ok()) {
+      return Fail(who, s, kExitFailure);
+    }
+  }
+  int sig = 0;
+  sigwait(&stop, &sig);
+  std::printf("control service: SIG%s, stopping\n", sigabbrev_np(sig));
+  (*server)->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddControlCommand(CLI::App& root) {
+  auto args = std::make_shared<ControlArgs>();
+  CLI::App* app = root.add_subcommand("control", "Run the control service (registry, retraining)");
+  app->footer(
+      "Serves the Control gRPC API (proto/meshtrain/v1/control.proto) over the registry file "
+      "until SIGINT/SIGTERM. Retrains (production metric below the job's control.retrain.below, "
+      "or new data) run as `meshtrain finetune` processes under --runs-dir. Clients: "
+      "`meshtrain registry|audit --control HOST:PORT`, and jobs with control.endpoint.");
+  app->add_option("--listen", args->listen, "HOST:PORT to serve on (port 0: any)")
+      ->capture_default_str();
+  app->add_option("--db", args->db, "The registry database (SQLite file; created if missing)")
+      ->required();
+  app->add_option("--runs-dir", args->runs_dir,
+                  "Where retrain jobs run and reported metrics are written (default: the "
+                  "database's directory)");
+  app->add_option("--addr-file", args->addr_file, "Write the bound HOST:PORT here once listening");
+  app->add_option("--token-file", args->security.token_file, "Require this bearer token");
+  app->add_option("--metrics-listen", args->security.metrics_listen,
+                  "IPV4:PORT to serve Prometheus metrics on (/metrics; port 0: any)");
+  app->add_option("--tls-cert", args->security.tls_cert, "Server certificate (PEM): TLS");
+  app->add_option("--tls-key", args->security.tls_key, "Server private key (PEM)");
+  app->add_option("--tls-client-ca", args->security.tls_client_ca,
+                  "CA for client certificates (PEM): mTLS");
+  return Command{app, [args] { return RunControl(*args); }};
+}
+
+}  // namespace mt::cli

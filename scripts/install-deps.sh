@@ -22,6 +22,8 @@ PACKAGES=(
   libopenblas-dev libopenblas-openmp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev prometheus
+  # a control-service client that is not ours (tests): Python grpcio + protobuf
+  python3-grpcio python3-protobuf
   # test services (Azurite comes from npm into .cache/npm, see scripts/start-azurite.sh)
   nodejs npm curl
 )

@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
 #include "runtime/data/dataset.h"
@@ -131,7 +132,7 @@ absl::StatusOr<std::pair<DatasetInfo, TriggerResult>> LocalControl::RegisterData
     return absl::NotFoundError(fmt::format("{}: no model '{}' in the registry", where(), model));
   }
   MT_ASSIGN_OR_RETURN(DatasetInfo d, registry_->AddDataset(model, uri, *fingerprint));
-  MT_ASSIGN_OR_RETURN(TriggerResult t, Carry(model, uri, /*on_metric=*/false, "", 0));
+  MT_ASSIGN_OR_RETURN(TriggerResult t, Carry(model, uri, nullptr));
   return std::make_pair(d, t);
 }
 
@@ -148,23 +149,13 @@ absl::StatusOr<TriggerResult> LocalControl::ReportProductionMetric(const Product
     MT_ASSIGN_OR_RETURN(std::vector<DatasetInfo> datasets, registry_->Datasets(m.model));
     if (!datasets.empty()) data = datasets.back().uri;
   }
-  MT_ASSIGN_OR_RETURN(TriggerResult t, Carry(m.model, data, /*on_metric=*/true, m.metric, m.value));
-  if (t.crossed) {
-    MT_RETURN_IF_ERROR(registry_
-                           ->AppendAudit("threshold crossed", {{"model", m.model},
-                                                               {"metric", m.metric},
-                                                               {"value", m.value},
-                                                               {"source", m.source},
-                                                               {"outcome", t.reason}})
-                           .status());
-  }
-  return t;
+  return Carry(m.model, data, &m);
 }
 
-// Decides (decide.h) on what the registry knows and, when it says so, starts the retrain.
+// See the header; the crossing is audited before the retrain it starts.
 absl::StatusOr<TriggerResult> LocalControl::Carry(const std::string& model,
-                                                  const std::string& data_uri, bool on_metric,
-                                                  const std::string& metric, double value) {
+                                                  const std::string& data_uri,
+                                                  const ProductionMetric* metric) {
   TriggerState state;
   state.model = model;
   MT_ASSIGN_OR_RETURN(state.production, registry_->Alias(model, "production"));
@@ -175,8 +166,17 @@ absl::StatusOr<TriggerResult> LocalControl::Carry(const std::string& model,
     if (data.empty() && state.prod_job) data = state.prod_job->data().uri();  // its own data
   }
   MT_ASSIGN_OR_RETURN(state.retrains, registry_->Retrains(model));
-  const RetrainPlan plan =
-      on_metric ? DecideOnMetric(state, metric, value, data) : DecideOnDataset(state, data);
+  const RetrainPlan plan = metric ? DecideOnMetric(state, metric->metric, metric->value, data)
+                                  : DecideOnDataset(state, data);
+  if (plan.crossed) {  // recorded before what it sets off
+    MT_RETURN_IF_ERROR(registry_
+                           ->AppendAudit("threshold crossed", {{"model", model},
+                                                               {"metric", metric->metric},
+                                                               {"value", metric->value},
+                                                               {"source", metric->source},
+                                                               {"decision", plan.reason}})
+                           .status());
+  }
   TriggerResult t{plan.crossed, false, plan.reason, std::nullopt};
   if (!plan.submit) return t;
   auto r = StartRetrain(model, *state.production, data, plan.reason);
@@ -223,6 +223,7 @@ absl::StatusOr<LocalControl::JobSinks*> LocalControl::SinksFor(const std::string
   if (sinks) return sinks.get();
   auto made = std::make_unique<JobSinks>();
   const std::string name = FileName(job_id);
+  MT_RETURN_IF_ERROR(MakeDirs(options_.runs_dir + "/metrics"));
   MT_RETURN_IF_ERROR(made->jsonl.Open(options_.runs_dir + "/metrics/" + name + ".jsonl", false));
   MT_RETURN_IF_ERROR(made->tb.Open(options_.runs_dir + "/tb/" + name));
   sinks = std::move(made);

@@ -69,8 +69,10 @@ class LocalControl final : public ControlApi {
   LocalControl(LocalControlOptions options, std::unique_ptr<Registry> registry)
       : options_(std::move(options)), registry_(std::move(registry)) {}
   absl::Status FillAliases(VersionInfo& v);
+  // Decides (control/trigger/decide.h) on a metric report (`metric`) or a new dataset (null)
+  // and carries the plan out: audit the crossing, start the retrain.
   absl::StatusOr<TriggerResult> Carry(const std::string& model, const std::string& data_uri,
-                                      bool on_metric, const std::string& metric, double value);
+                                      const ProductionMetric* metric);
   absl::StatusOr<RetrainInfo> StartRetrain(const std::string& model, int64_t base,
                                            const std::string& data_uri, const std::string& reason);
   absl::StatusOr<JobSinks*> SinksFor(const std::string& job_id);

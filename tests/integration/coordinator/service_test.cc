@@ -1,11 +1,7 @@
 // The coordinator over real gRPC on loopback: rendezvous of threads with their own clients,
 // refusals (other job, closed rendezvous), the bearer token (UNAUTHENTICATED without it), the
 // Store RPCs, Gloo bootstrapping through the gRPC store, and a second server on a taken port.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,6 +11,7 @@
 #include "launcher/coordinator/client.h"
 #include "launcher/coordinator/server.h"
 #include "runtime/comm/factory.h"
+#include "tests/support/http_get.h"
 
 namespace mt::coord {
 namespace {
@@ -177,24 +174,6 @@ TEST(CoordinatorService, GlooBootstrapsThroughTheGrpcStore) {
 
 // GET /metrics from the running server: 200 with text that `promtool check metrics` (the
 // Prometheus project's own linter) accepts; other paths 404.
-std::string HttpGet(const std::string& address, const std::string& path) {
-  const size_t colon = address.rfind(':');
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &a.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "connect failed";
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
-  send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
 TEST(CoordinatorService, MetricsEndpointPassesPromtool) {
   CoordinatorConfig cfg;
   cfg.job_id = "job-metrics";
@@ -207,24 +186,14 @@ TEST(CoordinatorService, MetricsEndpointPassesPromtool) {
   o.metrics_listen = "127.0.0.1:0";
   auto s = CoordinatorServer::Start(std::move(*c), o);
   ASSERT_TRUE(s.ok()) << s.status();
-  const std::string reply = HttpGet((*s)->metrics_address(), "/metrics");
+  const std::string reply = mt::testing::HttpGet((*s)->metrics_address(), "/metrics");
   ASSERT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
   EXPECT_NE(reply.find("text/plain; version=0.0.4"), std::string::npos);
   const std::string body = reply.substr(reply.find("\r\n\r\n") + 4);
   EXPECT_NE(body.find("meshtrain_job_world_size{job=\"job-metrics\"} 1"), std::string::npos);
-  char tmpl[] = "/tmp/meshtrain-metrics-XXXXXX";
-  const int fd = mkstemp(tmpl);
-  ASSERT_EQ(write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
-  close(fd);
-  const std::string cmd = std::string("promtool check metrics < ") + tmpl + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string lint;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) lint.append(buf, got);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 0) << lint << "\n" << body;
-  std::remove(tmpl);
-  EXPECT_EQ(HttpGet((*s)->metrics_address(), "/").rfind("HTTP/1.1 404", 0), 0u);
+  const auto [rc, lint] = mt::testing::Promtool(body);
+  EXPECT_EQ(rc, 0) << lint << "\n" << body;
+  EXPECT_EQ(mt::testing::HttpGet((*s)->metrics_address(), "/").rfind("HTTP/1.1 404", 0), 0u);
 }
 
 TEST(CoordinatorService, SecondServerOnTheSamePortFailsClearly) {

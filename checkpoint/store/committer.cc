@@ -37,6 +37,7 @@ absl::StatusOr<bool> Committer::Report(const Manifest& fields, const FileEntry& 
   }
   MT_LOG(kInfo, kCkpt, "checkpoint version {} committed (step {}, {} files) in {}", done.version,
          done.step, done.files.size(), store_->uri());
+  if (on_commit_) on_commit_(done);
   absl::StatusOr<std::set<int64_t>> keep = std::set<int64_t>();
   if (protect_) keep = protect_();
   if (!keep.ok()) {

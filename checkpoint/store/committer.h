@@ -23,12 +23,16 @@ class Committer {
   // round of retention: nothing is deleted that might still be referenced.
   using Protected = std::function<absl::StatusOr<std::set<int64_t>>()>;
 
+  // Called after each commit with the committed manifest (every rank's file): the audit.
+  using OnCommit = std::function<void(const Manifest& committed)>;
+
   Committer(std::shared_ptr<CheckpointStore> store, int64_t world_size, int keep_last,
-            Protected protect = {})
+            Protected protect = {}, OnCommit on_commit = {})
       : store_(std::move(store)),
         world_size_(world_size),
         keep_last_(keep_last),
-        protect_(std::move(protect)) {}
+        protect_(std::move(protect)),
+        on_commit_(std::move(on_commit)) {}
 
   // Rank `file.rank` wrote `file` for the version `fields` describes (every rank sends the
   // same fields; `fields.files` is ignored). Returns true when this report completed and
@@ -43,6 +47,7 @@ class Committer {
   const int64_t world_size_;
   const int keep_last_;
   const Protected protect_;
+  const OnCommit on_commit_;
   std::mutex mu_;                        // guards pending_
   std::map<int64_t, Manifest> pending_;  // version -> fields + files reported so far
   std::mutex io_mu_;                     // one commit + retention at a time, outside mu_

@@ -1,6 +1,7 @@
 // The control service in this process (see local_control.h).
 #include "control/service/local_control.h"
 
+#include <cstring>
 #include <filesystem>
 
 #include "control/trigger/decide.h"
@@ -57,6 +58,16 @@ LocalControl::~LocalControl() {
 }
 
 void LocalControl::WaitRetrains() { options_.submitter->WaitAll(); }
+
+void LocalControl::Advertise(std::string address, std::string token) {
+  // Retrains run on this host: a wildcard listen address is reached through loopback.
+  for (const char* any : {"0.0.0.0:", "[::]:", ":"}) {
+    if (address.starts_with(any)) address = "127.0.0.1:" + address.substr(std::strlen(any));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  endpoint_ = std::move(address);
+  token_ = std::move(token);
+}
 
 absl::StatusOr<VersionInfo> LocalControl::Register(VersionInfo v) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -199,7 +210,17 @@ absl::StatusOr<RetrainInfo> LocalControl::StartRetrain(const std::string& model,
   r.reason = reason;
   MT_ASSIGN_OR_RETURN(std::string job, registry_->Job(model, base));
   MT_ASSIGN_OR_RETURN(r, registry_->AddRetrain(r, options_.runs_dir));
-  auto spec = RetrainJobSpec(job, r, options_.db);
+  std::string token_file;
+  absl::Status written = MakeDirs(r.run_dir);
+  if (written.ok() && !token_.empty()) {
+    token_file = r.run_dir + "/control.token";
+    written = WriteFileAtomic(token_file, token_ + "\n");
+    std::error_code ec;  // owner only: it is a secret
+    std::filesystem::permissions(
+        token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  }
+  auto spec = written.ok() ? RetrainJobSpec(job, r, options_.db, endpoint_, token_file)
+                           : absl::StatusOr<meshtrain::v1::JobSpec>(written);
   absl::Status started =
       spec.ok() ? options_.submitter->Submit(
                       r, *spec, options_.db,

@@ -58,6 +58,10 @@ class LocalControl final : public ControlApi {
 
   // Blocks until every submitted retrain has ended and been recorded.
   void WaitRetrains();
+  // The service is reachable at HOST:PORT (ControlServer::Start calls this): retrains then
+  // report to it over gRPC — their metrics reach its sinks — with `token` (written to a 0600
+  // file in the retrain's run dir) when one is required.
+  void Advertise(std::string address, std::string token);
   // The Prometheus text of the registry, the retrains and the metrics reported.
   std::string PrometheusText();
 
@@ -79,6 +83,7 @@ class LocalControl final : public ControlApi {
 
   LocalControlOptions options_;
   std::mutex mu_;
+  std::string endpoint_, token_;  // Advertise(); guarded by mu_
   std::unique_ptr<Registry> registry_;
   std::map<std::string, std::unique_ptr<JobSinks>> sinks_;
   // Last values reported: (job, model, name) -> value; (model, metric) -> production value.

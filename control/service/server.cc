@@ -178,6 +178,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
   builder.RegisterService(s->service_.get());
   MT_ASSIGN_OR_RETURN(s->server_, rpc::BuildAndListen(builder, options.listen, creds,
                                                       "control service", s->address_));
+  // With TLS a retrain would need the CA too: it uses the registry file instead (same host).
+  if (options.tls.cert.empty()) control->Advertise(s->address_, options.token);
   if (!options.metrics_listen.empty()) {
     MT_ASSIGN_OR_RETURN(
         s->exporter_, metrics::HttpExporter::Start(

@@ -55,7 +55,9 @@ std::optional<int64_t> RegisteredVersion(const std::string& run_dir) {
 }  // namespace
 
 absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_job_json,
-                                                      const RetrainInfo& r, const std::string& db) {
+                                                      const RetrainInfo& r, const std::string& db,
+                                                      const std::string& endpoint,
+                                                      const std::string& token_file) {
   meshtrain::v1::JobSpec spec;
   const auto parsed = google::protobuf::util::JsonStringToMessage(base_job_json, &spec);
   if (!parsed.ok()) {
@@ -66,7 +68,8 @@ absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_jo
   spec.mutable_finetune()->set_base(fmt::format("{}@{}", r.model, r.base_version));
   spec.mutable_finetune()->set_method("full");
   spec.mutable_data()->set_uri(r.data_uri);
-  spec.mutable_control()->set_endpoint("embedded");
+  spec.mutable_control()->set_endpoint(endpoint.empty() ? "embedded" : endpoint);
+  spec.mutable_control()->set_token_file(token_file);
   spec.mutable_control()->set_db(db);
   if (spec.has_checkpoint()) {
     spec.mutable_checkpoint()->set_store(OwnStore(spec.checkpoint().store(), r));

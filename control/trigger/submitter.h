@@ -21,12 +21,16 @@
 namespace mt::control {
 
 // The job a retrain runs: production's job (JSON, as stored with the version) with
-// finetune.base = MODEL@BASE (full fine-tuning), data.uri = the retrain's data, the embedded
-// control service on registry `db`, and a checkpoint store of its own (file stores: RUN_DIR/
-// checkpoints; others: the store URI + "-retrain-ID"), so the base's checkpoints are neither
-// resumed from nor pruned. InvalidArgument when the stored job does not parse.
+// finetune.base = MODEL@BASE (full fine-tuning), data.uri = the retrain's data, and a
+// checkpoint store of its own (file stores: RUN_DIR/checkpoints; others: the store URI +
+// "-retrain-ID"), so the base's checkpoints are neither resumed from nor pruned. Its control
+// service: `endpoint` (with `token_file`) when the service is on the network — the retrain
+// then reports like any job — else the embedded one on registry `db`. InvalidArgument when
+// the stored job does not parse.
 absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_job_json,
-                                                      const RetrainInfo& r, const std::string& db);
+                                                      const RetrainInfo& r, const std::string& db,
+                                                      const std::string& endpoint = "",
+                                                      const std::string& token_file = "");
 
 struct JobOutcome {
   bool ok = false;

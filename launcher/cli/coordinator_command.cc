@@ -45,6 +45,7 @@ int RunCoordinator(const CoordinatorArgs& args) {
   }
   coord::CoordinatorConfig config = CoordinatorConfigFor(*spec, world);
   if (!args.state_dir.empty()) config.data_audit_path = args.state_dir + "/data-audit.jsonl";
+  config.feed = ControlFeedFor(*spec, args.state_dir.empty() ? "." : args.state_dir);
   auto coordinator = coord::Coordinator::Create(config, state);
   if (!coordinator.ok()) {
     return Fail("meshtrain coordinator", coordinator.status(), kExitFailure);

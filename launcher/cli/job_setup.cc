@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "control/service/open.h"
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
 #include "runtime/core/status.h"
@@ -55,6 +56,15 @@ coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec
     c.checkpoint_keep_last = spec.checkpoint().keep_last();
   }
   return c;
+}
+
+std::shared_ptr<coord::ControlFeed> ControlFeedFor(const meshtrain::v1::JobSpec& spec,
+                                                   const std::string& run_dir) {
+  const bool remote = spec.control().endpoint() != "embedded";
+  return std::make_shared<coord::ControlFeed>(
+      [control = spec.control(), run_dir] { return control::OpenControl(control, run_dir); },
+      job::JobId(spec), spec.control().model().empty() ? spec.name() : spec.control().model(),
+      remote);
 }
 
 absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,

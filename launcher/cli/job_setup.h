@@ -23,6 +23,11 @@ std::optional<meshtrain::v1::JobSpec> LoadJobForWorld(const std::string& path, i
 
 coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec, int world);
 
+// The job's feed to its control service (control.endpoint; embedded: the registry file of
+// RUN_DIR): audit records always, training metrics only to a running service.
+std::shared_ptr<coord::ControlFeed> ControlFeedFor(const meshtrain::v1::JobSpec& spec,
+                                                   const std::string& run_dir);
+
 // --token-file / --tls-* flags into server options (errors name the file).
 // The coordinator server's flags: security, and where Prometheus scrapes it.
 struct SecurityFlags {

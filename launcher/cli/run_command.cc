@@ -16,6 +16,7 @@
 #include "launcher/worker/shard_reads.h"
 #include "launcher/worker/trainer.h"
 #include "runtime/core/file.h"
+#include "runtime/job/job_id.h"
 #include "runtime/job/load.h"
 #include "runtime/job/summary.h"
 
@@ -56,12 +57,15 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.coordinator = CoordinatorConfigFor(spec, nproc);
   o.coordinator.data_audit_path = args.run_dir + "/data-audit.jsonl";
   o.coordinator.registry_db = control::RegistryPath(spec.control(), args.run_dir);
+  auto feed = ControlFeedFor(spec, args.run_dir);
+  o.coordinator.feed = feed;
   auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
   if (!server.ok()) return Fail("meshtrain run", server.status(), kExitInvalid);
   o.server = *server;
   o.token_file = args.security.token_file;
   o.resume = args.resume;
   auto result = local::RunLocal(o);
+  feed->Flush();  // the run's audit records before the version they lead to
   if (!result.ok()) return Fail("meshtrain run", result.status(), kExitFailure);
   if (!result->succeeded) {
     std::fprintf(stderr, "meshtrain run: job failed: %s\n", result->error.c_str());
@@ -95,12 +99,26 @@ int RunRun(const RunArgs& args) {
   train.run_dir = args.run_dir;
   train.resume = args.resume;
   train.registry_db = control::RegistryPath(r.spec.control(), args.run_dir);
+  const std::string job_id = job::JobId(r.spec);
+  auto feed = ControlFeedFor(r.spec, args.run_dir);
   train.on_shard_read = [&](const data::ShardInfo& shard) {
     google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead> read;
     *read.Add() = worker::DescribeShardRead(r.spec.data().uri(), shard);
-    (*audit)->Record(0, 1, read);
+    std::vector<nlohmann::json> fresh = (*audit)->Record(0, 1, read);
+    if (fresh.empty()) return;
+    feed->Audit("data read",
+                {{"job", job_id}, {"rank", 0}, {"generation", 1}, {"shards", std::move(fresh)}});
+  };
+  train.on_metrics = [&](int64_t step, const worker::TrainOptions::Scalars& values) {
+    std::vector<control::MetricPoint> points;
+    for (const auto& [name, value] : values) points.push_back({step, name, value});
+    feed->Metrics(std::move(points));
+  };
+  train.on_commit = [&](const std::string& store, const ckpt::Manifest& m) {
+    feed->Audit("checkpoint committed", coord::CommitRecord(job_id, store, m));
   };
   auto summary = worker::Train(train);
+  feed->Flush();  // the run's audit records before the version they lead to
   if (!summary.ok()) {
     return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));
   }

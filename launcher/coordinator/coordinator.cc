@@ -74,8 +74,16 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorConf
     if (!c->config_.registry_db.empty()) {
       protect = control::ReferencedCheckpoints(c->config_.registry_db, (*store)->uri());
     }
-    c->committer_ = std::make_unique<ckpt::Committer>(
-        *store, c->config_.world_size, c->config_.checkpoint_keep_last, std::move(protect));
+    ckpt::Committer::OnCommit on_commit;
+    if (c->config_.feed) {
+      on_commit = [feed = c->config_.feed, job = c->config_.job_id,
+                   uri = (*store)->uri()](const ckpt::Manifest& m) {
+        feed->Audit("checkpoint committed", CommitRecord(job, uri, m));
+      };
+    }
+    c->committer_ = std::make_unique<ckpt::Committer>(*store, c->config_.world_size,
+                                                      c->config_.checkpoint_keep_last,
+                                                      std::move(protect), std::move(on_commit));
   }
   return c;
 }
@@ -396,9 +404,32 @@ v1::HeartbeatReply Coordinator::StopReplyLocked(int64_t generation) const {
   return reply;
 }
 
+template <typename Report>
+void Coordinator::Ingest(const Report& r) {
+  // Reads and metrics count whatever the generation: they happened.
+  std::vector<nlohmann::json> fresh = audit_->Record(r.rank(), r.generation(), r.shards_read());
+  if (config_.feed && !fresh.empty()) {
+    config_.feed->Audit("data read", {{"job", config_.job_id},
+                                      {"rank", r.rank()},
+                                      {"generation", r.generation()},
+                                      {"shards", std::move(fresh)}});
+  }
+  if (r.metrics().empty()) return;
+  std::vector<control::MetricPoint> points;
+  points.reserve(r.metrics_size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const v1::TrainMetric& m : r.metrics()) {
+      train_metrics_[m.name()] = m.value();
+      points.push_back({m.step(), m.name(), m.value()});
+    }
+  }
+  if (config_.feed) config_.feed->Metrics(std::move(points));
+}
+
 absl::StatusOr<v1::HeartbeatReply> Coordinator::Heartbeat(const v1::HeartbeatRequest& r) {
   MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
-  audit_->Record(r.rank(), r.generation(), r.shards_read());  // read, whatever the generation
+  Ingest(r);
   std::lock_guard<std::mutex> lock(mu_);
   if (r.generation() != generation_ || phase_ != Phase::kRunning) {
     if (r.generation() == generation_ && phase_ == Phase::kSucceeded) {
@@ -449,7 +480,7 @@ absl::StatusOr<v1::CheckpointReply> Coordinator::ReportCheckpoint(const v1::Chec
 
 absl::Status Coordinator::Finish(const v1::FinishRequest& r) {
   MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
-  audit_->Record(r.rank(), r.generation(), r.shards_read());
+  Ingest(r);
   Ready ready;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "checkpoint/store/committer.h"
+#include "launcher/coordinator/control_feed.h"
 #include "launcher/coordinator/data_audit.h"
 #include "launcher/coordinator/kv.h"
 #include "meshtrain/v1/coordinator.pb.h"
@@ -49,6 +50,9 @@ struct CoordinatorConfig {
   int checkpoint_keep_last = 3;
   // The model registry whose referenced checkpoint versions retention keeps (empty: none).
   std::string registry_db;
+  // The job's control service: audit records of shards read and checkpoints committed, and
+  // (when it forwards them) the training metrics workers send with heartbeats. Null: none.
+  std::shared_ptr<ControlFeed> feed;
 };
 
 using Clock = std::function<SteadyTime()>;
@@ -92,8 +96,9 @@ class Coordinator {
 
   v1::JobStatus Status() const;
   // The job in the Prometheus text format (coordinator_metrics.cc): generation, restarts,
-  // per-rank step, tokens/s and heartbeat age, shards read, checkpoint version, and a
-  // step-time histogram per rank (from heartbeats: time per step between two of them).
+  // per-rank step, tokens/s and heartbeat age, shards read, checkpoint version, the last
+  // training metrics workers sent, and a step-time histogram per rank (from heartbeats: time
+  // per step between two of them).
   std::string PrometheusText() const;
   absl::Status CheckJob(const std::string& job_id) const;
   Phase phase() const;
@@ -135,6 +140,9 @@ class Coordinator {
   void PersistLocked();
   v1::HeartbeatReply StopReplyLocked(int64_t generation) const;
   std::vector<std::string> StuckLocked(SteadyTime now) const;
+  // A worker's report (heartbeat or finish): its shard reads and metric points.
+  template <typename Report>
+  void Ingest(const Report& r);
 
   CoordinatorConfig config_;
   std::shared_ptr<comm::Store> state_;
@@ -143,6 +151,7 @@ class Coordinator {
   std::unique_ptr<DataAudit> audit_;
   std::unique_ptr<ckpt::Committer> committer_;      // null without a checkpoint store
   std::map<int, metrics::Histogram> step_seconds_;  // by rank, over the job's generations
+  std::map<std::string, double> train_metrics_;     // last value by name (guarded by mu_)
 
   mutable std::mutex mu_;
   mutable std::condition_variable done_cv_;

@@ -41,9 +41,13 @@ std::string Coordinator::PrometheusText() const {
            [](const v1::RankStatus& r) { return r.tokens_per_s(); });
   per_rank("meshtrain_rank_heartbeat_age_seconds", "gauge", "Seconds since the rank's heartbeat.",
            [](const v1::RankStatus& r) { return r.heartbeat_age_s(); });
+  std::lock_guard<std::mutex> lock(mu_);
+  out.Family("meshtrain_train_metric", "gauge", "Last training metric the workers sent.");
+  for (const auto& [name, value] : train_metrics_) {
+    out.Sample("meshtrain_train_metric", {{"job", s.job_id()}, {"name", name}}, value);
+  }
   out.Family("meshtrain_step_seconds", "histogram",
              "Seconds per training step, from the heartbeats' step counts.");
-  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [rank, h] : step_seconds_) {
     h.Write(out, "meshtrain_step_seconds", {{"job", s.job_id()}, {"rank", std::to_string(rank)}});
   }

@@ -34,20 +34,24 @@ absl::StatusOr<std::unique_ptr<DataAudit>> DataAudit::Open(const std::string& pa
   return audit;
 }
 
-void DataAudit::Record(int rank, int64_t generation,
-                       const google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead>& reads) {
+std::vector<nlohmann::json> DataAudit::Record(
+    int rank, int64_t generation,
+    const google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead>& reads) {
+  std::vector<nlohmann::json> fresh;
   std::lock_guard<std::mutex> lock(mu_);
   for (const meshtrain::v1::ShardRead& r : reads) {
-    if (!seen_.emplace(r.uri(), r.xxh64()).second || path_.empty()) continue;
-    unwritten_.push_back(
+    if (!seen_.emplace(r.uri(), r.xxh64()).second) continue;
+    fresh.push_back(
         {{"uri", r.uri()},
          {"xxh64", r.xxh64()},
          {"bytes", r.bytes()},
          {"rank", rank},
          {"generation", generation},
          {"time", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())}});
+    if (!path_.empty()) unwritten_.push_back(fresh.back());
   }
   WriteLocked();
+  return fresh;
 }
 
 void DataAudit::WriteLocked() {

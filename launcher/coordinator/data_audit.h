@@ -3,7 +3,7 @@
 // per shard the first time any rank reports it:
 //   {"uri": "az://acct/data/add2/train-00003.bin", "xxh64": "...", "bytes": 106496,
 //    "rank": 2, "generation": 1, "time": "2026-11-29T05:01:02Z"}
-// The control service's audit log (issue #9) ingests these records into its hash chain.
+// The same records go to the control service's audit log (hash chain) as "data read".
 //
 // A coordinator restarted on the same file continues it: records already there are not
 // written again. Thread-safe.
@@ -27,10 +27,12 @@ class DataAudit {
   // `path` empty: records are counted but not written.
   static absl::StatusOr<std::unique_ptr<DataAudit>> Open(const std::string& path);
 
-  // Adds the reads not seen before; a write error is logged, not returned: the audit must not
-  // stop training. Records not yet written are kept and retried on the next call.
-  void Record(int rank, int64_t generation,
-              const google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead>& reads);
+  // Adds the reads not seen before and returns their records (for the control service's
+  // audit); a write error is logged, not returned: the audit must not stop training. Records
+  // not yet written are kept and retried on the next call.
+  std::vector<nlohmann::json> Record(
+      int rank, int64_t generation,
+      const google::protobuf::RepeatedPtrField<meshtrain::v1::ShardRead>& reads);
   int64_t shards() const;
 
  private:

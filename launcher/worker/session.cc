@@ -11,6 +11,7 @@
 
 #include "fmt/format.h"
 #include "launcher/coordinator/coordinator.h"
+#include "launcher/worker/metric_outbox.h"
 #include "launcher/worker/shard_reads.h"
 #include "launcher/worker/trainer.h"
 #include "parallelism/mesh/mesh.h"
@@ -33,8 +34,8 @@ constexpr int kAskEvery = 4;
 class Heartbeat {
  public:
   Heartbeat(coord::CoordinatorClient& client, const WorkerOptions& o, const v1::JoinReply& join,
-            const LiveProgress& live, ShardReads& reads)
-      : client_(client), o_(o), join_(join), live_(live), reads_(reads) {}
+            const LiveProgress& live, ShardReads& reads, MetricOutbox& metrics)
+      : client_(client), o_(o), join_(join), live_(live), reads_(reads), metrics_(metrics) {}
   ~Heartbeat() { Stop(); }
 
   void Start() {
@@ -88,10 +89,14 @@ class Heartbeat {
       v1::HeartbeatRequest request = Request();
       request.set_want_reply(beat % kAskEvery == 0);
       reads_.TakeInto(request);
+      metrics_.TakeInto(request);
       lock.unlock();
       auto reply = channel_->Beat(request);
       lock.lock();
-      if (!reply.ok()) reads_.Restore(request);
+      if (!reply.ok()) {
+        reads_.Restore(request);
+        metrics_.Restore(request);
+      }
       if (stop_) break;
       if (reply.ok()) {
         if (reply->has_value()) {
@@ -125,6 +130,7 @@ class Heartbeat {
   const v1::JoinReply& join_;
   const LiveProgress& live_;
   ShardReads& reads_;
+  MetricOutbox& metrics_;
   std::atomic<const comm::Backend*> comm_{nullptr};
   std::unique_ptr<coord::HeartbeatChannel> channel_;  // guarded by mu_ for Cancel
   std::thread thread_;
@@ -156,9 +162,11 @@ bool LooksLikePeerFailure(const absl::Status& s) {
 }
 
 void ReportFinish(coord::CoordinatorClient& client, const WorkerOptions& o,
-                  const v1::JoinReply& join, const absl::Status& outcome, ShardReads& reads) {
+                  const v1::JoinReply& join, const absl::Status& outcome, ShardReads& reads,
+                  MetricOutbox& metrics) {
   v1::FinishRequest req;
   reads.TakeInto(req);
+  metrics.TakeInto(req);
   req.set_job_id(o.job_id);
   req.set_generation(join.generation());
   req.set_rank(join.rank());
@@ -183,7 +191,8 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
   }
   LiveProgress live;
   ShardReads reads(o.spec.data().uri());
-  Heartbeat heartbeat(*client, o, join, live, reads);
+  MetricOutbox metrics;
+  Heartbeat heartbeat(*client, o, join, live, reads, metrics);
   heartbeat.Start();
   std::unique_ptr<comm::Backend> backend;
   absl::Status outcome;
@@ -207,6 +216,9 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     train.comm = backend.get();
     train.live = &live;
     train.on_shard_read = [&reads](const data::ShardInfo& shard) { reads.Add(shard); };
+    train.on_metrics = [&metrics](int64_t step, const TrainOptions::Scalars& values) {
+      metrics.Add(step, values);
+    };
     // A restarted world continues from the last committed checkpoint (DESIGN §3 recovery).
     train.resume = join.generation() > 1 ? "latest" : o.resume;
     train.report_checkpoint = [&](const ckpt::Manifest& fields) {
@@ -231,7 +243,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
   }
   heartbeat.Stop();
-  ReportFinish(*client, o, join, outcome, reads);
+  ReportFinish(*client, o, join, outcome, reads, metrics);
   if (!outcome.ok()) {
     return absl::Status(outcome.code(),
                         fmt::format("rank {}: {}", join.rank(), std::string(outcome.message())));

@@ -226,12 +226,16 @@ class Reporter {
   absl::Status Restart(int64_t step) { return tb_.Restart(step); }
   absl::Status Write(const json& record) {
     MT_RETURN_IF_ERROR(jsonl_.Write(record));
-    std::vector<std::pair<std::string, double>> scalars;
+    TrainOptions::Scalars scalars;
     for (const auto& [k, v] : record.items()) {
       if (k != "step" && v.is_number()) scalars.emplace_back(k, v.get<double>());
     }
-    return tb_.Scalars(record.at("step").get<int64_t>(), scalars);
+    const int64_t step = record.at("step").get<int64_t>();
+    if (on_metrics) on_metrics(step, scalars);
+    return tb_.Scalars(step, scalars);
   }
+
+  std::function<void(int64_t, const TrainOptions::Scalars&)> on_metrics;
 
  private:
   metrics::JsonlSink jsonl_;
@@ -309,6 +313,12 @@ absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
   return v;
 }
 
+// TrainOptions::on_commit with the store's URI bound (null without a hook).
+ckpt::Committer::OnCommit CommitHook(const TrainOptions& o, const ckpt::CheckpointStore& store) {
+  if (!o.on_commit) return {};
+  return [hook = o.on_commit, uri = store.uri()](const ckpt::Manifest& m) { hook(uri, m); };
+}
+
 absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelModel& pm) {
   Checkpoints c;
   if (!o.spec.has_checkpoint()) return c;
@@ -358,7 +368,7 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
       protect = control::ReferencedCheckpoints(o.registry_db, (*store)->uri());
     }
     auto committer = std::make_shared<ckpt::Committer>(*store, 1, o.spec.checkpoint().keep_last(),
-                                                       std::move(protect));
+                                                       std::move(protect), CommitHook(o, **store));
     co.report = [committer](const ckpt::Manifest& fields) {
       return committer->Report(fields, fields.files.front()).status();
     };
@@ -422,6 +432,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   std::optional<Reporter> report;
   if (lead) {
     report.emplace();
+    report->on_metrics = o.on_metrics;
     MT_RETURN_IF_ERROR(report->Open(o.run_dir, restored.version > 0));
     // TensorBoard drops what a resumed or restarted run logs again after this marker.
     if (restored.version > 0 || o.generation > 1) {

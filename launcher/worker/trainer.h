@@ -50,6 +50,12 @@ struct TrainOptions {
   std::string registry_db;
   int64_t generation = 1;  // recorded in summary.json
   int restarts = 0;
+  // The lead rank's logged scalars as they are written (the metrics fan-in: heartbeats to the
+  // coordinator, or straight to the control service in one process). Optional.
+  using Scalars = std::vector<std::pair<std::string, double>>;
+  std::function<void(int64_t step, const Scalars& values)> on_metrics;
+  // One process: each checkpoint version it commits, and the store's URI (the audit).
+  std::function<void(const std::string& store_uri, const ckpt::Manifest& committed)> on_commit;
 };
 
 struct TrainSummary {

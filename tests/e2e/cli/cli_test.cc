@@ -19,66 +19,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e/cli/cli_support.h"
 #include "tests/support/azurite.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace mt::testing;  // NOLINT: the helpers of cli_support.h
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const std::string kBinary = std::string(MT_BINARY_DIR) + "/bin/meshtrain";
 const std::string kJobs = std::string(MT_SOURCE_DIR) + "/tests/data/jobs";
-
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs a shell command line; its stdout and stderr together, and its exit code.
-Result Shell(const std::string& command) {
-  Result r;
-  const std::string cmd = command + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-Result Meshtrain(const std::string& args, const std::string& env = "") {
-  return Shell(env + " " + kBinary + " " + args);
-}
-
-// A fresh directory holding DIR/data: 512 + 64 two-digit addition samples of 13 tokens.
-// Returns "" when `data prepare` failed (its result in *prep when given).
-std::string TinyDataset(Result* prep = nullptr) {
-  char tmpl[] = "/tmp/meshtrain-cli-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  Result r = Meshtrain(
-      "data prepare --digits 2 --sample-len 13 --train-samples 512 "
-      "--eval-samples 64 --out " +
-      dir + "/data");
-  if (prep) *prep = r;
-  return r.exit_code == 0 ? dir : "";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // "# key: value" header values of a test job.
 std::vector<std::string> Header(const std::string& path, const std::string& key) {
@@ -93,19 +44,6 @@ std::vector<std::string> Header(const std::string& path, const std::string& key)
 std::string WorldFlag(const std::string& path) {
   auto world = Header(path, "world");
   return world.empty() ? "" : " --world " + world[0];
-}
-
-// Writes DIR/NAME.yaml: the 2-layer test GPT on DIR/data over `mesh`, 2 micro-batches (1f1b),
-// with `data` and `rest` (the train, eval and checkpoint lines) appended. Returns the path.
-std::string MeshJob(const std::string& dir, const std::string& name, const std::string& mesh,
-                    const std::string& data, const std::string& rest) {
-  const std::string path = dir + "/" + name + ".yaml";
-  std::ofstream(path) << fmt::format(
-      "name: {}\nmodel: {{n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256}}\n"
-      "data: {{uri: file://{}/data{}}}\nmesh: {}\nparallel: {{micro_batches: 2, schedule: "
-      "1f1b}}\n{}",
-      name, dir, data, mesh, rest);
-  return path;
 }
 
 TEST(CliValidate, EveryInvalidJobExitsTwoWithExactlyItsProblemLines) {
@@ -331,7 +269,10 @@ TEST(CliRegistry, RunRegistersGatePromoteRollbackAndAudit) {
   EXPECT_THAT(show.output, HasSubstr("v2 promoted: canary-ok"));
   Result ok = Meshtrain("audit verify" + db);
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
-  EXPECT_THAT(ok.output, HasSubstr("audit chain ok: 6 records"));
+  EXPECT_THAT(ok.output, HasSubstr("audit chain ok: 10 records"));
+  Result audit = Meshtrain("audit list" + db);
+  EXPECT_THAT(audit.output, HasSubstr("data read"));
+  EXPECT_THAT(audit.output, HasSubstr("\"uri\":\"file://" + dir + "/data/train-00000.bin\""));
   const std::string edit = "python3 -c \"import sqlite3; c = sqlite3.connect('" + dir +
                            "/run/control.db'); c.execute(\\\"UPDATE audit SET body = "
                            "replace(body, 'adder', 'other') WHERE id = 3\\\"); c.commit()\"";

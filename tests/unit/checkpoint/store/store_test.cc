@@ -22,7 +22,13 @@ using ::testing::HasSubstr;
 Shard OneTensor(int64_t step, float value) {
   Shard s;
   s.header.step = step;
-  s.tensors.push_back({"w", {4}, {0}, {4}, {value, value, value, value}});
+  TensorSlice w;
+  w.name = "w";
+  w.global_shape = {4};
+  w.offset = {0};
+  w.shape = {4};
+  w.data = {value, value, value, value};
+  s.tensors.push_back(std::move(w));
   return s;
 }
 

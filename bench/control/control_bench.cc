@@ -2,8 +2,11 @@
 // machine. Rows: registry operations/s (register + gate decision, each one transaction with
 // its audit record; one connection, then 8 threads with their own connections on the same
 // file), audit verification (records/s), TensorBoard scalar events/s, metrics.jsonl records/s,
-// and coordinator /metrics renders/s for a 64-rank job. Prints a table; --json FILE too.
-//   control_bench [--ops 400] [--json FILE]
+// coordinator /metrics renders/s for a 64-rank job, and the control service over gRPC:
+// registry operations/s from 8 clients, and metric points/s through the whole ingestion path
+// (heartbeats -> coordinator -> ControlFeed batches -> ReportMetrics -> the service's JSONL and
+// TensorBoard sinks). Prints a table; --json FILE too.
+//   control_bench [--ops 400] [--points 200000] [--json FILE]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +19,8 @@
 #include "bench/common/bench_info.h"
 #include "bench/common/util.h"
 #include "control/registry/registry.h"
+#include "control/service/client.h"
+#include "control/service/server.h"
 #include "fmt/format.h"
 #include "launcher/coordinator/coordinator.h"
 #include "runtime/metrics/jsonl_sink.h"
@@ -50,6 +55,98 @@ double RegistryRate(const std::string& db, int ops, int threads) {
   return 2.0 * ops / Since(t0);
 }
 
+// A control service on loopback over the registry file `db` (its sinks under dir/runs).
+std::unique_ptr<control::ControlServer> StartControl(const std::string& dir) {
+  control::LocalControlOptions o;
+  o.db = dir + "/service.db";
+  o.runs_dir = dir + "/runs";
+  auto local = control::LocalControl::Open(o);
+  Check(local.status());
+  auto server = control::ControlServer::Start(std::move(*local), control::ControlServerOptions{});
+  Check(server.status());
+  return std::move(*server);
+}
+
+std::unique_ptr<control::ControlClient> Client(const control::ControlServer& server) {
+  control::ControlClientOptions o;
+  o.address = server.address();
+  auto c = control::ControlClient::Connect(o);
+  Check(c.status());
+  return std::move(*c);
+}
+
+// `ops` register + evaluate pairs from `threads` gRPC clients; operations per second.
+double GrpcRegistryRate(const control::ControlServer& server, int ops, int threads) {
+  const auto t0 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      auto c = Client(server);
+      for (int i = 0; i < ops / threads; ++i) {
+        control::VersionInfo v;
+        v.model = "grpc-bench";
+        v.metrics = {{"eval_loss", 1.0 / (1 + t * ops + i)}};
+        auto added = c->Register(v);
+        Check(added.status());
+        Check(c->Evaluate("grpc-bench", added->version, control::Policy{}).status());
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return 2.0 * ops / Since(t0);
+}
+
+// `points` metric points (4 per step, 25 steps per heartbeat, as a lead rank logging every
+// step with a 2 s heartbeat at ~12 steps/s sends) through a coordinator whose feed forwards
+// them to the service; points per second until the service has written them all.
+double IngestionRate(const control::ControlServer& server, int64_t points) {
+  auto feed = std::make_shared<coord::ControlFeed>(
+      [&server]() -> absl::StatusOr<std::unique_ptr<control::ControlApi>> {
+        return std::unique_ptr<control::ControlApi>(Client(server));
+      },
+      "ingest-bench", "bench", /*forward_metrics=*/true);
+  coord::CoordinatorConfig cfg;
+  cfg.job_id = "ingest-bench";
+  cfg.world_size = 1;
+  cfg.heartbeat_s = 1;
+  cfg.feed = feed;
+  auto c = coord::Coordinator::Create(cfg, nullptr);
+  Check(c.status());
+  coord::v1::JoinRequest join;
+  join.set_job_id("ingest-bench");
+  join.set_worker_id("w0");
+  join.set_requested_rank(0);
+  (*c)->Join(join, [](absl::StatusOr<coord::v1::JoinReply>) {});
+  const char* names[] = {"loss", "lr", "grad_norm", "tokens_per_s"};
+  const auto t0 = Clock::now();
+  int64_t step = 0;
+  for (int64_t sent = 0; sent < points;) {
+    coord::v1::HeartbeatRequest beat;
+    beat.set_job_id("ingest-bench");
+    beat.set_generation(1);
+    beat.set_rank(0);
+    for (int s = 0; s < 25; ++s, ++step) {
+      for (const char* name : names) {
+        auto* m = beat.add_metrics();
+        m->set_step(step);
+        m->set_name(name);
+        m->set_value(1.0 / (step + 1));
+        ++sent;
+      }
+    }
+    beat.set_step(step);
+    Check((*c)->Heartbeat(beat).status());
+  }
+  feed->Flush();
+  const double rate = points / Since(t0);
+  const auto counts = feed->counts();
+  Check(counts.points == points && counts.failures == 0
+            ? absl::OkStatus()
+            : absl::InternalError(fmt::format("ingestion: {} of {} points, {} failures",
+                                              counts.points, points, counts.failures)));
+  return rate;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,6 +154,8 @@ int main(int argc, char** argv) {
   std::string json_path;
   CLI::App app{"control plane: registry operations and metric sinks per second"};
   app.add_option("--ops", ops, "register+evaluate pairs per registry row");
+  int64_t points = 200000;
+  app.add_option("--points", points, "metric points through the ingestion path");
   app.add_option("--json", json_path);
   CLI11_PARSE(app, argc, argv);
   char tmpl[] = "/tmp/meshtrain-control-bench-XXXXXX";
@@ -124,11 +223,17 @@ int main(int argc, char** argv) {
     rows.emplace_back(fmt::format("/metrics renders/s, 64 ranks ({} KiB)", bytes / n / 1024),
                       n / Since(t0));
   }
+  {
+    auto server = StartControl(dir);
+    rows.emplace_back("registry ops/s over gRPC, 8 clients", GrpcRegistryRate(*server, ops, 8));
+    rows.emplace_back("metric points/s, coordinator -> control -> sinks",
+                      IngestionRate(*server, points));
+  }
   std::filesystem::remove_all(dir);
-  std::printf("%-40s %14s\n", "row", "per second");
+  std::printf("%-50s %14s\n", "row", "per second");
   nlohmann::json out = {{"info", bench::RunInfo()}, {"rows", nlohmann::json::object()}};
   for (const auto& [name, rate] : rows) {
-    std::printf("%-40s %14.0f\n", name.c_str(), rate);
+    std::printf("%-50s %14.0f\n", name.c_str(), rate);
     out["rows"][name] = rate;
   }
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";

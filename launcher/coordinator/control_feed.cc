@@ -1,6 +1,8 @@
 // Feeding the control service (see control_feed.h).
 #include "launcher/coordinator/control_feed.h"
 
+#include <algorithm>
+
 #include "checkpoint/store/manifest.h"
 #include "runtime/core/logging.h"
 
@@ -100,13 +102,20 @@ void ControlFeed::Send(std::vector<std::pair<std::string, nlohmann::json>>& reco
     counts_.records += r.ok();
     if (r.ok()) failing_ = 0;
   }
-  if (points.empty()) return;
-  const auto n = api_->ReportMetrics(job_id_, model_, points);
-  if (!n.ok()) Failed("metrics", n.status());
-  std::lock_guard<std::mutex> lock(mu_);
-  ++counts_.calls;
-  if (n.ok()) counts_.points += *n;
-  if (n.ok()) failing_ = 0;
+  // Calls of at most kPointsPerCall points (~40 bytes each): far below gRPC's 4 MiB limit on
+  // a message, however much queued while the service was slow.
+  for (size_t at = 0; at < points.size(); at += kPointsPerCall) {
+    const size_t n = std::min(kPointsPerCall, points.size() - at);
+    const std::vector<control::MetricPoint> chunk(points.begin() + at, points.begin() + at + n);
+    const auto sent = api_->ReportMetrics(job_id_, model_, chunk);
+    if (!sent.ok()) Failed("metrics", sent.status());
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counts_.calls;
+    if (sent.ok()) {
+      counts_.points += *sent;
+      failing_ = 0;
+    }
+  }
 }
 
 void ControlFeed::Failed(const char* what, const absl::Status& s) {

@@ -2,7 +2,8 @@
 // fan-in, the audit of data and checkpoints): audit records — shards read with their
 // checksums, checkpoint versions committed — and training metric points, sent from a
 // background thread so heartbeats and commits never wait on SQLite or the network. Metric
-// points are batched: one ReportMetrics call carries everything queued since the last one.
+// points are batched: what queued since the last send goes out in ReportMetrics calls of at
+// most kPointsPerCall points.
 //
 // The service is the job's (control.endpoint: the embedded registry file or a running
 // `meshtrain control`), opened at the first send. A failed send is logged (the first of a run
@@ -35,6 +36,8 @@ nlohmann::json CommitRecord(const std::string& job_id, const std::string& store_
 
 class ControlFeed {
  public:
+  static constexpr size_t kPointsPerCall = 8192;  // metric points per ReportMetrics call
+
   using Opener = std::function<absl::StatusOr<std::unique_ptr<control::ControlApi>>()>;
   // `job_id` and `model` label the metric points. Without `forward_metrics`, Metrics() drops
   // them (the embedded service: the run dir's metrics.jsonl and tb/ are the sinks already).

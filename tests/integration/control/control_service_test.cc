@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_pki.h"
 
 namespace mt::control {
 namespace {
@@ -357,6 +358,36 @@ TEST_F(ControlServiceTest, PythonGrpcioClient) {
   EXPECT_EQ(j["audit_ok"], true);
   EXPECT_EQ(client_->Resolve("adder@production")->version, 2);
   EXPECT_EQ(client_->Resolve("adder@2")->parent, 1);
+}
+
+// The coordinator's transport security on the control service: with a client CA, a client
+// needs its certificate (mTLS); plaintext is refused; the certified client is served.
+TEST(ControlServiceTls, MutualTlsRequiresAClientCertificate) {
+  const testing::Pki pki = testing::MakePki();
+  if (!pki.ok) GTEST_SKIP() << "openssl could not make test certificates";
+  testing::TempDir dir;
+  LocalControlOptions o;
+  o.db = dir / "control.db";
+  auto local = LocalControl::Open(o);
+  ASSERT_TRUE(local.ok());
+  ControlServerOptions so;
+  so.tls = {pki.dir + "/server.pem", pki.dir + "/server.key", pki.dir + "/ca.pem"};
+  auto server = ControlServer::Start(std::move(*local), so);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ControlClientOptions co;
+  co.address = (*server)->address();
+  co.timeout_s = 5;
+  co.tls.ca = pki.dir + "/ca.pem";
+  EXPECT_FALSE((*ControlClient::Connect(co))->Models().ok());  // no client certificate
+  ControlClientOptions plain;
+  plain.address = co.address;
+  plain.timeout_s = 2;
+  EXPECT_FALSE((*ControlClient::Connect(plain))->Models().ok());
+  co.tls.cert = pki.dir + "/client.pem";
+  co.tls.key = pki.dir + "/client.key";
+  auto models = (*ControlClient::Connect(co))->Models();
+  EXPECT_TRUE(models.ok()) << models.status();
+  std::filesystem::remove_all(pki.dir);
 }
 
 }  // namespace

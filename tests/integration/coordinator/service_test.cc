@@ -12,6 +12,7 @@
 #include "launcher/coordinator/server.h"
 #include "runtime/comm/factory.h"
 #include "tests/support/http_get.h"
+#include "tests/support/test_pki.h"
 
 namespace mt::coord {
 namespace {
@@ -215,33 +216,8 @@ TEST(CoordinatorService, SecondServerOnTheSamePortFailsClearly) {
 namespace mt::coord {
 namespace {
 
-// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the
-// openssl command line (Debian's openssl package).
-struct Pki {
-  std::string dir;
-  bool ok = false;
-};
-
-Pki MakePki() {
-  Pki p;
-  char tmpl[] = "/tmp/meshtrain-pki-XXXXXX";
-  p.dir = mkdtemp(tmpl);
-  const std::string d = p.dir;
-  const std::string script =
-      "cd " + d + " && " +
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key "
-      "-out ca.pem && "
-      "printf 'subjectAltName=IP:127.0.0.1' > san.ext && "
-      "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out "
-      "server.csr && "
-      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-      "-extfile san.ext -out server.pem && "
-      "openssl req -newkey rsa:2048 -nodes -subj /CN=worker -keyout client.key -out client.csr "
-      "&& openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-      "-out client.pem";
-  p.ok = std::system((script + " >/dev/null 2>&1").c_str()) == 0;
-  return p;
-}
+using mt::testing::MakePki;
+using mt::testing::Pki;
 
 TEST(CoordinatorService, MutualTlsRequiresAClientCertificate) {
   const Pki pki = MakePki();

@@ -162,13 +162,7 @@ Command AddCoordinatorCommand(CLI::App& root) {
       ->check(CLI::PositiveNumber);
   app->add_option("--state-dir", args->state_dir,
                   "Directory for the coordinator's state, so a restarted coordinator continues");
-  app->add_option("--token-file", args->security.token_file, "Require this bearer token");
-  app->add_option("--metrics-listen", args->security.metrics_listen,
-                  "IPV4:PORT to serve Prometheus metrics on (/metrics; port 0: any)");
-  app->add_option("--tls-cert", args->security.tls_cert, "Server certificate (PEM): TLS");
-  app->add_option("--tls-key", args->security.tls_key, "Server private key (PEM)");
-  app->add_option("--tls-client-ca", args->security.tls_client_ca,
-                  "CA for client certificates (PEM): mTLS");
+  AddServerFlags(app, args->security);
   return Command{app, [args] { return RunCoordinator(*args); }};
 }
 

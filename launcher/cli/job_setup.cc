@@ -67,6 +67,15 @@ std::shared_ptr<coord::ControlFeed> ControlFeedFor(const meshtrain::v1::JobSpec&
       remote);
 }
 
+void AddServerFlags(CLI::App* app, SecurityFlags& flags) {
+  app->add_option("--token-file", flags.token_file, "Require this bearer token");
+  app->add_option("--metrics-listen", flags.metrics_listen,
+                  "IPV4:PORT to serve Prometheus metrics on (/metrics; port 0: any)");
+  app->add_option("--tls-cert", flags.tls_cert, "Server certificate (PEM): TLS");
+  app->add_option("--tls-key", flags.tls_key, "Server private key (PEM)");
+  app->add_option("--tls-client-ca", flags.tls_client_ca, "CA for client certificates (PEM): mTLS");
+}
+
 absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,
                                                        const std::string& listen) {
   coord::ServerOptions o;

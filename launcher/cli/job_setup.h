@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "CLI/CLI.hpp"
 #include "launcher/coordinator/coordinator.h"
 #include "launcher/coordinator/server.h"
 #include "meshtrain/v1/job.pb.h"
@@ -34,6 +35,8 @@ struct SecurityFlags {
   std::string token_file, tls_cert, tls_key, tls_client_ca;
   std::string metrics_listen;  // --metrics-listen IPV4:PORT; empty: no /metrics
 };
+// --token-file, --metrics-listen, --tls-cert, --tls-key, --tls-client-ca on a server command.
+void AddServerFlags(CLI::App* app, SecurityFlags& flags);
 absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& flags,
                                                        const std::string& listen);
 

@@ -78,9 +78,10 @@ absl::StatusOr<AuditRecord> AuditLog::Append(const std::string& kind, const nloh
   return r;
 }
 
-absl::StatusOr<std::vector<AuditRecord>> AuditLog::List() {
-  MT_ASSIGN_OR_RETURN(
-      Stmt s, db_.Prepare("SELECT id, kind, created, body, prev, hash FROM audit ORDER BY id"));
+absl::StatusOr<std::vector<AuditRecord>> AuditLog::List(int64_t after_id, int64_t limit) {
+  MT_ASSIGN_OR_RETURN(Stmt s, db_.Prepare("SELECT id, kind, created, body, prev, hash FROM audit "
+                                          "WHERE id > ? ORDER BY id LIMIT ?"));
+  s.Bind(1, after_id).Bind(2, limit > 0 ? limit : int64_t{-1});
   std::vector<AuditRecord> out;
   MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) {
     out.push_back({r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5)});

@@ -38,7 +38,8 @@ class AuditLog {
   // Replays the chain from the first record: OK, or DataLoss naming the first record whose
   // hash or link does not hold (and what was wrong).
   absl::Status Verify();
-  absl::StatusOr<std::vector<AuditRecord>> List();
+  // Records with id > after_id, in order; at most `limit` of them (0: all).
+  absl::StatusOr<std::vector<AuditRecord>> List(int64_t after_id = 0, int64_t limit = 0);
 
  private:
   Db& db_;

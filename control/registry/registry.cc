@@ -34,7 +34,8 @@ constexpr char kSchema[] =
     "CREATE TABLE IF NOT EXISTS retrains (id INTEGER PRIMARY KEY, model TEXT NOT NULL, "
     "base_version INTEGER NOT NULL, data_uri TEXT NOT NULL, reason TEXT NOT NULL, run_dir TEXT "
     "NOT NULL, state TEXT NOT NULL, exit_code INTEGER NOT NULL, result_version INTEGER, created "
-    "TEXT NOT NULL, finished TEXT NOT NULL, audit_id INTEGER NOT NULL, audit_hash TEXT NOT NULL);"
+    "TEXT NOT NULL, finished TEXT NOT NULL, owner TEXT NOT NULL, audit_id INTEGER NOT NULL, "
+    "audit_hash TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit_heads (audit_id INTEGER NOT NULL, audit_hash TEXT NOT "
     "NULL);";
 

@@ -52,6 +52,7 @@ struct RetrainInfo {
   int exit_code = 0;
   std::optional<int64_t> result_version;  // what the fine-tune registered
   std::string created, finished;
+  std::string owner;  // "HOST:PID" of the process that submitted it and records its end
 };
 
 struct Decision {
@@ -94,7 +95,9 @@ class Registry {
   // The audit chain, and that every registry change's recorded head is in it unchanged
   // (truncation or a rewritten chain shows there): OK or DataLoss naming the record.
   absl::Status VerifyAudit();
-  absl::StatusOr<std::vector<AuditRecord>> Audit() { return AuditLog(*db_).List(); }
+  absl::StatusOr<std::vector<AuditRecord>> Audit(int64_t after_id = 0, int64_t limit = 0) {
+    return AuditLog(*db_).List(after_id, limit);
+  }
   // Appends one record of an event the registry does not make itself (a checkpoint committed,
   // data read, a metric threshold crossed); the head is kept so truncation shows.
   absl::StatusOr<AuditRecord> AppendAudit(const std::string& kind, const nlohmann::json& body);
@@ -108,8 +111,11 @@ class Registry {
   absl::StatusOr<std::vector<DatasetInfo>> Datasets(const std::string& model);
 
   // Retrains: recorded when submitted (id assigned, run dir RUNS_DIR/MODEL-retrain-ID,
-  // audited), finished once.
+  // audited), finished once. FailedPrecondition when one of the model is running (checked in
+  // the same transaction: one at a time across processes too).
   absl::StatusOr<RetrainInfo> AddRetrain(RetrainInfo r, const std::string& runs_dir);
+  // Every model's retrains still marked running.
+  absl::StatusOr<std::vector<RetrainInfo>> RunningRetrains();
   absl::Status FinishRetrain(int64_t id, bool ok, int exit_code,
                              std::optional<int64_t> result_version);
   absl::StatusOr<std::vector<RetrainInfo>> Retrains(const std::string& model);

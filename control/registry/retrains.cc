@@ -13,7 +13,7 @@ using json = nlohmann::json;
 
 constexpr char kRetrainColumns[] =
     "id, model, base_version, data_uri, reason, run_dir, state, exit_code, result_version, "
-    "created, finished";
+    "created, finished, owner";
 
 RetrainInfo RetrainFrom(const Stmt& s) {
   RetrainInfo r;
@@ -28,6 +28,7 @@ RetrainInfo RetrainFrom(const Stmt& s) {
   if (!s.IsNull(8)) r.result_version = s.Int(8);
   r.created = s.Text(9);
   r.finished = s.Text(10);
+  r.owner = s.Text(11);
   return r;
 }
 
@@ -97,6 +98,14 @@ absl::StatusOr<std::vector<DatasetInfo>> Registry::Datasets(const std::string& m
 absl::StatusOr<RetrainInfo> Registry::AddRetrain(RetrainInfo r, const std::string& runs_dir) {
   MT_RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
     MT_RETURN_IF_ERROR(GetLocked(r.model, r.base_version).status());
+    MT_ASSIGN_OR_RETURN(Stmt busy, db_->Prepare("SELECT id FROM retrains WHERE model = ? AND "
+                                                "state = 'running'"));
+    busy.Bind(1, r.model);
+    MT_ASSIGN_OR_RETURN(bool running, busy.Step());
+    if (running) {
+      return absl::FailedPreconditionError(
+          fmt::format("retrain {} of {} is still running", busy.Int(0), r.model));
+    }
     r.state = "running";
     r.created = NowUtc();
     MT_ASSIGN_OR_RETURN(Stmt next, db_->Prepare("SELECT COALESCE(MAX(id), 0) + 1 FROM retrains"));
@@ -112,7 +121,7 @@ absl::StatusOr<RetrainInfo> Registry::AddRetrain(RetrainInfo r, const std::strin
                                                                    {"run_dir", r.run_dir}}));
     MT_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(fmt::format("INSERT INTO retrains ({}, audit_id, "
                                                          "audit_hash) VALUES "
-                                                         "(?,?,?,?,?,?,?,?,NULL,?,'',?,?)",
+                                                         "(?,?,?,?,?,?,?,?,NULL,?,'',?,?,?)",
                                                          kRetrainColumns)));
     return s.Bind(1, r.id)
         .Bind(2, r.model)
@@ -123,8 +132,9 @@ absl::StatusOr<RetrainInfo> Registry::AddRetrain(RetrainInfo r, const std::strin
         .Bind(7, r.state)
         .Bind(8, int64_t{0})
         .Bind(9, r.created)
-        .Bind(10, a.id)
-        .Bind(11, a.hash)
+        .Bind(10, r.owner)
+        .Bind(11, a.id)
+        .Bind(12, a.hash)
         .Run();
   }));
   return r;
@@ -155,6 +165,15 @@ absl::Status Registry::FinishRetrain(int64_t id, bool ok, int exit_code,
     }
     return s.Bind(4, NowUtc()).Bind(5, a.id).Bind(6, a.hash).Bind(7, id).Run();
   });
+}
+
+absl::StatusOr<std::vector<RetrainInfo>> Registry::RunningRetrains() {
+  MT_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(fmt::format("SELECT {} FROM retrains WHERE state = "
+                                                       "'running' ORDER BY id",
+                                                       kRetrainColumns)));
+  std::vector<RetrainInfo> out;
+  MT_RETURN_IF_ERROR(s.Each([&](const Stmt& r) { out.push_back(RetrainFrom(r)); }));
+  return out;
 }
 
 absl::StatusOr<std::vector<RetrainInfo>> Registry::Retrains(const std::string& model) {

@@ -161,20 +161,24 @@ absl::StatusOr<AuditRecord> ControlClient::AppendAudit(const std::string& kind,
 }
 
 absl::StatusOr<std::vector<AuditRecord>> ControlClient::Audit() {
-  pb::ListAuditReply reply;
-  MT_RETURN_IF_ERROR(
-      Invoke("ListAudit", &pb::Control::Stub::ListAudit, pb::ListAuditRequest(), reply));
   std::vector<AuditRecord> out;
-  for (const auto& a : reply.records()) out.push_back(FromProto(a));
-  return out;
+  while (true) {  // pages: a long chain does not fit one message
+    pb::ListAuditRequest req;
+    req.set_after_id(out.empty() ? 0 : out.back().id);
+    req.set_limit(2000);
+    pb::ListAuditReply reply;
+    MT_RETURN_IF_ERROR(Invoke("ListAudit", &pb::Control::Stub::ListAudit, req, reply));
+    if (reply.records().empty()) return out;
+    for (const auto& a : reply.records()) out.push_back(FromProto(a));
+  }
 }
 
-absl::Status ControlClient::VerifyAudit() {
+absl::StatusOr<AuditHead> ControlClient::VerifyAudit() {
   pb::VerifyAuditReply reply;
   MT_RETURN_IF_ERROR(
       Invoke("VerifyAudit", &pb::Control::Stub::VerifyAudit, pb::VerifyAuditRequest(), reply));
   if (!reply.ok()) return absl::DataLossError(reply.problem());
-  return absl::OkStatus();
+  return AuditHead{reply.records(), reply.head()};
 }
 
 }  // namespace mt::control

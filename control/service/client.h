@@ -42,7 +42,7 @@ class ControlClient final : public ControlApi {
   absl::StatusOr<AuditRecord> AppendAudit(const std::string& kind,
                                           const std::string& body_json) override;
   absl::StatusOr<std::vector<AuditRecord>> Audit() override;
-  absl::Status VerifyAudit() override;
+  absl::StatusOr<AuditHead> VerifyAudit() override;
   std::string where() const override { return "control service " + options_.address; }
 
  private:

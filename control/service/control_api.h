@@ -30,6 +30,12 @@ struct ProductionMetric {
   std::string source;    // who reports
 };
 
+// The audit chain as verified: how many records, and the last one's hash.
+struct AuditHead {
+  int64_t records = 0;
+  std::string hash;
+};
+
 struct MetricPoint {
   int64_t step = 0;
   std::string name;
@@ -63,11 +69,15 @@ class ControlApi {
   virtual absl::StatusOr<int64_t> ReportMetrics(const std::string& job_id, const std::string& model,
                                                 const std::vector<MetricPoint>& points) = 0;
 
+  // The records of events jobs report: kinds "data read" and "checkpoint committed" only (the
+  // service writes the others itself); InvalidArgument for any other kind or a body that is
+  // not JSON.
   virtual absl::StatusOr<AuditRecord> AppendAudit(const std::string& kind,
                                                   const std::string& body_json) = 0;
+  // Every record (the client fetches them in pages).
   virtual absl::StatusOr<std::vector<AuditRecord>> Audit() = 0;
-  // OK, or DataLoss naming the first bad record.
-  virtual absl::Status VerifyAudit() = 0;
+  // The head of a chain that verifies, or DataLoss naming the first bad record.
+  virtual absl::StatusOr<AuditHead> VerifyAudit() = 0;
 
   // For messages: the database file, or "control service HOST:PORT".
   virtual std::string where() const = 0;

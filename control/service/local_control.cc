@@ -1,9 +1,16 @@
 // The control service in this process (see local_control.h).
 #include "control/service/local_control.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "control/trigger/decide.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
@@ -38,6 +45,37 @@ absl::StatusOr<std::optional<meshtrain::v1::JobSpec>> ParseJob(const std::string
   return std::optional<meshtrain::v1::JobSpec>(std::move(spec));
 }
 
+// "HOST:PID" of this process: who records the end of the retrains it starts.
+std::string Owner() { return fmt::format("{}:{}", log::HostName(), getpid()); }
+
+// Retrains marked running whose owner, on this host, is gone (killed, crashed) never get
+// their end recorded: mark them failed, or they would block their model's retrains forever.
+absl::Status Reconcile(Registry& registry) {
+  MT_ASSIGN_OR_RETURN(std::vector<RetrainInfo> running, registry.RunningRetrains());
+  const std::string host = log::HostName() + ":";
+  for (const RetrainInfo& r : running) {
+    int64_t pid = 0;
+    if (!r.owner.starts_with(host) || !absl::SimpleAtoi(r.owner.substr(host.size()), &pid)) {
+      continue;  // another host's: it may well be alive
+    }
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    MT_LOG(kWarn, kInit, "retrain {} of {}: its control service ({}) is gone; marked failed", r.id,
+           r.model, r.owner);
+    MT_RETURN_IF_ERROR(registry.FinishRetrain(r.id, false, -1, std::nullopt));
+  }
+  return absl::OkStatus();
+}
+
+// A secret file: created owner-only (0600) and new, so no one else ever reads it.
+absl::Status WriteSecret(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(fmt::format("{}: {}", path, std::strerror(errno)));
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!written) return absl::InternalError(fmt::format("{}: short write", path));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalControl>> LocalControl::Open(LocalControlOptions o) {
@@ -46,6 +84,7 @@ absl::StatusOr<std::unique_ptr<LocalControl>> LocalControl::Open(LocalControlOpt
     o.runs_dir = std::filesystem::absolute(o.db).parent_path().lexically_normal().string();
   }
   if (!o.submitter) o.submitter = std::make_shared<LocalSubmitter>("/proc/self/exe");
+  MT_RETURN_IF_ERROR(Reconcile(*registry));
   return std::unique_ptr<LocalControl>(new LocalControl(std::move(o), std::move(registry)));
 }
 
@@ -191,9 +230,14 @@ absl::StatusOr<TriggerResult> LocalControl::Carry(const std::string& model,
   TriggerResult t{plan.crossed, false, plan.reason, std::nullopt};
   if (!plan.submit) return t;
   auto r = StartRetrain(model, *state.production, data, plan.reason);
-  if (!r.ok()) {
-    t.reason += fmt::format(" (failed to start: {})", std::string(r.status().message()));
+  if (!r.ok() && r.status().code() == absl::StatusCode::kFailedPrecondition) {
+    t.reason += "; not retraining: " + std::string(r.status().message());  // another process's
     return t;
+  }
+  if (!r.ok()) {
+    return absl::Status(r.status().code(),
+                        fmt::format("{}; the retrain could not start: {}", plan.reason,
+                                    std::string(r.status().message())));
   }
   t.submitted = true;
   t.retrain = *r;
@@ -208,35 +252,47 @@ absl::StatusOr<RetrainInfo> LocalControl::StartRetrain(const std::string& model,
   r.base_version = base;
   r.data_uri = data_uri;
   r.reason = reason;
+  r.owner = Owner();
   MT_ASSIGN_OR_RETURN(std::string job, registry_->Job(model, base));
   MT_ASSIGN_OR_RETURN(r, registry_->AddRetrain(r, options_.runs_dir));
   std::string token_file;
-  absl::Status written = MakeDirs(r.run_dir);
-  if (written.ok() && !token_.empty()) {
+  absl::Status started = MakeDirs(r.run_dir);
+  if (started.ok() && !token_.empty()) {
     token_file = r.run_dir + "/control.token";
-    written = WriteFileAtomic(token_file, token_ + "\n");
-    std::error_code ec;  // owner only: it is a secret
-    std::filesystem::permissions(
-        token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    started = WriteSecret(token_file, token_ + "\n");
   }
-  auto spec = written.ok() ? RetrainJobSpec(job, r, options_.db, endpoint_, token_file)
-                           : absl::StatusOr<meshtrain::v1::JobSpec>(written);
-  absl::Status started =
-      spec.ok() ? options_.submitter->Submit(
-                      r, *spec, options_.db,
-                      [this, id = r.id](const JobOutcome& o) {
-                        std::lock_guard<std::mutex> lock(mu_);
-                        absl::Status s = registry_->FinishRetrain(id, o.ok, o.exit_code, o.version);
-                        if (!s.ok()) {
-                          MT_LOG(kError, kInit, "retrain {}: {}", id, std::string(s.message()));
-                        }
-                      })
-                : spec.status();
-  if (!started.ok()) {
-    MT_RETURN_IF_ERROR(registry_->FinishRetrain(r.id, false, -1, std::nullopt));
+  absl::StatusOr<meshtrain::v1::JobSpec> spec =
+      started.ok() ? RetrainJobSpec(job, r, options_.db, endpoint_, token_file)
+                   : absl::StatusOr<meshtrain::v1::JobSpec>(started);
+  if (spec.ok()) {
+    started = options_.submitter->Submit(r, *spec, options_.db,
+                                         [this, id = r.id](const JobOutcome& o) { Ended(id, o); });
+  } else {
+    started = spec.status();
+  }
+  if (!started.ok()) {  // recorded as failed; the cause is what the caller sees
+    if (absl::Status s = registry_->FinishRetrain(r.id, false, -1, std::nullopt); !s.ok()) {
+      MT_LOG(kError, kInit, "retrain {}: {}", r.id, std::string(s.message()));
+    }
     return started;
   }
   return r;
+}
+
+void LocalControl::Ended(int64_t id, const JobOutcome& o) {
+  // The database may be busy (another process holds the write lock past the busy timeout):
+  // a retrain left "running" would block the model's retrains, so try again.
+  absl::Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s = registry_->FinishRetrain(id, o.ok, o.exit_code, o.version);
+    }
+    if (s.ok() || s.code() == absl::StatusCode::kFailedPrecondition) return;
+    std::this_thread::sleep_for(std::chrono::seconds(1 << attempt));
+  }
+  MT_LOG(kError, kInit, "retrain {} ended (exit {}) but could not be recorded: {}", id, o.exit_code,
+         std::string(s.message()));
 }
 
 absl::StatusOr<LocalControl::JobSinks*> LocalControl::SinksFor(const std::string& job_id) {
@@ -279,6 +335,11 @@ absl::StatusOr<int64_t> LocalControl::ReportMetrics(const std::string& job_id,
 
 absl::StatusOr<AuditRecord> LocalControl::AppendAudit(const std::string& kind,
                                                       const std::string& body_json) {
+  if (kind != "data read" && kind != "checkpoint committed") {
+    return absl::InvalidArgumentError(fmt::format(
+        "audit record kind '{}': jobs append \"data read\" and \"checkpoint committed\" only",
+        kind));
+  }
   const json body = json::parse(body_json, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     return absl::InvalidArgumentError(fmt::format("audit record '{}': the body is not JSON", kind));
@@ -287,14 +348,22 @@ absl::StatusOr<AuditRecord> LocalControl::AppendAudit(const std::string& kind,
   return registry_->AppendAudit(kind, body);
 }
 
+absl::StatusOr<std::vector<AuditRecord>> LocalControl::AuditPage(int64_t after_id, int64_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return registry_->Audit(after_id, limit);
+}
+
 absl::StatusOr<std::vector<AuditRecord>> LocalControl::Audit() {
   std::lock_guard<std::mutex> lock(mu_);
   return registry_->Audit();
 }
 
-absl::Status LocalControl::VerifyAudit() {
+absl::StatusOr<AuditHead> LocalControl::VerifyAudit() {
   std::lock_guard<std::mutex> lock(mu_);
-  return registry_->VerifyAudit();
+  MT_RETURN_IF_ERROR(registry_->VerifyAudit());
+  MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, registry_->Audit());
+  return AuditHead{static_cast<int64_t>(records.size()),
+                   records.empty() ? "" : records.back().hash};
 }
 
 std::string LocalControl::PrometheusText() {

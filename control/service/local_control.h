@@ -53,9 +53,11 @@ class LocalControl final : public ControlApi {
   absl::StatusOr<AuditRecord> AppendAudit(const std::string& kind,
                                           const std::string& body_json) override;
   absl::StatusOr<std::vector<AuditRecord>> Audit() override;
-  absl::Status VerifyAudit() override;
+  absl::StatusOr<AuditHead> VerifyAudit() override;
   std::string where() const override { return options_.db; }
 
+  // Records with id > after_id, at most `limit` (the server's pages).
+  absl::StatusOr<std::vector<AuditRecord>> AuditPage(int64_t after_id, int64_t limit);
   // Blocks until every submitted retrain has ended and been recorded.
   void WaitRetrains();
   // The service is reachable at HOST:PORT (ControlServer::Start calls this): retrains then
@@ -80,6 +82,9 @@ class LocalControl final : public ControlApi {
   absl::StatusOr<RetrainInfo> StartRetrain(const std::string& model, int64_t base,
                                            const std::string& data_uri, const std::string& reason);
   absl::StatusOr<JobSinks*> SinksFor(const std::string& job_id);
+  // A retrain's job ended (the submitter's thread): record it, retrying while the database is
+  // busy.
+  void Ended(int64_t id, const JobOutcome& o);
 
   LocalControlOptions options_;
   std::mutex mu_;

@@ -2,6 +2,7 @@
 // request, calls LocalControl and converts the answer; errors keep their codes.
 #include "control/service/server.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "control/service/convert.h"
@@ -134,10 +135,11 @@ class Service final : public pb::Control::Service {
       return absl::OkStatus();
     });
   }
-  grpc::Status ListAudit(ServerContext* ctx, const pb::ListAuditRequest*,
+  grpc::Status ListAudit(ServerContext* ctx, const pb::ListAuditRequest* req,
                          pb::ListAuditReply* reply) override {
     return Call(ctx, [&]() -> absl::Status {
-      MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, c_->Audit());
+      const int64_t limit = req->limit() > 0 ? std::min(req->limit(), 10000) : 1000;
+      MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, c_->AuditPage(req->after_id(), limit));
       for (const AuditRecord& a : records) *reply->add_records() = ToProto(a);
       return absl::OkStatus();
     });
@@ -145,13 +147,17 @@ class Service final : public pb::Control::Service {
   grpc::Status VerifyAudit(ServerContext* ctx, const pb::VerifyAuditRequest*,
                            pb::VerifyAuditReply* reply) override {
     return Call(ctx, [&]() -> absl::Status {
-      MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, c_->Audit());
-      const absl::Status s = c_->VerifyAudit();
-      if (!s.ok() && s.code() != absl::StatusCode::kDataLoss) return s;
-      reply->set_ok(s.ok());
-      reply->set_problem(std::string(s.message()));
-      reply->set_records(static_cast<int64_t>(records.size()));
-      reply->set_head(records.empty() ? "" : records.back().hash);
+      const absl::StatusOr<AuditHead> head = c_->VerifyAudit();
+      if (!head.ok() && head.status().code() != absl::StatusCode::kDataLoss) {
+        return head.status();
+      }
+      reply->set_ok(head.ok());
+      if (head.ok()) {
+        reply->set_records(head->records);
+        reply->set_head(head->hash);
+      } else {
+        reply->set_problem(std::string(head.status().message()));
+      }
       return absl::OkStatus();
     });
   }

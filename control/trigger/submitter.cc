@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "fmt/format.h"
@@ -40,9 +41,16 @@ std::optional<int64_t> RegisteredVersion(const std::string& run_dir) {
   return j["registry"]["version"].get<int64_t>();
 }
 
-// Child side of fork(): output to the log, then exec. Only async-signal-safe calls.
+// Child side of fork(): output to the log, then exec. Only async-signal-safe calls. The
+// service blocks SIGINT/SIGTERM in all its threads (it waits for them with sigwait); a mask
+// and handlers survive exec, so the job gets clean ones or it could never be stopped.
 [[noreturn]] void ExecJob(std::vector<char*>& argv, const char* log) {
   setpgid(0, 0);  // its own group: a signal to the service does not reach it, nor it us
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {
     dup2(fd, STDOUT_FILENO);
@@ -78,11 +86,14 @@ absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_jo
 }
 
 LocalSubmitter::~LocalSubmitter() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (pid_t pid : running_) kill(-pid, SIGTERM);  // the job's process group
+  // Stop what still runs: SIGTERM to each job's process group (its ranks too), SIGKILL to
+  // what has not ended after the grace period.
+  std::unique_lock<std::mutex> lock(mu_);
+  for (pid_t pid : running_) kill(-pid, SIGTERM);
+  if (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return waiting_ == 0; })) {
+    for (pid_t pid : running_) kill(-pid, SIGKILL);
   }
-  WaitAll();
+  cv_.wait(lock, [&] { return waiting_ == 0; });
 }
 
 absl::Status LocalSubmitter::Submit(const RetrainInfo& r, const meshtrain::v1::JobSpec& spec,
@@ -109,32 +120,40 @@ absl::Status LocalSubmitter::Submit(const RetrainInfo& r, const meshtrain::v1::J
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError(fmt::format("retrain: fork: {}", strerror(errno)));
   if (pid == 0) ExecJob(argv, log.c_str());
+  setpgid(pid, pid);  // as the child does: kill(-pid) works whichever ran first
   MT_LOG(kInfo, kInit, "retrain {}: {} (pid {}, log {})", r.id, fmt::join(args, " "), pid, log);
   running_.push_back(pid);
-  waiters_.emplace_back([this, pid, run_dir = r.run_dir, done = std::move(done)] {
+  ++waiting_;
+  // Detached: a long-lived service does not collect one finished thread per retrain. The
+  // destructor and WaitAll wait for waiting_ to reach 0 instead of joining.
+  std::thread([this, pid, run_dir = r.run_dir, done = std::move(done)] {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
     }
     JobOutcome o;
-    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    o.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (got == pid) {
+      o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      o.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    } else {
+      o.exit_code = -1;  // waitpid failed: the outcome is unknown, not a success
+    }
     o.version = RegisteredVersion(run_dir);
     {
       std::lock_guard<std::mutex> l(mu_);
       running_.erase(std::find(running_.begin(), running_.end(), pid));
     }
     done(o);
-  });
+    std::lock_guard<std::mutex> l(mu_);
+    --waiting_;
+    cv_.notify_all();
+  }).detach();
   return absl::OkStatus();
 }
 
 void LocalSubmitter::WaitAll() {
-  std::vector<std::thread> waiters;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    waiters.swap(waiters_);
-  }
-  for (std::thread& t : waiters) t.join();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return waiting_ == 0; });
 }
 
 }  // namespace mt::control

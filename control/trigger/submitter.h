@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -51,8 +52,9 @@ class Submitter {
 };
 
 // `MESHTRAIN_EXE finetune RUN_DIR/retrain-job.yaml --base MODEL@V --data URI --db DB --run-dir
-// RUN_DIR`, output to RUN_DIR/retrain.log. The destructor stops (SIGTERM) jobs still running
-// and waits for them.
+// RUN_DIR` in a process group of its own, with a clean signal mask, output to
+// RUN_DIR/retrain.log. The destructor stops jobs still running (SIGTERM to the group, SIGKILL
+// after 10 s) and waits until their `done` returned.
 class LocalSubmitter final : public Submitter {
  public:
   explicit LocalSubmitter(std::string meshtrain_exe) : exe_(std::move(meshtrain_exe)) {}
@@ -64,8 +66,9 @@ class LocalSubmitter final : public Submitter {
  private:
   std::string exe_;
   std::mutex mu_;
+  std::condition_variable cv_;
   std::vector<pid_t> running_;
-  std::vector<std::thread> waiters_;
+  int waiting_ = 0;  // waiter threads whose `done` has not returned
 };
 
 }  // namespace mt::control

@@ -47,6 +47,14 @@ int RunControl(const ControlArgs& args) {
   if (!server.ok()) return Fail(who, server.status(), kExitFailure);
   std::printf("control service listening on %s (registry %s)\n", (*server)->address().c_str(),
               args.db.c_str());
+  if (so.token.empty() && !args.listen.starts_with("127.") &&
+      !args.listen.starts_with("localhost")) {
+    std::fprintf(stderr,
+                 "meshtrain control: WARNING: %s is reachable from other hosts and no "
+                 "--token-file is set: anyone who reaches it can register, promote and start "
+                 "retrains\n",
+                 args.listen.c_str());
+  }
   if (!(*server)->metrics_address().empty()) {
     std::printf("metrics on http://%s/metrics\n", (*server)->metrics_address().c_str());
   }

@@ -45,7 +45,9 @@ int RunCoordinator(const CoordinatorArgs& args) {
   }
   coord::CoordinatorConfig config = CoordinatorConfigFor(*spec, world);
   if (!args.state_dir.empty()) config.data_audit_path = args.state_dir + "/data-audit.jsonl";
-  config.feed = ControlFeedFor(*spec, args.state_dir.empty() ? "." : args.state_dir);
+  const std::string run_dir = args.state_dir.empty() ? "." : args.state_dir;
+  config.feed = ControlFeedFor(*spec, run_dir);
+  config.protect = ProtectFor(*spec, run_dir);
   auto coordinator = coord::Coordinator::Create(config, state);
   if (!coordinator.ok()) {
     return Fail("meshtrain coordinator", coordinator.status(), kExitFailure);

@@ -76,6 +76,13 @@ void AddServerFlags(CLI::App* app, SecurityFlags& flags) {
   app->add_option("--tls-client-ca", flags.tls_client_ca, "CA for client certificates (PEM): mTLS");
 }
 
+std::function<ckpt::Committer::Protected(const std::string&)> ProtectFor(
+    const meshtrain::v1::JobSpec& spec, const std::string& run_dir) {
+  return [control = spec.control(), run_dir](const std::string& store_uri) {
+    return control::ProtectedCheckpoints(control, run_dir, store_uri);
+  };
+}
+
 absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,
                                                        const std::string& listen) {
   coord::ServerOptions o;

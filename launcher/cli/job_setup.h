@@ -28,6 +28,9 @@ coord::CoordinatorConfig CoordinatorConfigFor(const meshtrain::v1::JobSpec& spec
 // RUN_DIR): audit records always, training metrics only to a running service.
 std::shared_ptr<coord::ControlFeed> ControlFeedFor(const meshtrain::v1::JobSpec& spec,
                                                    const std::string& run_dir);
+// CoordinatorConfig::protect for the job: the checkpoints its registry references.
+std::function<ckpt::Committer::Protected(const std::string&)> ProtectFor(
+    const meshtrain::v1::JobSpec& spec, const std::string& run_dir);
 
 // --token-file / --tls-* flags into server options (errors name the file).
 // The coordinator server's flags: security, and where Prometheus scrapes it.

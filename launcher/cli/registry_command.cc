@@ -23,7 +23,7 @@ namespace {
 struct RegistryArgs {
   std::string db;       // --db FILE
   std::string control;  // --control HOST:PORT
-  std::string token_file, tls_ca;
+  std::string token_file, tls_ca, tls_cert, tls_key;
   std::string ref;  // MODEL or MODEL@VERSION
   std::string reason;
   std::string metric, data, source = "cli";
@@ -109,15 +109,16 @@ int Rollback(control::ControlApi& r, const RegistryArgs& a) {
 }
 
 int Verify(control::ControlApi& r) {
-  auto records = r.Audit();
-  if (!records.ok()) return Failed("meshtrain audit verify", records.status());
-  if (absl::Status s = r.VerifyAudit(); !s.ok()) {
-    if (s.code() != absl::StatusCode::kDataLoss) return Failed("meshtrain audit verify", s);
-    std::printf("audit chain BROKEN: %s\n", std::string(s.message()).c_str());
+  auto head = r.VerifyAudit();
+  if (!head.ok()) {
+    if (head.status().code() != absl::StatusCode::kDataLoss) {
+      return Failed("meshtrain audit verify", head.status());
+    }
+    std::printf("audit chain BROKEN: %s\n", std::string(head.status().message()).c_str());
     return kExitFailure;
   }
-  std::printf("audit chain ok: %zu records, head %s\n", records->size(),
-              records->empty() ? "-" : records->back().hash.c_str());
+  std::printf("audit chain ok: %lld records, head %s\n", static_cast<long long>(head->records),
+              head->hash.empty() ? "-" : head->hash.c_str());
   return kExitOk;
 }
 
@@ -160,6 +161,12 @@ int AwaitRetrain(control::ControlApi& r, const control::TriggerResult& t, const 
   }
 }
 
+// With --db a retrain runs from this command (no service holds it): it always waits, or the
+// job would be stopped as the command exits.
+bool MustWait(control::ControlApi& r, const RegistryArgs& a) {
+  return a.wait || dynamic_cast<control::LocalControl*>(&r) != nullptr;
+}
+
 int AddData(control::ControlApi& r, const RegistryArgs& a) {
   const char* who = "meshtrain registry add-data";
   auto d = r.RegisterDataset(a.ref, a.data);
@@ -167,7 +174,7 @@ int AddData(control::ControlApi& r, const RegistryArgs& a) {
   std::printf("dataset %lld of %s: %s (%s)\n", static_cast<long long>(d->first.id), a.ref.c_str(),
               a.data.c_str(), d->first.fingerprint.c_str());
   PrintTrigger(d->second);
-  return a.wait ? AwaitRetrain(r, d->second, who) : kExitOk;
+  return MustWait(r, a) ? AwaitRetrain(r, d->second, who) : kExitOk;
 }
 
 int Report(control::ControlApi& r, const RegistryArgs& a) {
@@ -175,7 +182,7 @@ int Report(control::ControlApi& r, const RegistryArgs& a) {
   auto t = r.ReportProductionMetric({a.ref, a.metric, a.value, a.data, a.source});
   if (!t.ok()) return Failed(who, t.status());
   PrintTrigger(*t);
-  return a.wait ? AwaitRetrain(r, *t, who) : kExitOk;
+  return MustWait(r, a) ? AwaitRetrain(r, *t, who) : kExitOk;
 }
 
 int Retrains(control::ControlApi& r, const std::string& model) {
@@ -205,7 +212,7 @@ int WithRegistry(const RegistryArgs& a, const char* who,
   }
   control::ControlClientOptions o;
   o.address = a.control;
-  o.tls.ca = a.tls_ca;
+  o.tls = {a.tls_cert, a.tls_key, a.tls_ca};
   if (!a.token_file.empty()) {
     auto token = rpc::ReadTokenFile(a.token_file);
     if (!token.ok()) return Fail(who, token.status(), kExitInvalid);
@@ -222,6 +229,8 @@ void WhereFlags(CLI::App* sub, RegistryArgs& a) {
   sub->add_option("--control", a.control, "A running control service (HOST:PORT)");
   sub->add_option("--token-file", a.token_file, "Bearer token file (--control)");
   sub->add_option("--tls-ca", a.tls_ca, "CA that signed the service's certificate (--control)");
+  sub->add_option("--tls-cert", a.tls_cert, "Client certificate (PEM) for an mTLS service");
+  sub->add_option("--tls-key", a.tls_key, "Private key (PEM) of --tls-cert");
 }
 
 }  // namespace
@@ -261,7 +270,7 @@ Command AddRegistryCommand(CLI::App& root) {
   retrains->add_option("model", args->ref, "MODEL")->required();
   for (CLI::App* sub : {add_data, report}) {
     sub->add_flag("--wait", args->wait,
-                  "Wait for a submitted retrain to end (exit 1 if it failed)");
+                  "Wait for a submitted retrain to end (exit 1 if it failed); always with --db");
   }
   for (CLI::App* sub : {list, show, promote, rollback, add_data, report, retrains}) {
     WhereFlags(sub, *args);

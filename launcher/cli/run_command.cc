@@ -31,6 +31,22 @@ int Register(const meshtrain::v1::JobSpec& spec, const std::string& run_dir) {
   return kExitOk;
 }
 
+// Waits (a minute at most) for the job's audit records and metrics to reach its control
+// service; says so when they could not.
+void FlushFeed(coord::ControlFeed& feed) {
+  if (!feed.Flush()) {
+    std::fprintf(stderr,
+                 "meshtrain run: the control service has not taken the run's audit records "
+                 "after 60 s; registering anyway\n");
+  }
+  if (const auto c = feed.counts(); c.failures > 0) {
+    std::fprintf(stderr,
+                 "meshtrain run: %lld call(s) to the control service failed (audit records "
+                 "or metrics lost; see the log)\n",
+                 static_cast<long long>(c.failures));
+  }
+}
+
 struct RunArgs {
   std::string job;
   std::string run_dir;
@@ -56,7 +72,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.nproc = nproc;
   o.coordinator = CoordinatorConfigFor(spec, nproc);
   o.coordinator.data_audit_path = args.run_dir + "/data-audit.jsonl";
-  o.coordinator.registry_db = control::RegistryPath(spec.control(), args.run_dir);
+  o.coordinator.protect = ProtectFor(spec, args.run_dir);
   auto feed = ControlFeedFor(spec, args.run_dir);
   o.coordinator.feed = feed;
   auto server = ServerOptionsFrom(args.security, "127.0.0.1:0");
@@ -65,7 +81,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.token_file = args.security.token_file;
   o.resume = args.resume;
   auto result = local::RunLocal(o);
-  feed->Flush();  // the run's audit records before the version they lead to
+  FlushFeed(*feed);  // the run's audit records before the version they lead to
   if (!result.ok()) return Fail("meshtrain run", result.status(), kExitFailure);
   if (!result->succeeded) {
     std::fprintf(stderr, "meshtrain run: job failed: %s\n", result->error.c_str());
@@ -118,7 +134,7 @@ int RunRun(const RunArgs& args) {
     feed->Audit("checkpoint committed", coord::CommitRecord(job_id, store, m));
   };
   auto summary = worker::Train(train);
-  feed->Flush();  // the run's audit records before the version they lead to
+  FlushFeed(*feed);  // the run's audit records before the version they lead to
   if (!summary.ok()) {
     return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));
   }

@@ -55,10 +55,10 @@ void ControlFeed::Metrics(std::vector<control::MetricPoint> points) {
   cv_.notify_all();
 }
 
-void ControlFeed::Flush() {
+bool ControlFeed::Flush(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   const int64_t target = queued_;
-  cv_.wait(lock, [&] { return sent_ >= target; });
+  return cv_.wait_for(lock, timeout, [&] { return sent_ >= target; });
 }
 
 ControlFeed::Counts ControlFeed::counts() const {
@@ -94,13 +94,19 @@ void ControlFeed::Send(std::vector<std::pair<std::string, nlohmann::json>>& reco
     }
     api_ = std::move(*api);
   }
-  for (const auto& [kind, body] : records) {
-    const auto r = api_->AppendAudit(kind, body.dump());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto r = api_->AppendAudit(records[i].first, records[i].second.dump());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counts_.calls;
+      counts_.records += r.ok();
+      if (r.ok()) failing_ = 0;
+    }
     if (!r.ok()) Failed("audit record", r.status());
-    std::lock_guard<std::mutex> lock(mu_);
-    ++counts_.calls;
-    counts_.records += r.ok();
-    if (r.ok()) failing_ = 0;
+    if (!r.ok() && Unreachable(r.status())) {  // the rest would each wait out the deadline
+      Dropped(records.size() - i - 1 + (points.empty() ? 0 : 1));
+      return;
+    }
   }
   // Calls of at most kPointsPerCall points (~40 bytes each): far below gRPC's 4 MiB limit on
   // a message, however much queued while the service was slow.
@@ -108,14 +114,35 @@ void ControlFeed::Send(std::vector<std::pair<std::string, nlohmann::json>>& reco
     const size_t n = std::min(kPointsPerCall, points.size() - at);
     const std::vector<control::MetricPoint> chunk(points.begin() + at, points.begin() + at + n);
     const auto sent = api_->ReportMetrics(job_id_, model_, chunk);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counts_.calls;
+      if (sent.ok()) {
+        counts_.points += *sent;
+        failing_ = 0;
+      }
+    }
     if (!sent.ok()) Failed("metrics", sent.status());
-    std::lock_guard<std::mutex> lock(mu_);
-    ++counts_.calls;
-    if (sent.ok()) {
-      counts_.points += *sent;
-      failing_ = 0;
+    if (!sent.ok() && Unreachable(sent.status())) {
+      Dropped((points.size() - at - n + kPointsPerCall - 1) / kPointsPerCall);
+      return;
     }
   }
+}
+
+bool ControlFeed::Unreachable(const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kUnavailable &&
+      s.code() != absl::StatusCode::kDeadlineExceeded) {
+    return false;
+  }
+  api_.reset();  // reopened (a fresh channel) for the next batch
+  return true;
+}
+
+void ControlFeed::Dropped(size_t calls) {
+  if (calls == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  counts_.failures += static_cast<int64_t>(calls);
 }
 
 void ControlFeed::Failed(const char* what, const absl::Status& s) {

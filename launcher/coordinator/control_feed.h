@@ -10,6 +10,7 @@
 // of failures, then a count) and dropped: the audit must not stop training. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -47,8 +48,10 @@ class ControlFeed {
   // Queue; never blocks on I/O.
   void Audit(std::string kind, nlohmann::json body);
   void Metrics(std::vector<control::MetricPoint> points);
-  // Blocks until everything queued before the call was sent (or failed).
-  void Flush();
+  // Blocks until everything queued before the call was sent (or failed), at most `timeout`;
+  // false when it timed out. An unreachable service fails a batch's first call (each call has
+  // a 10 s deadline) and drops the rest of it, so a flush takes one deadline, not one per call.
+  bool Flush(std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   struct Counts {
     int64_t records = 0, points = 0, calls = 0, failures = 0;
@@ -60,6 +63,9 @@ class ControlFeed {
   void Send(std::vector<std::pair<std::string, nlohmann::json>>& records,
             std::vector<control::MetricPoint>& points);
   void Failed(const char* what, const absl::Status& s);
+  // Unavailable or DeadlineExceeded: the service is away (drops the connection).
+  bool Unreachable(const absl::Status& s);
+  void Dropped(size_t calls);  // counted as failures
 
   Opener open_;
   const std::string job_id_, model_;

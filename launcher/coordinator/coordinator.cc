@@ -71,9 +71,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorConf
     auto store = ckpt::CheckpointStore::Open(c->config_.checkpoint_store);
     if (!store.ok()) return Annotate(store.status(), "checkpoint.store");
     ckpt::Committer::Protected protect;
-    if (!c->config_.registry_db.empty()) {
-      protect = control::ReferencedCheckpoints(c->config_.registry_db, (*store)->uri());
-    }
+    if (c->config_.protect) protect = c->config_.protect((*store)->uri());
     ckpt::Committer::OnCommit on_commit;
     if (c->config_.feed) {
       on_commit = [feed = c->config_.feed, job = c->config_.job_id,

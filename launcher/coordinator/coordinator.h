@@ -48,8 +48,9 @@ struct CoordinatorConfig {
   std::string data_audit_path;   // where shard reads are recorded (data_audit.h); empty: not kept
   std::string checkpoint_store;  // the job's checkpoint.store; empty: no checkpoints
   int checkpoint_keep_last = 3;
-  // The model registry whose referenced checkpoint versions retention keeps (empty: none).
-  std::string registry_db;
+  // The checkpoint versions retention keeps besides the newest (those the job's registry
+  // references), given the store's URI: control::ProtectedCheckpoints. Unset: none.
+  std::function<ckpt::Committer::Protected(const std::string& store_uri)> protect;
   // The job's control service: audit records of shards read and checkpoints committed, and
   // (when it forwards them) the training metrics workers send with heartbeats. Null: none.
   std::shared_ptr<ControlFeed> feed;

@@ -365,7 +365,7 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
     // One process: it commits its own versions.
     ckpt::Committer::Protected protect;
     if (!o.registry_db.empty()) {
-      protect = control::ReferencedCheckpoints(o.registry_db, (*store)->uri());
+      protect = control::ProtectedCheckpoints(o.spec.control(), o.run_dir, (*store)->uri());
     }
     auto committer = std::make_shared<ckpt::Committer>(*store, 1, o.spec.checkpoint().keep_last(),
                                                        std::move(protect), CommitHook(o, **store));

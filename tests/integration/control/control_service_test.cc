@@ -2,6 +2,9 @@
 // Python grpcio client, eight clients at once, bad input, the bearer token, the retrain
 // trigger (with a submitter that only records what it was asked to run), metric ingestion
 // and /metrics.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -15,6 +18,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "runtime/core/logging.h"
 #include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
@@ -162,8 +166,12 @@ TEST_F(ControlServiceTest, BadInputIsAClearErrorAndChangesNothing) {
   EXPECT_EQ(metric.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(metric.status().message()), HasSubstr("bleu"));
   EXPECT_EQ(client_->Rollback("adder", "").status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(client_->AppendAudit("note", "{not json").status().code(),
+  EXPECT_EQ(client_->AppendAudit("data read", "{not json").status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Jobs report reads and commits; every other kind is the service's own to write.
+  auto forged = client_->AppendAudit("promoted", R"({"model": "adder", "version": 2})");
+  EXPECT_EQ(forged.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(forged.status().message()), HasSubstr("kind 'promoted'"));
   auto nobody = client_->ReportProductionMetric({"nobody", "acc", 0.1, "", "test"});
   EXPECT_EQ(nobody.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Snapshot(), before);
@@ -358,6 +366,38 @@ TEST_F(ControlServiceTest, PythonGrpcioClient) {
   EXPECT_EQ(j["audit_ok"], true);
   EXPECT_EQ(client_->Resolve("adder@production")->version, 2);
   EXPECT_EQ(client_->Resolve("adder@2")->parent, 1);
+}
+
+// A retrain whose control service died (kill -9, a crash) never gets its end recorded; the
+// next service on the host marks it failed, so the model can be retrained again.
+TEST(ControlServiceRestart, RetrainsOfAGoneServiceAreMarkedFailed) {
+  testing::TempDir dir;
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  {
+    auto registry = Registry::Open(dir / "control.db");
+    ASSERT_TRUE(registry.ok());
+    VersionInfo v;
+    v.model = "adder";
+    ASSERT_TRUE((*registry)->Register(v).ok());
+    RetrainInfo r;
+    r.model = "adder";
+    r.base_version = 1;
+    r.owner = fmt::format("{}:{}", log::HostName(), gone);
+    ASSERT_TRUE((*registry)->AddRetrain(r, dir / "runs").ok());
+    r.model = "adder";
+    EXPECT_EQ((*registry)->AddRetrain(r, dir / "runs").status().code(),
+              absl::StatusCode::kFailedPrecondition);  // one at a time
+  }
+  LocalControlOptions o;
+  o.db = dir / "control.db";
+  auto local = LocalControl::Open(o);
+  ASSERT_TRUE(local.ok()) << local.status();
+  auto retrains = (*local)->Retrains("adder");
+  ASSERT_EQ(retrains->size(), 1u);
+  EXPECT_EQ((*retrains)[0].state, "failed");
+  EXPECT_TRUE((*local)->VerifyAudit().ok());
 }
 
 // The coordinator's transport security on the control service: with a client CA, a client

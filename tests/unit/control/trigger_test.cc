@@ -1,9 +1,19 @@
 // The retrain trigger's decisions (pure) and the job a retrain runs.
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+
 #include "control/trigger/decide.h"
 #include "control/trigger/submitter.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace mt::control {
 namespace {
@@ -121,6 +131,38 @@ TEST(RetrainJob, ProductionsJobOnTheNewDataWithItsOwnCheckpointStore) {
   auto bad = RetrainJobSpec("{\"model\": 3}", r, "db");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("adder v3: its stored job"));
+}
+
+// The service blocks SIGINT/SIGTERM in every thread (it sigwaits for them); a retrain must
+// not inherit that, or stopping it would have to wait for SIGKILL. A job that only sleeps ends
+// at the destructor's SIGTERM, well inside its 10 s grace period, and its end is reported.
+TEST(LocalSubmitter, StopsItsJobsEvenFromAProcessThatBlocksSigterm) {
+  testing::TempDir dir;
+  const std::string exe = dir / "fake-meshtrain.sh";
+  std::ofstream(exe) << "#!/bin/sh\nexec sleep 60\n";
+  std::filesystem::permissions(exe, std::filesystem::perms::owner_all);
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, &old);
+  std::optional<JobOutcome> outcome;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    LocalSubmitter submitter(exe);
+    RetrainInfo r = Retrain(1, 1, "file:///b", "running");
+    r.run_dir = dir / "run";
+    meshtrain::v1::JobSpec spec;
+    spec.mutable_finetune()->set_base("adder@1");
+    ASSERT_TRUE(submitter.Submit(r, spec, "db", [&](const JobOutcome& o) { outcome = o; }).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_LT(s, 5.0);
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_EQ(outcome->exit_code, 128 + SIGTERM);
 }
 
 }  // namespace

@@ -33,5 +33,6 @@ Command AddCkptCommand(CLI::App& root);
 Command AddRegistryCommand(CLI::App& root);
 Command AddAuditCommand(CLI::App& root);
 Command AddControlCommand(CLI::App& root);
+Command AddK8sCommand(CLI::App& root);
 
 }  // namespace mt::cli

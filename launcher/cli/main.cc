@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
       mt::cli::AddCoordinatorCommand(app), mt::cli::AddStatusCommand(app),
       mt::cli::AddCkptCommand(app),        mt::cli::AddRegistryCommand(app),
       mt::cli::AddAuditCommand(app),       mt::cli::AddFinetuneCommand(app),
-      mt::cli::AddControlCommand(app),
+      mt::cli::AddControlCommand(app),     mt::cli::AddK8sCommand(app),
   };
   try {
     app.parse(argc, argv);

@@ -2,7 +2,12 @@
 //   --rank / MT_RANK (local launcher), JOB_COMPLETION_INDEX (Kubernetes Indexed Job), or
 //   OMPI_COMM_WORLD_RANK (mpirun); --coordinator / MT_COORDINATOR, or under mpirun without
 //   one, rank 0 hosts the coordinator in process and MPI broadcasts its address.
-// Exit codes: 0 done, 1 failed, 2 invalid input, 3 stopped for a restart.
+// Exit codes: 0 done, 1 failed, 2 invalid input, 3 stopped for a restart, 4 coordinator
+// unreachable (retryable). With --ranks-per-pod N (Kubernetes pods with N GPUs) it starts N
+// workers, ranks JOB_COMPLETION_INDEX * N + 0..N-1 on slots 0..N-1, and exits with the
+// first failure (2 when any found the input invalid).
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +20,7 @@
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
 #include "launcher/coordinator/server.h"
+#include "launcher/k8s/render.h"
 #include "launcher/worker/session.h"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
@@ -35,8 +41,15 @@ struct WorkerArgs {
   std::string run_dir;
   std::string coordinator;
   int rank = -1;
-  std::string resume;  // "" : the job's checkpoint.resume
+  int slot = -1;          // -1: OMPI_COMM_WORLD_LOCAL_RANK or 0
+  int ranks_per_pod = 1;  // > 1: start that many workers (see the top)
+  std::string resume;     // "" : the job's checkpoint.resume
 };
+
+static_assert(coord::kExitRestart == k8s::kExitRestart &&
+                  coord::kExitCoordinatorLost == k8s::kExitCoordinatorLost &&
+                  kExitInvalid == k8s::kExitInvalid,
+              "the exit codes the pod failure policy matches");
 
 std::optional<int> EnvInt(const char* name) {
   const char* v = std::getenv(name);
@@ -118,7 +131,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.requested_rank = RequestedRank(args);
   o.run_dir = args.run_dir.empty() ? "runs/" + spec->name() : args.run_dir;
   o.under_mpirun = mpi_world.has_value();
-  o.slot = EnvInt("OMPI_COMM_WORLD_LOCAL_RANK").value_or(0);
+  o.slot = args.slot >= 0 ? args.slot : EnvInt("OMPI_COMM_WORLD_LOCAL_RANK").value_or(0);
   o.on_stop = StopNow;
   o.resume = args.resume;
   std::unique_ptr<coord::CoordinatorServer> hosted;
@@ -152,9 +165,58 @@ int RunWorkerCommand(const WorkerArgs& args) {
     hosted->Shutdown();
   }
   if (!result.ok()) {
-    return Fail("meshtrain worker", result.status(), TrainingExitCode(result.status()));
+    // No coordinator to reach (join refused the connection): retryable, unlike a bad job.
+    const int code = result.status().code() == absl::StatusCode::kUnavailable
+                         ? coord::kExitCoordinatorLost
+                         : TrainingExitCode(result.status());
+    return Fail("meshtrain worker", result.status(), code);
   }
   return kExitOk;
+}
+
+// --ranks-per-pod N: N workers of consecutive ranks in this pod, supervised together.
+int RunPodRanks(const WorkerArgs& args) {
+  const auto index = EnvInt("JOB_COMPLETION_INDEX");
+  if (!index) {
+    std::fprintf(stderr,
+                 "meshtrain worker: --ranks-per-pod needs JOB_COMPLETION_INDEX (an "
+                 "Indexed Job's pod)\n");
+    return kExitInvalid;
+  }
+  std::vector<pid_t> children;
+  for (int i = 0; i < args.ranks_per_pod; ++i) {
+    std::vector<std::string> argv = {"/proc/self/exe",
+                                     "worker",
+                                     args.job,
+                                     "--rank",
+                                     std::to_string(*index * args.ranks_per_pod + i),
+                                     "--slot",
+                                     std::to_string(i)};
+    if (!args.run_dir.empty()) argv.insert(argv.end(), {"--run-dir", args.run_dir});
+    if (!args.coordinator.empty()) argv.insert(argv.end(), {"--coordinator", args.coordinator});
+    if (!args.resume.empty()) argv.insert(argv.end(), {"--resume", args.resume});
+    std::vector<char*> c_argv;
+    for (auto& a : argv) c_argv.push_back(a.data());
+    c_argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execv(c_argv[0], c_argv.data());
+      _exit(127);
+    }
+    if (pid > 0) children.push_back(pid);
+  }
+  int code = kExitOk;
+  for (size_t alive = children.size(); alive > 0; --alive) {
+    int status = 0;
+    const pid_t pid = wait(&status);
+    if (pid < 0) break;
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (rc != 0 && (code == kExitOk || rc == kExitInvalid)) code = rc;
+    if (rc != 0) {  // one failed: the pod fails as a whole
+      for (pid_t c : children) kill(c, SIGTERM);
+    }
+  }
+  return code;
 }
 
 }  // namespace
@@ -166,7 +228,8 @@ Command AddWorkerCommand(CLI::App& root) {
       "Joins the job's coordinator, builds the collective backend, trains its share and reports "
       "the outcome. Rank: --rank, JOB_COMPLETION_INDEX (Kubernetes), OMPI_COMM_WORLD_RANK "
       "(mpirun) or MT_RANK. Coordinator: --coordinator, MT_COORDINATOR, or under mpirun rank 0 "
-      "hosts one. Exit 0 done, 1 failed, 2 invalid input, 3 stopped for a restart.");
+      "hosts one. Exit 0 done, 1 failed, 2 invalid input, 3 stopped for a restart, 4 the "
+      "coordinator could not be reached (retryable).");
   app->add_option("job", args->job, "Job file (YAML)")->required();
   app->add_option("--run-dir", args->run_dir, "Directory for metrics and results (rank 0 writes)");
   app->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT");
@@ -174,7 +237,14 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--resume", args->resume,
                   "latest, never or a checkpoint version (default: the job's checkpoint.resume; "
                   "restarted generations always resume the latest)");
-  return Command{app, [args] { return RunWorkerCommand(*args); }};
+  app->add_option("--slot", args->slot, "Local slot (GPU index) of this rank")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--ranks-per-pod", args->ranks_per_pod,
+                  "Start this many workers here: ranks JOB_COMPLETION_INDEX * N + 0..N-1")
+      ->check(CLI::PositiveNumber);
+  return Command{app, [args] {
+                   return args->ranks_per_pod > 1 ? RunPodRanks(*args) : RunWorkerCommand(*args);
+                 }};
 }
 
 }  // namespace mt::cli

@@ -62,6 +62,10 @@ using JoinDone = std::function<void(absl::StatusOr<v1::JoinReply>)>;
 // Exit code of a worker told STOP_RESTART: its launcher starts the world again at the next
 // generation (launcher/worker exits with it, launcher/local recognises it).
 constexpr int kExitRestart = 3;
+// Exit code of a worker that cannot reach its coordinator (it never answered, or stopped
+// answering): retryable — Kubernetes replaces the pod, which joins again once the
+// coordinator is back (launcher/k8s counts it against backoffLimitPerIndex).
+constexpr int kExitCoordinatorLost = 4;
 
 enum class Phase { kRendezvous, kRunning, kSucceeded, kFailed };
 std::string_view PhaseName(Phase p);

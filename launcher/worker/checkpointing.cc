@@ -113,7 +113,8 @@ std::map<std::string, Held> HeldState(nn::Gpt& model, optim::AdamW& opt) {
     const auto pieces = PiecesOf(*params[i], model.placement());
     const auto global =
         nn::GlobalShape(params[i]->value.shape(), params[i]->partition, model.placement().tp);
-    for (auto& [name, t] : StateOf(*params[i], opt, i)) out[name] = Held{name, t, global, pieces};
+    for (auto& [name, t] : StateOf(*params[i], opt, i))
+      out[name] = Held{name, t, global, pieces, 0, {}};
   }
   return out;
 }

@@ -104,8 +104,9 @@ class Heartbeat {
           if ((*reply)->action() != v1::CONTINUE) Stop(**reply);
         }
       } else if (std::chrono::duration<double>(Clock::now() - last_ok).count() > give_up_s) {
-        o_.on_stop(1, fmt::format("the coordinator has not answered for {} s: {}", give_up_s,
-                                  std::string(reply.status().message())));
+        o_.on_stop(coord::kExitCoordinatorLost,
+                   fmt::format("the coordinator has not answered for {} s: {}", give_up_s,
+                               std::string(reply.status().message())));
       }
       cv_.wait_for(lock, period, [&] { return stop_; });
     }

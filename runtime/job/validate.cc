@@ -286,6 +286,18 @@ void ValidateResources(Checker& c, const JobSpec& s, int world) {
     c.Fail("resources.memory", "expected a Kubernetes memory quantity such as 4Gi",
            Quote(r.memory()));
   }
+  if (!std::regex_match(r.control_storage(), kMemory)) {
+    c.Fail("resources.control_storage", "expected a Kubernetes storage quantity such as 1Gi",
+           Quote(r.control_storage()));
+  }
+  // GPUs only serve a job whose tensors live on them (device: cpu means a CPU backend; cuda
+  // with gloo or mpi is refused above).
+  if (r.gpus_per_pod() > 0 && s.device() != "cuda") {
+    c.Fail("resources.gpus_per_pod",
+           "GPUs requested for a job on the CPU (device: cpu, a CPU backend); set device: cuda "
+           "or gpus_per_pod: 0",
+           absl::StrCat(r.gpus_per_pod()));
+  }
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ PACKAGES=(
   python3-grpcio python3-protobuf
   # test services (Azurite comes from npm into .cache/npm, see scripts/start-azurite.sh)
   nodejs npm curl
+  # `kubectl kustomize` for the k8s/ overlays (any kubectl on PATH will do, see below)
+  kubernetes-client
 )
 
 missing=()
@@ -39,6 +41,12 @@ done
 if command -v node >/dev/null && command -v npm >/dev/null; then
   filtered=()
   for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+# kubectl may come from elsewhere (the Kubernetes project's own packages): accept it on PATH.
+if command -v kubectl >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ "$p" == kubernetes-client ]] || filtered+=("$p"); done
   missing=("${filtered[@]}")
 fi
 

@@ -19,6 +19,7 @@
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
+#include "launcher/cli/register_run.h"
 #include "launcher/coordinator/server.h"
 #include "launcher/k8s/render.h"
 #include "launcher/worker/session.h"
@@ -41,9 +42,10 @@ struct WorkerArgs {
   std::string run_dir;
   std::string coordinator;
   int rank = -1;
-  int slot = -1;          // -1: OMPI_COMM_WORLD_LOCAL_RANK or 0
-  int ranks_per_pod = 1;  // > 1: start that many workers (see the top)
-  std::string resume;     // "" : the job's checkpoint.resume
+  int slot = -1;                // -1: OMPI_COMM_WORLD_LOCAL_RANK or 0
+  int ranks_per_pod = 1;        // > 1: start that many workers (see the top)
+  bool register_model = false;  // rank 0 registers the result (no `meshtrain run` around it)
+  std::string resume;           // "" : the job's checkpoint.resume
 };
 
 static_assert(coord::kExitRestart == k8s::kExitRestart &&
@@ -158,6 +160,12 @@ int RunWorkerCommand(const WorkerArgs& args) {
     return kExitInvalid;
   }
   auto result = worker::RunWorker(o);
+  if (result.ok() && args.register_model && o.requested_rank == 0) {
+    auto line = RegisterRun(*spec, o.run_dir);
+    if (!line.ok())
+      return Fail("meshtrain worker: registering the model", line.status(), kExitFailure);
+    std::printf("%s\n", line->c_str());
+  }
   if (hosted) {
     // The other ranks still report to the coordinator this process hosts.
     hosted->coordinator().WaitDone(
@@ -165,10 +173,13 @@ int RunWorkerCommand(const WorkerArgs& args) {
     hosted->Shutdown();
   }
   if (!result.ok()) {
-    // No coordinator to reach (join refused the connection): retryable, unlike a bad job.
-    const int code = result.status().code() == absl::StatusCode::kUnavailable
-                         ? coord::kExitCoordinatorLost
-                         : TrainingExitCode(result.status());
+    // No coordinator to reach (refused, or no answer within the rendezvous timeout):
+    // retryable, unlike a bad job.
+    const auto why = result.status().code();
+    const int code =
+        why == absl::StatusCode::kUnavailable || why == absl::StatusCode::kDeadlineExceeded
+            ? coord::kExitCoordinatorLost
+            : TrainingExitCode(result.status());
     return Fail("meshtrain worker", result.status(), code);
   }
   return kExitOk;
@@ -195,6 +206,7 @@ int RunPodRanks(const WorkerArgs& args) {
     if (!args.run_dir.empty()) argv.insert(argv.end(), {"--run-dir", args.run_dir});
     if (!args.coordinator.empty()) argv.insert(argv.end(), {"--coordinator", args.coordinator});
     if (!args.resume.empty()) argv.insert(argv.end(), {"--resume", args.resume});
+    if (args.register_model) argv.push_back("--register");
     std::vector<char*> c_argv;
     for (auto& a : argv) c_argv.push_back(a.data());
     c_argv.push_back(nullptr);
@@ -237,6 +249,9 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--resume", args->resume,
                   "latest, never or a checkpoint version (default: the job's checkpoint.resume; "
                   "restarted generations always resume the latest)");
+  app->add_flag("--register", args->register_model,
+                "Rank 0 registers the trained model with the job's control service and applies "
+                "the promotion gate (what `meshtrain run` does; Kubernetes and mpirun jobs)");
   app->add_option("--slot", args->slot, "Local slot (GPU index) of this rank")
       ->check(CLI::NonNegativeNumber);
   app->add_option("--ranks-per-pod", args->ranks_per_pod,

@@ -201,7 +201,7 @@ json WorkerJob(const std::string& job, const std::string& ns, const JobSpec& spe
     p.env.push_back(Env("NCCL_DEBUG", "WARN"));
     p.env.push_back(Env("NCCL_SOCKET_IFNAME", "eth0"));
   }
-  json args = {"worker", kJobFile, "--run-dir", "/scratch/run"};
+  json args = {"worker", kJobFile, "--run-dir", "/scratch/run", "--register"};
   if (r.ranks_per_pod() > 1) {
     args.push_back("--ranks-per-pod");
     args.push_back(std::to_string(r.ranks_per_pod()));
@@ -242,11 +242,11 @@ json WorkerJob(const std::string& job, const std::string& ns, const JobSpec& spe
       // this often; world restarts go through exit 3, which does not count.
       {"backoffLimitPerIndex", spec.fault_tolerance().max_restarts() + 1},
       {"podFailurePolicy",
-       {{"rules",
-         json::array({exit_rule("FailJob", kExitInvalid),
-                      exit_rule("Ignore", kExitRestart),
-                      {{"action", "Ignore"},
-                       {"onPodConditions", json::array({{{"type", "DisruptionTarget"}}})}}})}}},
+       {{"rules", json::array({exit_rule("FailJob", kExitInvalid),
+                               exit_rule("Ignore", kExitRestart),
+                               {{"action", "Ignore"},
+                                {"onPodConditions", json::array({{{"type", "DisruptionTarget"},
+                                                                  {"status", "True"}}})}}})}}},
       {"template", {{"metadata", {{"labels", Labels(job, "worker")}}}, {"spec", pod}}}};
   return {{"apiVersion", "batch/v1"},
           {"kind", "Job"},

@@ -14,6 +14,7 @@ using meshtrain::v1::JobSpec;
 constexpr char kJobFile[] = "/etc/meshtrain/job.yaml";
 constexpr char kSecretDir[] = "/etc/meshtrain-secrets";
 constexpr char kControlDir[] = "/var/lib/meshtrain-control";
+constexpr char kTlsDir[] = "/etc/meshtrain-tls";
 constexpr int kUser = 65532;
 
 // What every object of the job carries; `component` selects one role's pods.
@@ -85,6 +86,14 @@ PodParts CommonParts(const std::string& job, const JobSpec& spec) {
   }
   if (!r.blob_secret().empty()) {
     p.env_from.push_back({{"secretRef", {{"name", r.blob_secret()}}}});
+  }
+  if (!r.tls_secret().empty()) {  // clients' side (workers, the coordinator's feed, retrains)
+    p.volumes.push_back(
+        {{"name", "tls"}, {"secret", {{"secretName", r.tls_secret()}, {"defaultMode", 0400}}}});
+    p.mounts.push_back({{"name", "tls"}, {"mountPath", kTlsDir}, {"readOnly", true}});
+    p.env.push_back(Env("MT_TLS_CA", std::string(kTlsDir) + "/ca.crt"));
+    p.env.push_back(Env("MT_TLS_CERT", std::string(kTlsDir) + "/tls.crt"));
+    p.env.push_back(Env("MT_TLS_KEY", std::string(kTlsDir) + "/tls.key"));
   }
   return p;
 }
@@ -165,9 +174,21 @@ absl::StatusOr<std::string> EffectiveJob(const JobSpec& spec, const std::string&
   return "# Rendered by `meshtrain k8s render` (JSON is YAML).\n" + text;
 }
 
+// A server's security flags: the token it requires, and mTLS from the TLS Secret.
 json TokenArgs(const JobSpec& spec) {
-  if (spec.resources().token_secret().empty()) return json::array();
-  return json::array({"--token-file", TokenPath()});
+  json args = json::array();
+  if (!spec.resources().token_secret().empty()) {
+    for (const std::string& a : {std::string("--token-file"), TokenPath()}) args.push_back(a);
+  }
+  if (!spec.resources().tls_secret().empty()) {
+    const std::string d = kTlsDir;
+    for (const std::string& a :
+         {std::string("--tls-cert"), d + "/tls.crt", std::string("--tls-key"), d + "/tls.key",
+          std::string("--tls-client-ca"), d + "/ca.crt"}) {
+      args.push_back(a);
+    }
+  }
+  return args;
 }
 
 json Coordinator(const std::string& job, const std::string& ns, const JobSpec& spec,

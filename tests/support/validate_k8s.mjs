@@ -116,8 +116,9 @@ function checkPod(obj, where) {
     const seccomp = sec.seccompProfile?.type ?? podSec.seccompProfile?.type;
     if (seccomp !== "RuntimeDefault") fail(w, "seccompProfile must be RuntimeDefault");
     for (const e of c.env ?? []) {
+      // A path (to a mounted Secret) is not the secret; a literal value is.
       if (/TOKEN|KEY|SAS|PASSWORD|SECRET|CONNECTION_STRING/.test(e.name) && "value" in e &&
-          !e.name.endsWith("_FILE")) {
+          !String(e.value).startsWith("/")) {
         fail(w, `env ${e.name} inlines a secret (use valueFrom or envFrom a Secret)`);
       }
     }

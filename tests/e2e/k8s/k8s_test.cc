@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/cli/cli_support.h"
+#include "tests/support/test_pki.h"
 
 namespace {
 
@@ -162,7 +163,8 @@ struct Pod {
 // Service DNS names map to 127.0.0.1.
 class LocalPods {
  public:
-  LocalPods(std::string dir, std::string job, const json& list) : dir_(std::move(dir)), job_(job) {
+  LocalPods(std::string dir, std::string job, const json& list, std::string pki)
+      : dir_(std::move(dir)), job_(job), pki_(std::move(pki)) {
     for (const json& o : list["items"]) {
       if (o["kind"] == "ConfigMap") configmaps_[o["metadata"]["name"]] = o["data"];
       if (o["kind"] == "Deployment" || o["kind"] == "Job") {
@@ -198,7 +200,16 @@ class LocalPods {
             files_.push_back({local + "/" + file, text.get<std::string>()});
           }
         }
-        if (v.contains("secret")) files_.push_back({local + "/token", "k8s-e2e-secret\n"});
+        if (v.contains("secret") && v["secret"].contains("items")) {  // the token
+          files_.push_back({local + "/token", "k8s-e2e-secret\n"});
+        } else if (v.contains("secret")) {  // tls.crt, tls.key, ca.crt from the test PKI
+          for (const auto& [file, from] :
+               {std::pair<std::string, std::string>{"tls.crt", "server.pem"},
+                {"tls.key", "server.key"},
+                {"ca.crt", "ca.pem"}}) {
+            files_.push_back({local + "/" + file, ReadFile(pki_ + "/" + from)});
+          }
+        }
         if (v.contains("persistentVolumeClaim")) {
           fs::create_directories(dir_ + "/pvc");
           fs::remove(local);
@@ -268,7 +279,7 @@ class LocalPods {
   std::string Log(pid_t pid) const { return ReadFile(logs_.at(pid)); }
 
  private:
-  std::string dir_, job_;
+  std::string dir_, job_, pki_;
   std::map<std::string, json> configmaps_;
   std::map<std::string, Pod> pods_;
   std::vector<std::pair<std::string, std::string>> files_;
@@ -303,10 +314,12 @@ TEST(K8sPods, TheRenderedPodsRunTheJob) {
       << "/data}\nmesh: {dp: 2, tp: 1, pp: 1}\ntrain: {global_batch: 16, steps: 6, lr: 1e-2, "
          "log_every: 2}\neval: {every: 0, batches: 1}\ncontrol: {model: adder}\n"
          "fault_tolerance: {heartbeat_s: 0.5, rendezvous_timeout_s: 60}\n"
-         "resources: {token_secret: k8s-e2e-token}\n";
+         "resources: {token_secret: k8s-e2e-token, tls_secret: k8s-e2e-tls}\n";
+  const Pki pki = MakePki();  // the Secret's tls.crt / tls.key / ca.crt
+  ASSERT_TRUE(pki.ok) << "openssl could not make test certificates";
   Result render = Meshtrain("k8s render " + dir + "/job.yaml -o json > " + dir + "/list.json");
   ASSERT_EQ(render.exit_code, 0) << render.output;
-  LocalPods pods(dir + "/pods", "k8s-e2e", json::parse(ReadFile(dir + "/list.json")));
+  LocalPods pods(dir + "/pods", "k8s-e2e", json::parse(ReadFile(dir + "/list.json")), pki.dir);
   const pid_t control = pods.Start(pods.pod("k8s-e2e-control"), -1);
   const pid_t coordinator = pods.Start(pods.pod("k8s-e2e-coordinator"), -1);
   for (int i = 0; i < 100 && !(Listening(29400) && Listening(29500)); ++i) {
@@ -322,17 +335,26 @@ TEST(K8sPods, TheRenderedPodsRunTheJob) {
   EXPECT_THAT(pods.Log(workers[0]), HasSubstr("registry: adder v1 -> production"));
   // The control service (its token, its PVC) holds the registered version and the audit.
   std::ofstream(dir + "/token") << "k8s-e2e-secret\n";
-  Result list = Meshtrain("registry list --control 127.0.0.1:29500 --token-file " + dir + "/token");
+  const std::string tls = fmt::format(
+      " --tls-ca {0}/ca.pem --tls-cert {0}/client.pem --tls-key {0}/client.key", pki.dir);
+  Result list =
+      Meshtrain("registry list --control 127.0.0.1:29500 --token-file " + dir + "/token" + tls);
   EXPECT_THAT(list.output, HasSubstr("adder                           1 production"))
       << list.output;
-  Result audit = Meshtrain("audit list --control 127.0.0.1:29500 --token-file " + dir + "/token");
+  Result audit =
+      Meshtrain("audit list --control 127.0.0.1:29500 --token-file " + dir + "/token" + tls);
   EXPECT_THAT(audit.output, HasSubstr("data read"));
-  Result anonymous = Meshtrain("registry list --control 127.0.0.1:29500");
+  Result anonymous = Meshtrain("registry list --control 127.0.0.1:29500 --token-file " + dir +
+                               "/token --tls-ca " + pki.dir + "/ca.pem");  // no client certificate
   EXPECT_NE(anonymous.exit_code, 0);
+  Result plain =
+      Meshtrain("registry list --control 127.0.0.1:29500 --token-file " + dir + "/token");
+  EXPECT_NE(plain.exit_code, 0);
   kill(control, SIGTERM);
   EXPECT_EQ(WaitExit(control, 20), 0) << pods.Log(control);
   EXPECT_TRUE(fs::exists(dir + "/pods/pvc/control.db"));
   fs::remove_all(dir);
+  fs::remove_all(pki.dir);
 }
 
 // The exit codes the Job's pod failure policy matches: an invalid job file is 2 (FailJob),

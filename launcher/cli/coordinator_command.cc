@@ -1,5 +1,7 @@
 // `meshtrain coordinator JOB.yaml --listen ADDR`: the coordinator alone (for pods and
 // clusters), and `meshtrain status`: what a running coordinator knows about its job.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -23,6 +25,7 @@ struct CoordinatorArgs {
   std::string listen = "0.0.0.0:29400";
   int world = 0;
   std::string state_dir;
+  bool stay = false;  // keep serving status after the job ends (a Deployment's coordinator)
   SecurityFlags security;
 };
 
@@ -66,6 +69,13 @@ int RunCoordinator(const CoordinatorArgs& args) {
   const std::string error = (*server)->coordinator().Status().error();
   // Let the last heartbeats learn the outcome before the port closes.
   std::this_thread::sleep_for(std::chrono::duration<double>(spec->fault_tolerance().heartbeat_s()));
+  if (args.stay) {
+    // A Deployment restarts a process that exits: stay up (status, /metrics) until deleted.
+    std::printf("job %s; serving its status until terminated\n",
+                phase == coord::Phase::kSucceeded ? "succeeded" : "failed");
+    std::fflush(stdout);
+    while (true) pause();
+  }
   (*server)->Shutdown();
   if (phase != coord::Phase::kSucceeded) {
     std::fprintf(stderr, "meshtrain coordinator: job failed: %s\n", error.c_str());
@@ -162,6 +172,9 @@ Command AddCoordinatorCommand(CLI::App& root) {
   app->add_option("--listen", args->listen, "HOST:PORT to serve on")->capture_default_str();
   app->add_option("--world", args->world, "World size; default: the mesh size")
       ->check(CLI::PositiveNumber);
+  app->add_flag("--stay", args->stay,
+                "After the job ends, keep serving its status until terminated (Kubernetes "
+                "Deployments restart processes that exit)");
   app->add_option("--state-dir", args->state_dir,
                   "Directory for the coordinator's state, so a restarted coordinator continues");
   AddServerFlags(app, args->security);

@@ -1,6 +1,10 @@
 // meshtrain: the command-line entry point. Parses the subcommand, checks the MT_* environment,
 // and turns the command's result into the exit code (the only place that does).
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "absl/strings/str_join.h"
@@ -19,6 +23,12 @@ constexpr char kDescription[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As a container's first process, the kernel drops signals without a handler: install one
+  // so `kubectl delete` or a preemption stops us at once, not after the grace period.
+  // Commands that handle signals themselves (run, control) replace or block it.
+  if (getpid() == 1) {
+    for (int sig : {SIGTERM, SIGINT}) std::signal(sig, [](int s) { std::_Exit(128 + s); });
+  }
   CLI::App app{kDescription, "meshtrain"};
   app.set_version_flag("--version", "meshtrain 0.1.0");
   app.require_subcommand(1);

@@ -10,9 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -67,6 +71,19 @@ int RequestedRank(const WorkerArgs& a) {
   if (auto mpi = EnvInt("OMPI_COMM_WORLD_RANK")) return *mpi;
   if (params::Rank() >= 0) return static_cast<int>(params::Rank());
   return -1;
+}
+
+// Join refusals a replacement pod meets (coordinator.cc AdmitLocked): the generation is still
+// closed (the coordinator has not yet seen the old pod die) — exit 3, so the pod is replaced
+// and joins the next generation; the job is already over — 0 when it succeeded, 1 when it
+// failed. Other refusals (another job's coordinator) keep their exit code.
+std::optional<int> JoinRefusal(const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kFailedPrecondition) return std::nullopt;
+  const std::string m(s.message());
+  if (m.find("is closed: all") != std::string::npos) return coord::kExitRestart;
+  if (m.find("is over (succeeded)") != std::string::npos) return kExitOk;
+  if (m.find("is over (failed)") != std::string::npos) return kExitFailure;
+  return std::nullopt;
 }
 
 [[noreturn]] void StopNow(int code, const std::string& message) {
@@ -176,10 +193,10 @@ int RunWorkerCommand(const WorkerArgs& args) {
     // No coordinator to reach (refused, or no answer within the rendezvous timeout):
     // retryable, unlike a bad job.
     const auto why = result.status().code();
-    const int code =
-        why == absl::StatusCode::kUnavailable || why == absl::StatusCode::kDeadlineExceeded
-            ? coord::kExitCoordinatorLost
-            : TrainingExitCode(result.status());
+    int code = why == absl::StatusCode::kUnavailable || why == absl::StatusCode::kDeadlineExceeded
+                   ? coord::kExitCoordinatorLost
+                   : TrainingExitCode(result.status());
+    if (auto refused = JoinRefusal(result.status())) code = *refused;
     return Fail("meshtrain worker", result.status(), code);
   }
   return kExitOk;
@@ -190,11 +207,15 @@ int RunPodRanks(const WorkerArgs& args) {
   const auto index = EnvInt("JOB_COMPLETION_INDEX");
   if (!index) {
     std::fprintf(stderr,
-                 "meshtrain worker: --ranks-per-pod needs JOB_COMPLETION_INDEX (an "
-                 "Indexed Job's pod)\n");
+                 "meshtrain worker: --ranks-per-pod needs JOB_COMPLETION_INDEX (an Indexed "
+                 "Job's pod)\n");
     return kExitInvalid;
   }
-  std::vector<pid_t> children;
+  // The pod's cores, shared between its ranks unless the user chose.
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const std::string threads = std::to_string(std::max(1, cores / args.ranks_per_pod));
+  std::vector<pid_t> live;
+  int code = kExitOk;
   for (int i = 0; i < args.ranks_per_pod; ++i) {
     std::vector<std::string> argv = {"/proc/self/exe",
                                      "worker",
@@ -212,20 +233,31 @@ int RunPodRanks(const WorkerArgs& args) {
     c_argv.push_back(nullptr);
     const pid_t pid = fork();
     if (pid == 0) {
+      for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+        setenv(var, threads.c_str(), /*overwrite=*/0);
+      }
       execv(c_argv[0], c_argv.data());
       _exit(127);
     }
-    if (pid > 0) children.push_back(pid);
+    if (pid < 0) {  // a pod with missing ranks could never finish
+      std::fprintf(stderr, "meshtrain worker: fork: %s\n", strerror(errno));
+      code = kExitFailure;
+      break;
+    }
+    live.push_back(pid);
   }
-  int code = kExitOk;
-  for (size_t alive = children.size(); alive > 0; --alive) {
+  if (code != kExitOk) {
+    for (pid_t c : live) kill(c, SIGTERM);
+  }
+  while (!live.empty()) {
     int status = 0;
     const pid_t pid = wait(&status);
     if (pid < 0) break;
+    live.erase(std::remove(live.begin(), live.end(), pid), live.end());
     const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (rc != 0 && (code == kExitOk || rc == kExitInvalid)) code = rc;
-    if (rc != 0) {  // one failed: the pod fails as a whole
-      for (pid_t c : children) kill(c, SIGTERM);
+    if (rc != 0) {  // one failed: the pod fails as a whole (only live children are signalled)
+      for (pid_t c : live) kill(c, SIGTERM);
     }
   }
   return code;

@@ -1,6 +1,7 @@
 // Rendering a job as Kubernetes objects (see render.h).
 #include "launcher/k8s/render.h"
 
+#include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "runtime/core/status.h"
@@ -196,11 +197,17 @@ json Coordinator(const std::string& job, const std::string& ns, const JobSpec& s
   PodParts p = CommonParts(job, spec);
   p.volumes.push_back({{"name", "state"}, {"emptyDir", json::object()}});
   p.mounts.push_back({{"name", "state"}, {"mountPath", "/var/lib/meshtrain"}});
-  json args = {"coordinator",      kJobFile,
-               "--listen",         fmt::format("0.0.0.0:{}", kCoordinatorPort),
-               "--world",          std::to_string(world),
-               "--metrics-listen", fmt::format("0.0.0.0:{}", kCoordinatorMetricsPort),
-               "--state-dir",      "/var/lib/meshtrain"};
+  json args = {"coordinator",
+               kJobFile,
+               "--listen",
+               fmt::format("0.0.0.0:{}", kCoordinatorPort),
+               "--world",
+               std::to_string(world),
+               "--metrics-listen",
+               fmt::format("0.0.0.0:{}", kCoordinatorMetricsPort),
+               "--state-dir",
+               "/var/lib/meshtrain",
+               "--stay"};
   for (const auto& a : TokenArgs(spec)) args.push_back(a);
   json c = Container(
       "coordinator", image, std::move(args), p,
@@ -208,8 +215,9 @@ json Coordinator(const std::string& job, const std::string& ns, const JobSpec& s
   c["ports"] = {ContainerPort("grpc", kCoordinatorPort),
                 ContainerPort("metrics", kCoordinatorMetricsPort)};
   c["readinessProbe"] = {{"tcpSocket", {{"port", kCoordinatorPort}}}, {"periodSeconds", 5}};
+  // Recreate: never two coordinators behind the Service.
   return Deployment(job + "-coordinator", job, ns, "coordinator",
-                    PodSpec(job, json::array({c}), p.volumes), false);
+                    PodSpec(job, json::array({c}), p.volumes), true);
 }
 
 json WorkerJob(const std::string& job, const std::string& ns, const JobSpec& spec,
@@ -217,6 +225,12 @@ json WorkerJob(const std::string& job, const std::string& ns, const JobSpec& spe
   const auto& r = spec.resources();
   PodParts p = CommonParts(job, spec);
   p.env.push_back(Env("MT_COORDINATOR", fmt::format("{}-coordinator:{}", job, kCoordinatorPort)));
+  // The collectives between pods: Gloo listens on, and advertises, the pod's own address.
+  p.env.push_back(
+      {{"name", "MT_COMM_HOST"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}});
+  // NCCL and several ranks per pod share memory: more than the container default 64 MiB.
+  p.volumes.push_back({{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}});
+  p.mounts.push_back({{"name", "dshm"}, {"mountPath", "/dev/shm"}});
   if (!r.token_secret().empty()) p.env.push_back(Env("MT_COORDINATOR_TOKEN_FILE", TokenPath()));
   if (spec.device() == "cuda") {
     p.env.push_back(Env("NCCL_DEBUG", "WARN"));
@@ -257,6 +271,8 @@ json WorkerJob(const std::string& job, const std::string& ns, const JobSpec& spe
   };
   json spec_json = {
       {"completionMode", "Indexed"},
+      // An index out of retries fails the Job at once (the others could never finish).
+      {"maxFailedIndexes", 0},
       {"completions", pods},
       {"parallelism", pods},
       // Per index: a pod that keeps failing (crashes, a lost coordinator: exit 4) is retried
@@ -340,6 +356,12 @@ std::vector<json> NetworkPolicies(const std::string& job, const std::string& ns,
   if (own_control) {
     to_control.push_back(
         {{"to", json::array({PodsOf(job, "control")})}, {"ports", TcpPorts({kControlPort})}});
+  } else if (const std::string& e = spec.control().endpoint(); e.rfind(':') != std::string::npos) {
+    // A control service outside the job: its port, wherever it is (a policy cannot name hosts).
+    int port = 0;
+    if (absl::SimpleAtoi(e.substr(e.rfind(':') + 1), &port) && port > 0) {
+      to_control.push_back({{"ports", TcpPorts({port})}});
+    }
   }
   std::vector<json> out;
   out.push_back(Policy(job + "-default-deny", job, ns, {{"app.kubernetes.io/instance", job}},

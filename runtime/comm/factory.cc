@@ -5,6 +5,7 @@
 
 #include "fmt/format.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/params.h"
 #ifdef MT_HAVE_BACKEND_GLOO
 #include "runtime/comm/gloo/gloo_backend.h"
 #endif
@@ -47,7 +48,9 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view name,
   LogChoiceOnce(name, size);
   if (name == "gloo") {
 #ifdef MT_HAVE_BACKEND_GLOO
-    return CreateGlooBackend(std::move(store), rank, size);
+    GlooOptions options;
+    if (!params::CommHost().empty()) options.hostname = params::CommHost();
+    return CreateGlooBackend(std::move(store), rank, size, options);
 #else
     return absl::UnimplementedError("gloo: this build has no Gloo backend");
 #endif

@@ -254,7 +254,14 @@ class LocalPods {
     std::vector<std::string> env = {"PATH=/usr/bin:/bin", "OMP_NUM_THREADS=1",
                                     "OPENBLAS_NUM_THREADS=1"};
     for (const json& e : pod.container["env"]) {
-      env.push_back(e["name"].get<std::string>() + "=" + localize(e["value"]));
+      std::string value;
+      if (e.contains("value")) {
+        value = localize(e["value"]);
+      } else {  // the downward API: the pod's IP is this machine's loopback here
+        EXPECT_EQ(e["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP") << e.dump();
+        value = "127.0.0.1";
+      }
+      env.push_back(e["name"].get<std::string>() + "=" + value);
     }
     if (index >= 0) env.push_back(fmt::format("JOB_COMPLETION_INDEX={}", index));
     const std::string log = root + ".log";
@@ -304,7 +311,8 @@ int WaitExit(pid_t pid, int seconds) {
   return -1;
 }
 
-TEST(K8sPods, TheRenderedPodsRunTheJob) {
+// One rank per pod (two worker pods) and two ranks in one pod (`--ranks-per-pod 2`).
+void RunRenderedPods(int ranks_per_pod) {
   const std::string dir = TinyDataset();
   ASSERT_FALSE(dir.empty());
   std::ofstream(dir + "/job.yaml")
@@ -314,7 +322,8 @@ TEST(K8sPods, TheRenderedPodsRunTheJob) {
       << "/data}\nmesh: {dp: 2, tp: 1, pp: 1}\ntrain: {global_batch: 16, steps: 6, lr: 1e-2, "
          "log_every: 2}\neval: {every: 0, batches: 1}\ncontrol: {model: adder}\n"
          "fault_tolerance: {heartbeat_s: 0.5, rendezvous_timeout_s: 60}\n"
-         "resources: {token_secret: k8s-e2e-token, tls_secret: k8s-e2e-tls}\n";
+         "resources: {token_secret: k8s-e2e-token, tls_secret: k8s-e2e-tls, ranks_per_pod: "
+      << ranks_per_pod << "}\n";
   const Pki pki = MakePki();  // the Secret's tls.crt / tls.key / ca.crt
   ASSERT_TRUE(pki.ok) << "openssl could not make test certificates";
   Result render = Meshtrain("k8s render " + dir + "/job.yaml -o json > " + dir + "/list.json");
@@ -325,13 +334,21 @@ TEST(K8sPods, TheRenderedPodsRunTheJob) {
   for (int i = 0; i < 100 && !(Listening(29400) && Listening(29500)); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(pods.completions(), 2);
+  ASSERT_EQ(pods.completions(), 2 / ranks_per_pod);
   std::vector<pid_t> workers;
   for (int i = 0; i < pods.completions(); ++i) {
     workers.push_back(pods.Start(pods.pod("k8s-e2e-workers"), i));
   }
   for (pid_t w : workers) EXPECT_EQ(WaitExit(w, 120), 0) << pods.Log(w);
-  EXPECT_EQ(WaitExit(coordinator, 30), 0) << pods.Log(coordinator);
+  // The coordinator (a Deployment: it must not exit) stays up after the job, serving status.
+  for (int i = 0; i < 50 && pods.Log(coordinator).find("serving its status") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(pods.Log(coordinator),
+              HasSubstr("job succeeded; serving its status until terminated"));
+  kill(coordinator, SIGTERM);
+  WaitExit(coordinator, 10);
   EXPECT_THAT(pods.Log(workers[0]), HasSubstr("registry: adder v1 -> production"));
   // The control service (its token, its PVC) holds the registered version and the audit.
   std::ofstream(dir + "/token") << "k8s-e2e-secret\n";
@@ -356,6 +373,9 @@ TEST(K8sPods, TheRenderedPodsRunTheJob) {
   fs::remove_all(dir);
   fs::remove_all(pki.dir);
 }
+
+TEST(K8sPods, TheRenderedPodsRunTheJob) { RunRenderedPods(1); }
+TEST(K8sPods, TwoRanksPerPod) { RunRenderedPods(2); }
 
 // The exit codes the Job's pod failure policy matches: an invalid job file is 2 (FailJob),
 // a coordinator that cannot be reached is 4 (counted and retried), never 2.

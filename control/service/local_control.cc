@@ -266,7 +266,7 @@ absl::StatusOr<RetrainInfo> LocalControl::StartRetrain(const std::string& model,
                    : absl::StatusOr<meshtrain::v1::JobSpec>(started);
   if (spec.ok()) {
     started = options_.submitter->Submit(r, *spec, options_.db,
-                                         [this, id = r.id](const JobOutcome& o) { Ended(id, o); });
+                                         [this, r](const JobOutcome& o) { Ended(r, o); });
   } else {
     started = spec.status();
   }
@@ -279,7 +279,18 @@ absl::StatusOr<RetrainInfo> LocalControl::StartRetrain(const std::string& model,
   return r;
 }
 
-void LocalControl::Ended(int64_t id, const JobOutcome& o) {
+void LocalControl::Ended(const RetrainInfo& r, JobOutcome o) {
+  const int64_t id = r.id;
+  if (o.ok && !o.version) {
+    // A submitter that cannot read the run's summary (a Kubernetes Job): the version is the
+    // one with this base as parent registered since the retrain started (one retrain of a
+    // model runs at a time).
+    std::lock_guard<std::mutex> lock(mu_);
+    auto versions = registry_->Versions(r.model);
+    for (const VersionInfo& v : versions.ok() ? *versions : std::vector<VersionInfo>{}) {
+      if (v.parent == r.base_version && v.created >= r.created) o.version = v.version;
+    }
+  }
   // The database may be busy (another process holds the write lock past the busy timeout):
   // a retrain left "running" would block the model's retrains, so try again.
   absl::Status s;

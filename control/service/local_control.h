@@ -84,7 +84,7 @@ class LocalControl final : public ControlApi {
   absl::StatusOr<JobSinks*> SinksFor(const std::string& job_id);
   // A retrain's job ended (the submitter's thread): record it, retrying while the database is
   // busy.
-  void Ended(int64_t id, const JobOutcome& o);
+  void Ended(const RetrainInfo& r, JobOutcome o);
 
   LocalControlOptions options_;
   std::mutex mu_;

@@ -9,7 +9,9 @@
 #include "control/service/server.h"
 #include "launcher/cli/commands.h"
 #include "launcher/cli/job_setup.h"
+#include "launcher/k8s/retrain_submitter.h"
 #include "runtime/core/file.h"
+#include "runtime/core/params.h"
 
 namespace mt::cli {
 namespace {
@@ -19,6 +21,9 @@ struct ControlArgs {
   std::string db;
   std::string runs_dir;
   std::string addr_file;
+  std::string advertise;            // HOST:PORT retrains (and jobs) reach this service at
+  std::string submitter = "local";  // local processes, or Kubernetes Jobs (k8s)
+  k8s::RenderOptions k8s;
   SecurityFlags security;
 };
 
@@ -36,6 +41,12 @@ int RunControl(const ControlArgs& args) {
   control::LocalControlOptions o;
   o.db = args.db;
   o.runs_dir = args.runs_dir;
+  if (args.submitter == "k8s") {
+    k8s::KubectlOptions kubectl;
+    if (!params::Kubectl().empty()) kubectl.kubectl = params::Kubectl();
+    kubectl.namespace_name = args.k8s.namespace_name;
+    o.submitter = std::make_shared<k8s::RetrainSubmitter>(kubectl, args.k8s);
+  }
   auto local = control::LocalControl::Open(o);
   if (!local.ok()) return Fail(who, local.status(), kExitInvalid);
   control::ControlServerOptions so;
@@ -45,6 +56,7 @@ int RunControl(const ControlArgs& args) {
   so.metrics_listen = args.security.metrics_listen;
   auto server = control::ControlServer::Start(std::move(*local), so);
   if (!server.ok()) return Fail(who, server.status(), kExitFailure);
+  if (!args.advertise.empty()) (*server)->control().Advertise(args.advertise, so.token);
   std::printf("control service listening on %s (registry %s)\n", (*server)->address().c_str(),
               args.db.c_str());
   if (so.token.empty() && !args.listen.starts_with("127.") &&
@@ -89,6 +101,16 @@ Command AddControlCommand(CLI::App& root) {
                   "Where retrain jobs run and reported metrics are written (default: the "
                   "database's directory)");
   app->add_option("--addr-file", args->addr_file, "Write the bound HOST:PORT here once listening");
+  app->add_option("--advertise", args->advertise,
+                  "HOST:PORT retrains reach this service at (default: the listen address, "
+                  "loopback for 0.0.0.0); in Kubernetes the control Service's name");
+  app->add_option("--submitter", args->submitter,
+                  "Where retrains run: local (processes under --runs-dir) or k8s (Kubernetes "
+                  "Jobs through kubectl; needs --advertise)")
+      ->check(CLI::IsMember({"local", "k8s"}))
+      ->capture_default_str();
+  app->add_option("--k8s-namespace", args->k8s.namespace_name, "Namespace of k8s retrains");
+  app->add_option("--k8s-image", args->k8s.image, "Image of k8s retrains' workers");
   AddServerFlags(app, args->security);
   return Command{app, [args] { return RunControl(*args); }};
 }

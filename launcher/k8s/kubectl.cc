@@ -58,13 +58,22 @@ std::vector<std::string> DeleteArgs(const KubectlOptions& o, const std::string& 
   return argv;
 }
 
-absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv,
-                               const std::string& stdin_text) {
+std::vector<std::string> JobConditionArgs(const KubectlOptions& o, const std::string& job) {
+  auto argv = Base(o);
+  argv.insert(argv.end(), {"get", "job", job + "-workers", "-o",
+                           "jsonpath={.status.conditions[?(@.status==\"True\")].type}"});
+  return argv;
+}
+
+absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv, const std::string& stdin_text,
+                               std::string* out) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int in[2];
   if (pipe(in) != 0) return absl::InternalError(fmt::format("pipe: {}", strerror(errno)));
+  int output[2] = {-1, -1};
+  if (out != nullptr && pipe(output) != 0) return absl::InternalError("pipe failed");
   int ready[2];  // closed by a successful exec; carries errno when exec fails
   if (pipe2(ready, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
   const pid_t pid = fork();
@@ -73,6 +82,11 @@ absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv,
     dup2(in[0], STDIN_FILENO);
     close(in[0]);
     close(in[1]);
+    if (output[1] >= 0) {
+      dup2(output[1], STDOUT_FILENO);
+      close(output[0]);
+      close(output[1]);
+    }
     close(ready[0]);
     execvp(args[0], args.data());
     const int err = errno;
@@ -92,6 +106,13 @@ absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv,
     done += static_cast<size_t>(n);
   }
   close(in[1]);
+  if (out != nullptr) {
+    close(output[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(output[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
+    close(output[0]);
+  }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

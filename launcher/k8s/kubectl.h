@@ -28,8 +28,13 @@ std::vector<std::string> LogsArgs(const KubectlOptions& o, const std::string& jo
 // `purge`.
 std::vector<std::string> DeleteArgs(const KubectlOptions& o, const std::string& job, bool purge);
 
-// Runs argv (argv[0] found on PATH), `stdin_text` on its stdin, its output passed through;
-// returns its exit code. Unavailable naming the program when it cannot be started.
-absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv, const std::string& stdin_text);
+// Runs argv (argv[0] found on PATH), `stdin_text` on its stdin, its output passed through (or,
+// with `out`, its stdout captured there); returns its exit code. Unavailable naming the
+// program when it cannot be started.
+absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv, const std::string& stdin_text,
+                               std::string* out = nullptr);
+// The state of a rendered job's worker Job: "Complete", "Failed" or "" (still running), from
+// its status conditions.
+std::vector<std::string> JobConditionArgs(const KubectlOptions& o, const std::string& job);
 
 }  // namespace mt::k8s

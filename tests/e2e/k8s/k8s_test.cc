@@ -20,7 +20,9 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "launcher/k8s/retrain_submitter.h"
 #include "nlohmann/json.hpp"
+#include "runtime/job/load.h"
 #include "tests/e2e/cli/cli_support.h"
 #include "tests/support/test_pki.h"
 
@@ -430,6 +432,58 @@ TEST(K8sKubectl, WrappersCallKubectlWithTheJobsLabel) {
   Result missing = Meshtrain("k8s status quickstart", "MT_KUBECTL=/nonexistent/kubectl");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.output, HasSubstr("cannot run /nonexistent/kubectl"));
+  fs::remove_all(dir);
+}
+
+// The control service's retrains as Kubernetes Jobs: the fine-tune rendered under its own
+// name, reporting to the service's advertised address, applied, polled until Complete, its
+// objects deleted, the outcome reported (kubectl here is a recording fake).
+TEST(K8sRetrain, AppliesPollsAndCleansUp) {
+  char tmpl[] = "/tmp/meshtrain-k8s-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string fake = dir + "/kubectl";
+  std::ofstream(fake) << "#!/bin/sh\necho \"$@\" >> " << dir << "/calls\n"
+                      << "case \"$*\" in *apply*) cat > " << dir << "/applied.yaml ;; "
+                      << "*\"get job\"*) printf Complete ;; esac\nexit 0\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  std::ofstream(dir + "/job.yaml")
+      << "name: adder-job\nmodel: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, "
+         "vocab_size: 256}\ndata: {uri: az://acct/data/b}\nmesh: {dp: 2}\ntrain: "
+         "{global_batch: 16, steps: 4, lr: 1e-2}\ncontrol: {endpoint: \"adder-job-control:29500\", "
+         "model: adder}\nfinetune: {base: adder@1}\nresources: {token_secret: adder-token}\n";
+  mt::job::LoadResult loaded = mt::job::LoadJobFile(dir + "/job.yaml", {});
+  ASSERT_TRUE(loaded.ok());
+  mt::k8s::KubectlOptions kubectl;
+  kubectl.kubectl = fake;
+  kubectl.namespace_name = "ml";
+  std::optional<mt::control::JobOutcome> outcome;
+  {
+    mt::k8s::RetrainSubmitter submitter(kubectl, {}, /*poll_s=*/0.05);
+    mt::control::RetrainInfo r;
+    r.id = 3;
+    r.model = "adder";
+    r.base_version = 1;
+    ASSERT_TRUE(submitter.Submit(r, loaded.spec, "db", [&](const auto& o) { outcome = o; }).ok());
+    submitter.WaitAll();
+    meshtrain::v1::JobSpec embedded = loaded.spec;
+    embedded.mutable_control()->set_endpoint("embedded");
+    EXPECT_EQ(submitter.Submit(r, embedded, "db", [](const auto&) {}).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->ok);
+  const std::vector<std::string> calls = Lines(ReadFile(dir + "/calls"));
+  ASSERT_GE(calls.size(), 3u);
+  EXPECT_EQ(calls.front(), "--namespace ml apply -f -");
+  EXPECT_THAT(calls[1], HasSubstr("get job adder-retrain-3-workers"));
+  EXPECT_THAT(calls.back(), HasSubstr("delete jobs,deployments,services,configmaps,"
+                                      "networkpolicies,serviceaccounts -l "
+                                      "meshtrain.dev/job=adder-retrain-3"));
+  const std::string applied = ReadFile(dir + "/applied.yaml");
+  EXPECT_THAT(applied, HasSubstr("name: \"adder-retrain-3-workers\""));
+  EXPECT_THAT(applied, HasSubstr("\"endpoint\": \"adder-job-control:29500\""));
+  EXPECT_THAT(applied, HasSubstr("\"token_file\": \"/etc/meshtrain-secrets/token\""));
+  EXPECT_EQ(applied.find("adder-retrain-3-control"), std::string::npos);  // no second service
   fs::remove_all(dir);
 }
 

@@ -91,6 +91,10 @@ absl::StatusOr<std::vector<AuditRecord>> AuditLog::List(int64_t after_id, int64_
 
 absl::Status AuditLog::Verify() {
   MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, List());
+  return Verify(records);
+}
+
+absl::Status AuditLog::Verify(const std::vector<AuditRecord>& records) {
   std::string prev = kGenesis;
   int64_t expect = 1;
   for (const AuditRecord& r : records) {

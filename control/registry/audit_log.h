@@ -24,6 +24,12 @@ struct AuditRecord {
   std::string kind, created, body, prev, hash;
 };
 
+// The audit chain as verified: how many records, and the last one's hash.
+struct AuditHead {
+  int64_t records = 0;
+  std::string hash;
+};
+
 // Hex SHA-256 of a record given the previous record's hash.
 std::string AuditHash(const std::string& prev, int64_t id, const std::string& kind,
                       const std::string& created, const std::string& body);
@@ -38,6 +44,8 @@ class AuditLog {
   // Replays the chain from the first record: OK, or DataLoss naming the first record whose
   // hash or link does not hold (and what was wrong).
   absl::Status Verify();
+  // The same over records already read (List(), in id order).
+  absl::Status Verify(const std::vector<AuditRecord>& records);
   // Records with id > after_id, in order; at most `limit` of them (0: all).
   absl::StatusOr<std::vector<AuditRecord>> List(int64_t after_id = 0, int64_t limit = 0);
 

@@ -313,10 +313,10 @@ std::function<absl::StatusOr<std::set<int64_t>>()> ReferencedCheckpoints(
   };
 }
 
-absl::Status Registry::VerifyAudit() {
+absl::Status Registry::VerifyAudit(AuditHead* head) {
   AuditLog log(*db_);
-  MT_RETURN_IF_ERROR(log.Verify());
   MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, log.List());
+  MT_RETURN_IF_ERROR(log.Verify(records));
   std::map<int64_t, std::string> hashes;
   for (const AuditRecord& r : records) hashes[r.id] = r.hash;
   // Every table whose rows recorded the audit head they appended: (table, what a row is).
@@ -341,6 +341,9 @@ absl::Status Registry::VerifyAudit() {
             it == hashes.end() ? "missing" : "not the record it was"));
       }
     }
+  }
+  if (head != nullptr) {
+    *head = {static_cast<int64_t>(records.size()), records.empty() ? "" : records.back().hash};
   }
   return absl::OkStatus();
 }

@@ -94,7 +94,8 @@ class Registry {
   absl::StatusOr<VersionInfo> Resolve(const std::string& ref);
   // The audit chain, and that every registry change's recorded head is in it unchanged
   // (truncation or a rewritten chain shows there): OK or DataLoss naming the record.
-  absl::Status VerifyAudit();
+  // With `head`, also the chain's length and last hash (the records are read once).
+  absl::Status VerifyAudit(AuditHead* head = nullptr);
   absl::StatusOr<std::vector<AuditRecord>> Audit(int64_t after_id = 0, int64_t limit = 0) {
     return AuditLog(*db_).List(after_id, limit);
   }

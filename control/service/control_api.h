@@ -30,12 +30,6 @@ struct ProductionMetric {
   std::string source;    // who reports
 };
 
-// The audit chain as verified: how many records, and the last one's hash.
-struct AuditHead {
-  int64_t records = 0;
-  std::string hash;
-};
-
 struct MetricPoint {
   int64_t step = 0;
   std::string name;

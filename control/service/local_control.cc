@@ -136,10 +136,15 @@ absl::StatusOr<std::vector<std::string>> LocalControl::Models() {
   return registry_->Models();
 }
 
-absl::Status LocalControl::FillAliases(VersionInfo& v) {
+// The two aliases of `model` are read once, then marked on each version.
+absl::Status LocalControl::FillAliases(const std::string& model,
+                                       std::vector<VersionInfo>& versions) {
   for (const char* alias : {"production", "staging"}) {
-    MT_ASSIGN_OR_RETURN(std::optional<int64_t> at, registry_->Alias(v.model, alias));
-    if (at && *at == v.version) v.aliases.push_back(alias);
+    MT_ASSIGN_OR_RETURN(std::optional<int64_t> at, registry_->Alias(model, alias));
+    if (!at) continue;
+    for (VersionInfo& v : versions) {
+      if (v.version == *at) v.aliases.push_back(alias);
+    }
   }
   return absl::OkStatus();
 }
@@ -147,7 +152,7 @@ absl::Status LocalControl::FillAliases(VersionInfo& v) {
 absl::StatusOr<std::vector<VersionInfo>> LocalControl::Versions(const std::string& model) {
   std::lock_guard<std::mutex> lock(mu_);
   MT_ASSIGN_OR_RETURN(std::vector<VersionInfo> versions, registry_->Versions(model));
-  for (VersionInfo& v : versions) MT_RETURN_IF_ERROR(FillAliases(v));
+  MT_RETURN_IF_ERROR(FillAliases(model, versions));
   return versions;
 }
 
@@ -155,8 +160,9 @@ absl::StatusOr<VersionInfo> LocalControl::Resolve(const std::string& ref) {
   std::lock_guard<std::mutex> lock(mu_);
   MT_ASSIGN_OR_RETURN(VersionInfo v, registry_->Resolve(ref));
   MT_ASSIGN_OR_RETURN(v.job_json, registry_->Job(v.model, v.version));
-  MT_RETURN_IF_ERROR(FillAliases(v));
-  return v;
+  std::vector<VersionInfo> one = {std::move(v)};
+  MT_RETURN_IF_ERROR(FillAliases(one[0].model, one));
+  return std::move(one[0]);
 }
 
 absl::StatusOr<std::vector<Decision>> LocalControl::Decisions(const std::string& model) {
@@ -371,10 +377,9 @@ absl::StatusOr<std::vector<AuditRecord>> LocalControl::Audit() {
 
 absl::StatusOr<AuditHead> LocalControl::VerifyAudit() {
   std::lock_guard<std::mutex> lock(mu_);
-  MT_RETURN_IF_ERROR(registry_->VerifyAudit());
-  MT_ASSIGN_OR_RETURN(std::vector<AuditRecord> records, registry_->Audit());
-  return AuditHead{static_cast<int64_t>(records.size()),
-                   records.empty() ? "" : records.back().hash};
+  AuditHead head;
+  MT_RETURN_IF_ERROR(registry_->VerifyAudit(&head));
+  return head;
 }
 
 std::string LocalControl::PrometheusText() {

@@ -74,7 +74,7 @@ class LocalControl final : public ControlApi {
   };
   LocalControl(LocalControlOptions options, std::unique_ptr<Registry> registry)
       : options_(std::move(options)), registry_(std::move(registry)) {}
-  absl::Status FillAliases(VersionInfo& v);
+  absl::Status FillAliases(const std::string& model, std::vector<VersionInfo>& versions);
   // Decides (control/trigger/decide.h) on a metric report (`metric`) or a new dataset (null)
   // and carries the plan out: audit the crossing, start the retrain.
   absl::StatusOr<TriggerResult> Carry(const std::string& model, const std::string& data_uri,

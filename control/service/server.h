@@ -13,12 +13,7 @@
 
 namespace mt::control {
 
-struct ControlServerOptions {
-  std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free one
-  std::string token;                   // empty: no bearer token required
-  rpc::TlsFiles tls;                   // cert + key: TLS; plus ca: mTLS
-  std::string metrics_listen;          // IPV4:PORT for /metrics; empty: none
-};
+using ControlServerOptions = rpc::ServerOptions;
 
 class ControlServer {
  public:

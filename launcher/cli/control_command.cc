@@ -49,11 +49,7 @@ int RunControl(const ControlArgs& args) {
   }
   auto local = control::LocalControl::Open(o);
   if (!local.ok()) return Fail(who, local.status(), kExitInvalid);
-  control::ControlServerOptions so;
-  so.listen = args.listen;
-  so.token = server_options->token;
-  so.tls = server_options->tls;
-  so.metrics_listen = args.security.metrics_listen;
+  const rpc::ServerOptions& so = *server_options;
   auto server = control::ControlServer::Start(std::move(*local), so);
   if (!server.ok()) return Fail(who, server.status(), kExitFailure);
   if (!args.advertise.empty()) (*server)->control().Advertise(args.advertise, so.token);

@@ -15,12 +15,7 @@
 
 namespace mt::coord {
 
-struct ServerOptions {
-  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
-  std::string token;                   // empty: no bearer token required
-  rpc::TlsFiles tls;                   // cert + key: TLS; plus ca: mTLS
-  std::string metrics_listen;          // IPV4:PORT for Prometheus /metrics; empty: none
-};
+using ServerOptions = rpc::ServerOptions;
 
 class CoordinatorServer {
  public:

@@ -140,13 +140,14 @@ json Service(const std::string& name, const std::string& job, const std::string&
           {"spec", {{"selector", Selector(job, component)}, {"ports", std::move(ports)}}}};
 }
 
+// One replica, replaced by Recreate: never two coordinators behind a Service, and the control
+// service's ReadWriteOnce claim is let go of before the new pod starts.
 json Deployment(const std::string& name, const std::string& job, const std::string& ns,
-                const std::string& component, json pod, bool recreate) {
+                const std::string& component, json pod) {
   json spec = {{"replicas", 1},
+               {"strategy", {{"type", "Recreate"}}},
                {"selector", {{"matchLabels", Selector(job, component)}}},
                {"template", {{"metadata", {{"labels", Labels(job, component)}}}, {"spec", pod}}}};
-  // A ReadWriteOnce volume: the old pod must let go of it before the new one starts.
-  if (recreate) spec["strategy"] = {{"type", "Recreate"}};
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata", Meta(name, job, ns, component)},
@@ -215,9 +216,8 @@ json Coordinator(const std::string& job, const std::string& ns, const JobSpec& s
   c["ports"] = {ContainerPort("grpc", kCoordinatorPort),
                 ContainerPort("metrics", kCoordinatorMetricsPort)};
   c["readinessProbe"] = {{"tcpSocket", {{"port", kCoordinatorPort}}}, {"periodSeconds", 5}};
-  // Recreate: never two coordinators behind the Service.
   return Deployment(job + "-coordinator", job, ns, "coordinator",
-                    PodSpec(job, json::array({c}), p.volumes), true);
+                    PodSpec(job, json::array({c}), p.volumes));
 }
 
 json WorkerJob(const std::string& job, const std::string& ns, const JobSpec& spec,
@@ -311,8 +311,8 @@ json Control(const std::string& job, const std::string& ns, const JobSpec& spec,
       {{"requests", {{"cpu", "250m"}, {"memory", "256Mi"}}}, {"limits", {{"memory", "2Gi"}}}});
   c["ports"] = {ContainerPort("grpc", kControlPort), ContainerPort("metrics", kControlMetricsPort)};
   c["readinessProbe"] = {{"tcpSocket", {{"port", kControlPort}}}, {"periodSeconds", 5}};
-  return Deployment(job + "-control", job, ns, "control", PodSpec(job, json::array({c}), p.volumes),
-                    true);
+  return Deployment(job + "-control", job, ns, "control",
+                    PodSpec(job, json::array({c}), p.volumes));
 }
 
 json PodsOf(const std::string& job, const std::string& component) {

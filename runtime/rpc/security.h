@@ -17,6 +17,15 @@ struct TlsFiles {
   std::string ca;         // server: client CA (mTLS); client: CA that signed the server
 };
 
+// What a meshtrain gRPC server (coordinator, control service) is told: where to listen, the
+// token it requires, its TLS files, and where it serves Prometheus metrics.
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  std::string token;                   // empty: no bearer token required
+  TlsFiles tls;                        // cert + key: TLS; plus ca: mTLS
+  std::string metrics_listen;          // IPV4:PORT for Prometheus /metrics; empty: none
+};
+
 // Reads a token file (trailing whitespace trimmed); errors name the file.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 

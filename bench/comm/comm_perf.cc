@@ -4,14 +4,16 @@
 // reducescatter_perf, broadcast_perf).
 //   allreduce_perf --backend gloo --nranks 4 [-b 8] [-e 256M] [-f 2] [-n 20] [-w 5] [--json F]
 //   mpirun -np 4 allreduce_perf --backend mpi ...
-// Columns: size count type redop | time(us) algbw busbw #wrong | raw_busbw ratio. busbw uses
-// nccl-tests' factors: allreduce 2(n-1)/n, allgather and reducescatter (n-1)/n, broadcast 1.
-// Our allreduce/broadcast are in place; allgather/reducescatter out of place (as the API is).
+// Columns: size count type redop root, then for out-of-place and in-place each: time(us)
+// algbw busbw #wrong raw_bw ratio. busbw uses nccl-tests' factors: allreduce 2(n-1)/n,
+// allgather and reducescatter (n-1)/n, broadcast 1. Placements as NCCL defines them.
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -56,122 +58,194 @@ double BusFactor(int n) {
   return double(n - 1) / n;
 }
 
+bool Gathers() { return kOp == "allgather"; }
+bool Scatters() { return kOp == "reducescatter"; }
+
 // Elements in each rank's input for a message of `bytes` (nccl-tests: size is the total
 // buffer, so allgather/reducescatter per-rank counts are size / n).
 int64_t CountFor(int64_t bytes, int n) {
   const int64_t elems = bytes / 4;
-  return (kOp == "allgather" || kOp == "reducescatter") ? elems / n : elems;
+  return (Gathers() || Scatters()) ? elems / n : elems;
 }
 
-// One rank's buffers for a size, filled so the result is checkable.
+// One rank's buffers for a size, allocated once and shared by both placements and both sides
+// (fresh allocations between phases cost page faults and MPI memory registration, which made
+// whichever side ran second look 2-3x slower).
 struct Buffers {
   std::vector<float> in, out;
 };
 
-// Refills inputs in place (fresh allocations between phases cost page faults and MPI memory
-// registration, which made whichever side ran second look 2-3x slower).
-void Reset(Buffers& b, int rank) {
-  std::fill(b.in.begin(), b.in.end(), static_cast<float>(rank + 1));
-  std::fill(b.out.begin(), b.out.end(), 0.0f);
-}
-
-Buffers Make(int64_t count, int rank, int n) {
+Buffers Make(int64_t count, int n) {
   Buffers b;
-  const int64_t in_n = kOp == "reducescatter" ? count * n : count;
-  const int64_t out_n = kOp == "allgather" ? count * n : count;
-  b.in.assign(in_n, static_cast<float>(rank + 1));
-  b.out.assign(out_n, 0.0f);
+  b.in.resize(Scatters() ? count * n : count);
+  b.out.resize(Gathers() ? count * n : count);
   return b;
 }
 
-// Count of wrong output elements after one run of the op (inputs all equal rank + 1).
-int64_t Wrong(const Buffers& b, int rank, int n) {
-  const std::vector<float>& got = (kOp == "allreduce" || kOp == "broadcast") ? b.in : b.out;
+// Where an op reads and writes, as NCCL defines the placements: out of place, `in` -> `out`;
+// in place, allreduce/broadcast work on `out`, reducescatter leaves block `rank` of `in` where
+// it is, allgather gathers into `out` from this rank's block of it.
+struct Ptrs {
+  const float* send;
+  float* recv;
+};
+
+Ptrs PtrsFor(Buffers& b, bool in_place, int rank, int64_t count) {
+  if (!in_place) return {b.in.data(), b.out.data()};
+  if (Scatters()) return {b.in.data(), b.in.data() + rank * count};
+  if (Gathers()) return {b.out.data() + rank * count, b.out.data()};
+  return {b.out.data(), b.out.data()};
+}
+
+// Every input element = rank + 1 (both buffers, so in-place sources hold it too).
+void Reset(Buffers& b, int rank) {
+  std::fill(b.in.begin(), b.in.end(), static_cast<float>(rank + 1));
+  std::fill(b.out.begin(), b.out.end(), static_cast<float>(rank + 1));
+}
+
+// Count of wrong output elements after one run of the op from Reset inputs (broadcast: root 0
+// holds 1, the other ranks' outputs were set to -1).
+int64_t Wrong(const Ptrs& p, int64_t count, int n) {
+  const int64_t total = Gathers() ? count * n : count;
   const float sum = n * (n + 1) / 2.0f;
   int64_t wrong = 0;
-  for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
+  for (int64_t i = 0; i < total; ++i) {
     float want = sum;
-    if (kOp == "broadcast") want = 1.0f;  // root 0 holds 1
-    if (kOp == "allgather") want = static_cast<float>(i / (got.size() / n) + 1);
-    wrong += std::fabs(got[i] - want) > 1e-3f;
+    if (kOp == "broadcast") want = 1.0f;
+    if (Gathers()) want = static_cast<float>(i / count + 1);
+    wrong += std::fabs(p.recv[i] - want) > 1e-3f;
   }
   return wrong;
 }
 
-// Runs our op once on b (restoring inputs first so repeated runs stay checkable).
-absl::Status RunOurs(mt::comm::Backend& be, Buffers& b, int64_t count) {
+// Runs our op once.
+absl::Status RunOurs(mt::comm::Backend& be, const Ptrs& p, int64_t count) {
   using mt::DType;
-  if (kOp == "allreduce")
-    return be.AllReduce(b.in.data(), count, DType::kF32)->Wait(std::chrono::minutes(5));
-  if (kOp == "broadcast")
-    return be.Broadcast(b.in.data(), count, DType::kF32, 0)->Wait(std::chrono::minutes(5));
-  if (kOp == "allgather") {
-    return be.AllGather(b.in.data(), b.out.data(), count, DType::kF32)
-        ->Wait(std::chrono::minutes(5));
-  }
-  return be.ReduceScatter(b.in.data(), b.out.data(), count, DType::kF32)
-      ->Wait(std::chrono::minutes(5));
+  const auto t = std::chrono::minutes(5);
+  if (kOp == "allreduce") return be.AllReduce(p.send, p.recv, count, DType::kF32)->Wait(t);
+  if (kOp == "broadcast") return be.Broadcast(p.send, p.recv, count, DType::kF32, 0)->Wait(t);
+  if (Gathers()) return be.AllGather(p.send, p.recv, count, DType::kF32)->Wait(t);
+  return be.ReduceScatter(p.send, p.recv, count, DType::kF32)->Wait(t);
 }
 
-// The same op straight on the engine, bypassing our layer.
-using RawFn = std::function<void(Buffers&, int64_t count)>;
+// The same op straight on the engine, bypassing our layer, each placement the engine's own
+// way: Gloo's input-less (in place) and input+output forms, MPI_IN_PLACE.
+using RawFn = std::function<void(const Ptrs&, bool in_place, int64_t count)>;
 
 RawFn RawGloo(std::shared_ptr<gloo::rendezvous::Context> ctx) {
-  return [ctx](Buffers& b, int64_t count) {
+  auto scratch = std::make_shared<std::vector<float>>();
+  return [ctx, scratch](const Ptrs& p, bool in_place, int64_t count) {
     if (count == 0) return;
+    float* send = const_cast<float*>(p.send);
+    const auto sum =
+        static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>);
     if (kOp == "allreduce") {
       gloo::AllreduceOptions o(ctx);
-      o.setOutput(b.in.data(), count);
-      o.setReduceFunction(
-          static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
+      if (!in_place) o.setInput(send, count);
+      o.setOutput(p.recv, count);
+      o.setReduceFunction(sum);
       gloo::allreduce(o);
     } else if (kOp == "broadcast") {
       gloo::BroadcastOptions o(ctx);
-      o.setOutput(b.in.data(), count);
+      if (!in_place && ctx->rank == 0) o.setInput(send, count);
+      o.setOutput(p.recv, count);
       o.setRoot(0);
       gloo::broadcast(o);
-    } else if (kOp == "allgather") {
+    } else if (Gathers()) {
       gloo::AllgatherOptions o(ctx);
-      o.setInput(b.in.data(), count);
-      o.setOutput(b.out.data(), count * ctx->size);
+      if (!in_place) o.setInput(send, count);
+      o.setOutput(p.recv, count * ctx->size);
       gloo::allgather(o);
     } else {  // reducescatter: what our Gloo backend does (allreduce of the full buffer)
+      const int64_t total = count * ctx->size;
+      if (!in_place && static_cast<int64_t>(scratch->size()) < total) scratch->resize(total);
       gloo::AllreduceOptions o(ctx);
-      o.setOutput(b.in.data(), count * ctx->size);
-      o.setReduceFunction(
-          static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
+      if (!in_place) o.setInput(send, total);
+      o.setOutput(in_place ? send : scratch->data(), total);
+      o.setReduceFunction(sum);
       gloo::allreduce(o);
     }
   };
 }
 
 RawFn RawMpi() {
-  return [](Buffers& b, int64_t count) {
+  return [](const Ptrs& p, bool in_place, int64_t count) {
     const int c = static_cast<int>(count);
-    if (kOp == "allreduce")
-      MPI_Allreduce(MPI_IN_PLACE, b.in.data(), c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    if (kOp == "broadcast") MPI_Bcast(b.in.data(), c, MPI_FLOAT, 0, MPI_COMM_WORLD);
-    if (kOp == "allgather") {
-      MPI_Allgather(b.in.data(), c, MPI_FLOAT, b.out.data(), c, MPI_FLOAT, MPI_COMM_WORLD);
+    const void* send = in_place ? MPI_IN_PLACE : p.send;
+    if (kOp == "allreduce") MPI_Allreduce(send, p.recv, c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (kOp == "broadcast") {  // MPI has no out-of-place form: the root copies first
+      int rank = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      if (!in_place && rank == 0) std::memcpy(p.recv, p.send, count * sizeof(float));
+      MPI_Bcast(p.recv, c, MPI_FLOAT, 0, MPI_COMM_WORLD);
     }
-    if (kOp == "reducescatter") {
-      MPI_Reduce_scatter_block(b.in.data(), b.out.data(), c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (Gathers()) {
+      MPI_Allgather(send, in_place ? 0 : c, in_place ? MPI_DATATYPE_NULL : MPI_FLOAT, p.recv, c,
+                    MPI_FLOAT, MPI_COMM_WORLD);
+    }
+    if (Scatters()) {  // in place, MPI leaves the block at the start of the buffer
+      void* recv = in_place ? const_cast<float*>(p.send) : p.recv;
+      MPI_Reduce_scatter_block(send, recv, c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
   };
 }
 
-struct Row {
-  int64_t bytes, count;
-  double time_us, algbw, busbw, raw_busbw;
-  int64_t wrong;
+// One placement's numbers at one size.
+struct Result {
+  double time_us = 0, algbw = 0, busbw = 0, raw_busbw = 0;
+  int64_t wrong = 0;
+  double ratio() const { return raw_busbw > 0 ? busbw / raw_busbw : 0; }
 };
 
-double TimeIt(const Config& c, mt::comm::Backend& be, const std::function<void()>& op) {
-  for (int i = 0; i < c.warmup; ++i) op();
+struct Row {
+  int64_t bytes, count;
+  Result out_of_place, in_place;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Times one placement at one size, ours against raw, then checks one run of ours.
+Result Measure(const Config& c, mt::comm::Backend& be, const RawFn& raw, Buffers& b, bool in_place,
+               int64_t count) {
+  const int n = be.size(), rank = be.rank();
+  const Ptrs p = PtrsFor(b, in_place, rank, count);
+  // Raw and ours run interleaved, one call each per iteration, first one then the other in
+  // turn, and each side's time is the median of its calls: both see the same moments of this
+  // shared host, and a descheduled call does not move the median. (Averages of separate
+  // phases swung by 2-5x here at small sizes.) In-place sums grow from call to call; only
+  // the check below needs exact values.
+  Reset(b, rank);
+  const auto ours_once = [&] { RunOurs(be, p, count).IgnoreError(); };
+  const auto raw_once = [&] { raw(p, in_place, count); };
+  for (int i = 0; i < c.warmup; ++i) {
+    raw_once();
+    ours_once();
+  }
   be.Barrier()->Wait(std::chrono::minutes(5)).IgnoreError();
-  const auto t0 = Clock::now();
-  for (int i = 0; i < c.iters; ++i) op();
-  return std::chrono::duration<double>(Clock::now() - t0).count() / c.iters;
+  std::vector<double> ours(c.iters), theirs(c.iters);
+  for (int i = 0; i < c.iters; ++i) {
+    for (int side = 0; side < 2; ++side) {
+      const bool ours_now = (side == 0) == (i % 2 == 0);
+      const auto t0 = Clock::now();
+      ours_now ? ours_once() : raw_once();
+      (ours_now ? ours : theirs)[i] = std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+  }
+  const double ours_s = Median(ours), theirs_s = Median(theirs);
+  Reset(b, rank);  // fresh inputs for the correctness check
+  if (kOp == "broadcast" && rank != 0) std::fill(b.out.begin(), b.out.end(), -1.0f);
+  RunOurs(be, p, count).IgnoreError();
+  const double size = 4.0 * ((Gathers() || Scatters()) ? count * n : count);
+  Result r;
+  r.time_us = ours_s * 1e6;
+  r.algbw = size / ours_s / 1e9;
+  r.busbw = r.algbw * BusFactor(n);
+  r.raw_busbw = size / theirs_s / 1e9 * BusFactor(n);
+  r.wrong = Wrong(p, count, n);
+  return r;
 }
 
 // One rank's sweep; rank 0's rows are the report.
@@ -180,56 +254,68 @@ std::vector<Row> Sweep(const Config& c, mt::comm::Backend& be, const RawFn& raw)
   const int n = be.size();
   for (double bytes = c.min_bytes; bytes <= c.max_bytes; bytes *= c.factor) {
     const int64_t count = CountFor(static_cast<int64_t>(bytes), n);
-    Buffers b = Make(count, be.rank(), n);
-    // Alternate raw and ours twice and keep each one's best time: the same number of samples
-    // for both, so noise cannot favour either side. Each phase starts from reset inputs
-    // (in-place sums grow every iteration) in the same buffers.
-    double ours = 1e30, theirs = 1e30;
-    for (int round = 0; round < 2; ++round) {
-      Reset(b, be.rank());
-      theirs = std::min(theirs, TimeIt(c, be, [&] { raw(b, count); }));
-      Reset(b, be.rank());
-      ours = std::min(ours, TimeIt(c, be, [&] { RunOurs(be, b, count).IgnoreError(); }));
-    }
-    Reset(b, be.rank());  // fresh inputs for the correctness check
-    if (kOp == "broadcast" && be.rank() != 0) std::fill(b.in.begin(), b.in.end(), -1.0f);
-    RunOurs(be, b, count).IgnoreError();
-    const int64_t total = (kOp == "allgather" || kOp == "reducescatter") ? count * n : count;
-    const double size = total * 4.0;
-    Row r{static_cast<int64_t>(size),
-          total,
-          ours * 1e6,
-          size / ours / 1e9,
-          size / ours / 1e9 * BusFactor(n),
-          size / theirs / 1e9 * BusFactor(n),
-          Wrong(b, be.rank(), n)};
-    rows.push_back(r);
+    Buffers b = Make(count, n);
+    const int64_t total = (Gathers() || Scatters()) ? count * n : count;
+    Row row{4 * total, total, {}, {}};
+    row.out_of_place = Measure(c, be, raw, b, false, count);
+    row.in_place = Measure(c, be, raw, b, true, count);
+    rows.push_back(row);
   }
   return rows;
 }
 
+nlohmann::json JsonRow(const Row& r, bool in_place) {
+  const Result& x = in_place ? r.in_place : r.out_of_place;
+  return {{"op", kOp},
+          {"bytes", r.bytes},
+          {"count", r.count},
+          {"dtype", "float"},
+          {"in_place", in_place},
+          {"time_us", x.time_us},
+          {"algbw", x.algbw},
+          {"busbw", x.busbw},
+          {"wrong", x.wrong},
+          {"raw_busbw", x.raw_busbw},
+          {"ratio_vs_raw", x.ratio()}};
+}
+
+// nccl-tests' layout, each placement followed by the raw engine's busbw and our ratio to it;
+// then nccl-tests' summary lines and the worst ratio at sizes >= 64 KiB (the goal).
 void Report(const Config& c, int n, const std::vector<Row>& rows) {
-  std::printf("# %s_perf: backend %s, %d ranks, %d iters (%d warm-up), float, sum\n", kOp.c_str(),
+  std::printf("# %s_perf: backend %s, %d ranks, %d iters (%d warm-up), median times\n", kOp.c_str(),
               c.backend.c_str(), n, c.iters, c.warmup);
-  std::printf("%12s %12s %6s %6s %10s %8s %8s %7s %10s %7s\n", "size", "count", "type", "redop",
-              "time(us)", "algbw", "busbw", "#wrong", "raw_busbw", "ratio");
-  nlohmann::json results = nlohmann::json::array();
-  for (const Row& r : rows) {
-    const double ratio = r.raw_busbw > 0 ? r.busbw / r.raw_busbw : 0;
-    std::printf("%12ld %12ld %6s %6s %10.1f %8.3f %8.3f %7ld %10.3f %7.3f\n", r.bytes, r.count,
-                "float", "sum", r.time_us, r.algbw, r.busbw, r.wrong, r.raw_busbw, ratio);
-    results.push_back({{"op", kOp},
-                       {"bytes", r.bytes},
-                       {"count", r.count},
-                       {"dtype", "float"},
-                       {"in_place", kOp == "allreduce" || kOp == "broadcast"},
-                       {"time_us", r.time_us},
-                       {"algbw", r.algbw},
-                       {"busbw", r.busbw},
-                       {"wrong", r.wrong},
-                       {"raw_busbw", r.raw_busbw},
-                       {"ratio_vs_raw", ratio}});
+  std::printf("#%40s %-54s %s\n", "", "out-of-place", "in-place");
+  std::printf("%12s %11s %5s %5s %5s", "size", "count", "type", "redop", "root");
+  for (int i = 0; i < 2; ++i) {
+    std::printf(" %9s %7s %7s %6s %7s %6s", "time(us)", "algbw", "busbw", "#wrong", "raw_bw",
+                "ratio");
   }
+  std::printf("\n");
+  nlohmann::json results = nlohmann::json::array();
+  int64_t wrong = 0;
+  double bus_sum = 0, worst = 1e30;
+  std::string worst_at = "none";
+  for (const Row& r : rows) {
+    std::printf("%12ld %11ld %5s %5s %5d", r.bytes, r.count, "float", "sum",
+                kOp == "broadcast" ? 0 : -1);
+    for (bool in_place : {false, true}) {
+      const Result& x = in_place ? r.in_place : r.out_of_place;
+      std::printf(" %9.1f %7.3f %7.3f %6ld %7.3f %6.3f", x.time_us, x.algbw, x.busbw, x.wrong,
+                  x.raw_busbw, x.ratio());
+      results.push_back(JsonRow(r, in_place));
+      wrong += x.wrong;
+      bus_sum += x.busbw;
+      if (r.bytes >= (64 << 10) && x.ratio() < worst) {
+        worst = x.ratio();
+        worst_at = fmt::format("{} bytes {}", r.bytes, in_place ? "in-place" : "out-of-place");
+      }
+    }
+    std::printf("\n");
+  }
+  std::printf("# Out of bounds values : %ld %s\n", wrong, wrong == 0 ? "OK" : "WRONG");
+  std::printf("# Avg bus bandwidth    : %.3f GB/s\n",
+              rows.empty() ? 0 : bus_sum / (2 * rows.size()));
+  if (worst < 1e30) std::printf("# Lowest ratio >= 64 KiB: %.3f (%s)\n", worst, worst_at.c_str());
   if (!c.json.empty()) {
     nlohmann::json j = mt::bench::RunInfo();
     j["config"] = {{"op", kOp},
@@ -237,6 +323,7 @@ void Report(const Config& c, int n, const std::vector<Row>& rows) {
                    {"nranks", n},
                    {"iters", c.iters},
                    {"warmup", c.warmup},
+                   {"time", "median"},
                    {"min_bytes", c.min_bytes},
                    {"max_bytes", c.max_bytes}};
     j["results"] = results;

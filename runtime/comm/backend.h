@@ -47,17 +47,32 @@ class Backend {
   virtual int size() const = 0;
   virtual std::string_view name() const = 0;
 
-  // In place: buf[count] becomes the reduction over ranks.
-  virtual std::shared_ptr<Work> AllReduce(void* buf, int64_t count, DType dtype,
+  // In-place and out-of-place forms follow NCCL's definitions, so a caller can save the
+  // second buffer: in == out for AllReduce and Broadcast; for ReduceScatter out == in +
+  // rank * count (the other blocks of `in` are unspecified afterwards); for AllGather in == out
+  // + rank * count. Buffers that overlap any other way are undefined behaviour, as in NCCL.
+
+  // out[count] becomes the reduction over ranks of every rank's in[count].
+  virtual std::shared_ptr<Work> AllReduce(const void* in, void* out, int64_t count, DType dtype,
                                           const Options& o = {}) = 0;
+  // In place: buf[count] becomes the reduction over ranks.
+  std::shared_ptr<Work> AllReduce(void* buf, int64_t count, DType dtype, const Options& o = {}) {
+    return AllReduce(buf, buf, count, dtype, o);
+  }
   // in[count * size] reduced over ranks; rank r receives block r into out[count].
   virtual std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
                                               const Options& o = {}) = 0;
   // out[count * size] receives every rank's in[count], in rank order.
   virtual std::shared_ptr<Work> AllGather(const void* in, void* out, int64_t count, DType dtype,
                                           const Options& o = {}) = 0;
-  virtual std::shared_ptr<Work> Broadcast(void* buf, int64_t count, DType dtype, int root,
-                                          const Options& o = {}) = 0;
+  // Every rank's out[count] receives the root's in[count] (`in` is read on the root only).
+  virtual std::shared_ptr<Work> Broadcast(const void* in, void* out, int64_t count, DType dtype,
+                                          int root, const Options& o = {}) = 0;
+  // In place: every rank's buf[count] receives the root's.
+  std::shared_ptr<Work> Broadcast(void* buf, int64_t count, DType dtype, int root,
+                                  const Options& o = {}) {
+    return Broadcast(buf, buf, count, dtype, root, o);
+  }
   // Point to point; messages between a pair with the same tag arrive in send order.
   virtual std::shared_ptr<Work> Send(const void* buf, int64_t count, DType dtype, int peer, int tag,
                                      const Options& o = {}) = 0;

@@ -19,6 +19,10 @@ struct OpQueue::State {
   // How long the queue thread leaves a new op for a waiter to run inline: issue-then-wait
   // callers reach Wait within microseconds; overlapped callers do not mind 200 us.
   static constexpr std::chrono::microseconds kGrace{200};
+  // How often the thread looks for unannounced ops while the communicator is in use, and
+  // after how long without ops it parks (then only an announcement wakes it).
+  static constexpr std::chrono::milliseconds kWatch{5};
+  static constexpr std::chrono::seconds kPark{1};
   explicit State(FlightRecorder* r) : recorder(r) {}
 
   // Runs one item outside the lock and completes its Work.
@@ -28,10 +32,18 @@ struct OpQueue::State {
 
   FlightRecorder* recorder;
   std::mutex mu;
-  std::condition_variable cv;  // items added, running cleared, stopping set
+  std::condition_variable cv;  // announced items, running cleared (if asked), stopping set
   std::deque<std::shared_ptr<Item>> items;
   bool running = false;
   bool stopping = false;
+  bool parked = false;        // the thread sleeps until an announcement
+  bool thread_waits = false;  // the thread waits for a waiter's op to finish
+  // Announce new ops while any of the last kCredit finished ops ran on the thread: the
+  // caller overlaps (data-parallel buckets), so ops should start after the grace period.
+  // Each op a waiter runs itself takes one credit away; the thread's ops restore them all.
+  static constexpr int kCredit = 16;
+  int overlap_credit = kCredit;
+  std::chrono::steady_clock::time_point last_op;
 };
 
 class QueuedWork final : public Work {
@@ -96,7 +108,9 @@ void OpQueue::State::Help(const QueuedWork* work) {
     Execute(*item);
     lock.lock();
     running = false;
-    cv.notify_all();
+    if (overlap_credit > 0) --overlap_credit;
+    last_op = std::chrono::steady_clock::now();
+    if (thread_waits || stopping) cv.notify_all();  // ~OpQueue waits for running to clear
     if (item->work.get() == work) return;
   }
 }
@@ -128,22 +142,39 @@ std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
   item->run = std::move(run);
   item->queued = std::chrono::steady_clock::now();
   item->work = std::make_shared<QueuedWork>(state_, fmt::format("{} #{}", op, item->seq));
+  bool announce = false;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->items.push_back(item);
+    announce = state_->parked || state_->overlap_credit > 0 || state_->items.size() > 1;
   }
-  state_->cv.notify_all();
+  if (announce) state_->cv.notify_all();
   return item->work;
 }
 
 void OpQueue::Loop() {
   State& s = *state_;
   std::unique_lock<std::mutex> lock(s.mu);
-  while (true) {
-    s.cv.wait(lock, [&] { return s.stopping || (!s.running && !s.items.empty()); });
-    if (s.stopping) return;
+  while (!s.stopping) {
+    const auto now = std::chrono::steady_clock::now();
+    if (s.items.empty()) {
+      if (now - s.last_op < State::kPark) {
+        s.cv.wait_for(lock, State::kWatch);  // watching for unannounced ops
+      } else {
+        s.parked = true;
+        s.cv.wait(lock, [&] { return s.stopping || !s.items.empty(); });
+        s.parked = false;
+      }
+      continue;
+    }
+    if (s.running) {  // a waiter runs one; it notifies when done because we ask
+      s.thread_waits = true;
+      s.cv.wait_for(lock, State::kWatch);
+      s.thread_waits = false;
+      continue;
+    }
     const auto ready = s.items.front()->queued + State::kGrace;
-    if (std::chrono::steady_clock::now() < ready) {
+    if (now < ready) {
       s.cv.wait_until(lock, ready);  // a waiter may take it meanwhile; then re-check
       continue;
     }
@@ -154,6 +185,8 @@ void OpQueue::Loop() {
     s.Execute(*item);
     lock.lock();
     s.running = false;
+    s.overlap_credit = State::kCredit;
+    s.last_op = std::chrono::steady_clock::now();
     s.cv.notify_all();
   }
 }

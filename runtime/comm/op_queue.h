@@ -7,6 +7,15 @@
 // thread runs the queued ops itself, in order, up to its own. Issue-then-wait (the common,
 // non-overlapped case) then costs no thread hand-off: on a busy 2-core host each hand-off
 // measured ~0.1-1 ms (bench/RESULTS.md).
+//
+// The thread is not even woken per op when the communicator is used that way: an op is
+// announced to the thread only if one of the last 16 ops finished was run by the thread (the
+// caller overlaps: the thread should start this one after the grace period), if ops are
+// already waiting, or if the thread is parked after a second without ops. Otherwise the thread
+// finds it on its own within kWatch (5 ms) - the bound on how late an unannounced op that nobody
+// waits on starts. Waking the thread per op cost MPI allreduce 25-35% at 32 KiB-2 MiB on
+// 2 cores, as the woken thread preempted a rank mid-collective (bench/RESULTS.md); a timerfd
+// armed per op instead cost 9 us per op on this VM (timer reprogramming).
 #pragma once
 
 #include <condition_variable>

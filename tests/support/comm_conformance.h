@@ -87,6 +87,49 @@ inline void CheckReduceScatterAllGatherBroadcast(Backend& b) {
   ASSERT_TRUE(b.Barrier()->Wait(60s).ok());
 }
 
+// The other placement of each op: AllReduce and Broadcast out of place (the input must be
+// left as it was), ReduceScatter and AllGather in place (NCCL's aliasing: the rank's block of
+// the larger buffer). Every count and reduce op, checked against the same reference.
+inline void CheckOtherPlacements(Backend& b) {
+  const int world = b.size(), rank = b.rank();
+  for (int64_t n : kCounts) {
+    std::vector<float> mine(n);
+    for (int64_t i = 0; i < n; ++i) mine[i] = Input(rank, i);
+    for (ReduceOp op : kOps) {
+      Options o;
+      o.op = op;
+      const std::string what = fmt::format("{} n={} rank {}", ReduceOpName(op), n, rank);
+      std::vector<float> in = mine, out(n, -99.0f);
+      ASSERT_TRUE(b.AllReduce(in.data(), out.data(), n, DType::kF32, o)->Wait(60s).ok());
+      ExpectReduced(out, op, world, 0, "out-of-place allreduce " + what);
+      EXPECT_EQ(in, mine) << "out-of-place allreduce changed its input, " << what;
+
+      std::vector<float> full(n * world);
+      for (int64_t i = 0; i < n * world; ++i) full[i] = Input(rank, i);
+      ASSERT_TRUE(
+          b.ReduceScatter(full.data(), full.data() + rank * n, n, DType::kF32, o)->Wait(60s).ok());
+      std::vector<float> block(full.begin() + rank * n, full.begin() + (rank + 1) * n);
+      ExpectReduced(block, op, world, rank * n, "in-place reducescatter " + what);
+    }
+    std::vector<float> all(n * world, -99.0f);
+    std::copy(mine.begin(), mine.end(), all.begin() + rank * n);
+    ASSERT_TRUE(b.AllGather(all.data() + rank * n, all.data(), n, DType::kF32)->Wait(60s).ok());
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < n * world; ++i)
+      wrong += all[i] != Input(static_cast<int>(i / n), i % n);
+    EXPECT_EQ(wrong, 0) << "in-place allgather n=" << n << " rank " << rank;
+
+    const int root = world / 2;
+    std::vector<float> src = mine, dst(n, -1.0f);
+    ASSERT_TRUE(b.Broadcast(src.data(), dst.data(), n, DType::kF32, root)->Wait(60s).ok());
+    wrong = 0;
+    for (int64_t i = 0; i < n; ++i) wrong += dst[i] != Input(root, i);
+    EXPECT_EQ(wrong, 0) << "out-of-place broadcast n=" << n << " rank " << rank;
+    EXPECT_EQ(src, mine) << "out-of-place broadcast changed its input";
+  }
+  ASSERT_TRUE(b.Barrier()->Wait(60s).ok());
+}
+
 // A ring: two messages to the next rank with one tag arrive in send order.
 inline void CheckSendRecvOrder(Backend& b) {
   const int world = b.size();

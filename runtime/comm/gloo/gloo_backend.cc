@@ -108,24 +108,25 @@ class GlooBackend final : public Backend {
   std::string_view name() const override { return "gloo"; }
   const FlightRecorder& recorder() const override { return recorder_; }
 
-  std::shared_ptr<Work> AllReduce(void* buf, int64_t count, DType dtype,
+  using Backend::AllReduce;
+  using Backend::Broadcast;
+
+  std::shared_ptr<Work> AllReduce(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
     if (auto bad = Reject("allreduce", dtype)) return bad;
     return queue_.Enqueue("allreduce", Bytes(count), -1, [=, this] {
-      if (count == 0 || size() == 1) return absl::OkStatus();
-      absl::Status st = Guard([&] {
-        gloo::AllreduceOptions opts(ctx_);
-        opts.setOutput(static_cast<float*>(buf), count);
-        opts.setReduceFunction(GlooReduce(o.op));
-        opts.setTag(NextTag());
-        opts.setTimeout(o.timeout);
-        gloo::allreduce(opts);
-      });
-      if (st.ok() && o.op == ReduceOp::kAvg) Scale(static_cast<float*>(buf), count, 1.0f / size());
+      if (count == 0) return absl::OkStatus();
+      absl::Status st = Reduce(static_cast<const float*>(in), static_cast<float*>(out), count, o);
+      if (st.ok() && o.op == ReduceOp::kAvg) Scale(static_cast<float*>(out), count, 1.0f / size());
       return st;
     });
   }
 
+  // Gloo's allreduce, keeping this rank's block: twice the bytes of a true reduce-scatter, yet
+  // faster here than Gloo's ReduceScatterHalvingDoubling (which leaves the block at offset 0
+  // and measured 0.10-0.18 GB/s busbw against 0.2-0.6 for this at 2-128 MiB, 2 ranks:
+  // docs/comm.md). In place (out == in + rank * count) it reduces the caller's buffer itself,
+  // so the block is already where it belongs; out of place it reduces into scratch_.
   std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
                                       const Options& o) override {
     if (auto bad = Reject("reducescatter", dtype)) return bad;
@@ -133,26 +134,14 @@ class GlooBackend final : public Backend {
       const float* src = static_cast<const float*>(in);
       float* dst = static_cast<float*>(out);
       if (count == 0) return absl::OkStatus();
-      // Gloo's allreduce on a copy, keeping this rank's block: twice the bytes of a true
-      // reduce-scatter, yet faster here than Gloo's ReduceScatterHalvingDoubling (which leaves
-      // the block at offset 0 and measured 0.10-0.18 GB/s busbw against 0.2-0.6 for this at
-      // 2-128 MiB, 2 ranks: docs/comm.md).
-      std::vector<float> work(src, src + count * size());
-      absl::Status st = absl::OkStatus();
-      if (size() > 1) {
-        st = Guard([&] {
-          gloo::AllreduceOptions opts(ctx_);
-          opts.setOutput(work.data(), work.size());
-          opts.setReduceFunction(GlooReduce(o.op));
-          opts.setTag(NextTag());
-          opts.setTimeout(o.timeout);
-          gloo::allreduce(opts);
-        });
-      }
-      if (!st.ok()) return st;
-      std::memcpy(dst, work.data() + rank() * count, count * sizeof(float));
+      const int64_t total = count * size();
+      const bool in_place = dst == src + rank() * count;
+      if (!in_place && static_cast<int64_t>(scratch_.size()) < total) scratch_.resize(total);
+      float* reduced = in_place ? const_cast<float*>(src) : scratch_.data();
+      MT_RETURN_IF_ERROR(Reduce(src, reduced, total, o));
+      if (!in_place) std::memcpy(dst, reduced + rank() * count, Bytes(count));
       if (o.op == ReduceOp::kAvg) Scale(dst, count, 1.0f / size());
-      return st;
+      return absl::OkStatus();
     });
   }
 
@@ -161,13 +150,16 @@ class GlooBackend final : public Backend {
     if (auto bad = Reject("allgather", dtype)) return bad;
     return queue_.Enqueue("allgather", Bytes(count * size()), -1, [=, this] {
       if (count == 0) return absl::OkStatus();
+      float* dst = static_cast<float*>(out);
+      const bool in_place = in == dst + rank() * count;
       if (size() == 1) {
-        std::memmove(out, in, count * sizeof(float));
+        if (!in_place) std::memcpy(out, in, Bytes(count));
         return absl::OkStatus();
       }
       return Guard([&] {
         gloo::AllgatherOptions opts(ctx_);
-        opts.setInput(const_cast<float*>(static_cast<const float*>(in)), count);
+        // Gloo gathers in place on the output when no input is set.
+        if (!in_place) opts.setInput(const_cast<float*>(static_cast<const float*>(in)), count);
         opts.setOutput(static_cast<float*>(out), count * size());
         opts.setTag(NextTag());
         opts.setTimeout(o.timeout);
@@ -176,7 +168,7 @@ class GlooBackend final : public Backend {
     });
   }
 
-  std::shared_ptr<Work> Broadcast(void* buf, int64_t count, DType dtype, int root,
+  std::shared_ptr<Work> Broadcast(const void* in, void* out, int64_t count, DType dtype, int root,
                                   const Options& o) override {
     if (auto bad = Reject("broadcast", dtype)) return bad;
     if (root < 0 || root >= size()) {
@@ -184,10 +176,12 @@ class GlooBackend final : public Backend {
           fmt::format("broadcast: root {} outside the group of {}", root, size())));
     }
     return queue_.Enqueue("broadcast", Bytes(count), root, [=, this] {
-      if (count == 0 || size() == 1) return absl::OkStatus();
+      if (count == 0) return absl::OkStatus();
+      if (rank() == root && in != out) std::memcpy(out, in, Bytes(count));
+      if (size() == 1) return absl::OkStatus();
       return Guard([&] {
         gloo::BroadcastOptions opts(ctx_);
-        opts.setOutput(static_cast<float*>(buf), count);
+        opts.setOutput(static_cast<float*>(out), count);
         opts.setRoot(root);
         opts.setTag(NextTag());
         opts.setTimeout(o.timeout);
@@ -222,6 +216,23 @@ class GlooBackend final : public Backend {
 
  private:
   int64_t Bytes(int64_t count) const { return count * static_cast<int64_t>(sizeof(float)); }
+
+  // out[n] = the reduction of every rank's in[n] (in == out: in place). Queue thread only.
+  absl::Status Reduce(const float* in, float* out, int64_t n, const Options& o) {
+    if (size() == 1) {
+      if (in != out) std::memcpy(out, in, Bytes(n));
+      return absl::OkStatus();
+    }
+    return Guard([&] {
+      gloo::AllreduceOptions opts(ctx_);
+      if (in != out) opts.setInput(const_cast<float*>(in), n);
+      opts.setOutput(out, n);
+      opts.setReduceFunction(GlooReduce(o.op));
+      opts.setTag(NextTag());
+      opts.setTimeout(o.timeout);
+      gloo::allreduce(opts);
+    });
+  }
 
   // A completed-with-error Work for a dtype Gloo cannot reduce or move here.
   std::shared_ptr<Work> Reject(const char* op, DType dtype) {
@@ -321,6 +332,9 @@ class GlooBackend final : public Backend {
   GlooOptions options_;
   uint64_t next_tag_ = 1;
   int splits_ = 0;
+  // Out-of-place reduce-scatter's reduction target, kept at its largest size so repeated
+  // calls (one per step) do not fault fresh pages in. Queue thread only.
+  std::vector<float> scratch_;
   FlightRecorder recorder_;
   OpQueue queue_;  // last: its thread stops before the members it uses are destroyed
 };

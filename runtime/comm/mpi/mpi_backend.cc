@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -150,52 +151,81 @@ class MpiBackend final : public Backend {
   std::string_view name() const override { return "mpi"; }
   const FlightRecorder& recorder() const override { return recorder_; }
 
-  std::shared_ptr<Work> AllReduce(void* buf, int64_t count, DType dtype,
+  using Backend::AllReduce;
+  using Backend::Broadcast;
+
+  // MPI forbids aliased send and receive buffers; Backend's in-place forms map to MPI_IN_PLACE.
+  std::shared_ptr<Work> AllReduce(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
+    const void* send = in == out ? MPI_IN_PLACE : in;
     return Collective(
         "allreduce", dtype, count, -1,
-        [=, this] {
-          return MPI_Allreduce(MPI_IN_PLACE, buf, Count(count), MPI_FLOAT, MpiOp(o.op), comm_);
-        },
+        [=, this] { return MPI_Allreduce(send, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_); },
         [&](MPI_Request* r) {
-          return MPI_Iallreduce(MPI_IN_PLACE, buf, Count(count), MPI_FLOAT, MpiOp(o.op), comm_, r);
-        },
-        Averager(o.op, static_cast<float*>(buf), count));
-  }
-
-  std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
-                                      const Options& o) override {
-    return Collective(
-        "reducescatter", dtype, count * size_, -1,
-        [=, this] {
-          return MPI_Reduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_);
-        },
-        [&](MPI_Request* r) {
-          return MPI_Ireduce_scatter_block(in, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_, r);
+          return MPI_Iallreduce(send, out, Count(count), MPI_FLOAT, MpiOp(o.op), comm_, r);
         },
         Averager(o.op, static_cast<float*>(out), count));
   }
 
+  // In place, MPI leaves this rank's block at the start of the buffer; it is moved to `out`.
+  std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
+                                      const Options& o) override {
+    float* dst = static_cast<float*>(out);
+    const bool in_place = dst == static_cast<const float*>(in) + rank_ * count;
+    const void* send = in_place ? MPI_IN_PLACE : in;
+    void* recv = in_place ? const_cast<void*>(in) : out;
+    std::function<void()> avg = Averager(o.op, dst, count);
+    std::function<void()> after = avg;
+    if (in_place && rank_ > 0) {
+      after = [dst, recv, count, avg] {
+        std::memcpy(dst, recv, count * sizeof(float));  // blocks 0 and rank do not overlap
+        if (avg) avg();
+      };
+    }
+    return Collective(
+        "reducescatter", dtype, count * size_, -1,
+        [=, this] {
+          return MPI_Reduce_scatter_block(send, recv, Count(count), MPI_FLOAT, MpiOp(o.op), comm_);
+        },
+        [&](MPI_Request* r) {
+          return MPI_Ireduce_scatter_block(send, recv, Count(count), MPI_FLOAT, MpiOp(o.op), comm_,
+                                           r);
+        },
+        std::move(after));
+  }
+
   std::shared_ptr<Work> AllGather(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
+    const bool in_place = in == static_cast<float*>(out) + rank_ * count;
+    const void* send = in_place ? MPI_IN_PLACE : in;
+    const int send_count = in_place ? 0 : Count(count);
+    const MPI_Datatype send_type = in_place ? MPI_DATATYPE_NULL : MPI_FLOAT;
     return Collective(
         "allgather", dtype, count * size_, -1,
         [=, this] {
-          return MPI_Allgather(in, Count(count), MPI_FLOAT, out, Count(count), MPI_FLOAT, comm_);
+          return MPI_Allgather(send, send_count, send_type, out, Count(count), MPI_FLOAT, comm_);
         },
         [&](MPI_Request* r) {
-          return MPI_Iallgather(in, Count(count), MPI_FLOAT, out, Count(count), MPI_FLOAT, comm_,
+          return MPI_Iallgather(send, send_count, send_type, out, Count(count), MPI_FLOAT, comm_,
                                 r);
         });
   }
 
-  std::shared_ptr<Work> Broadcast(void* buf, int64_t count, DType dtype, int root,
+  // Out of place, the root copies `in` to `out` and broadcasts that.
+  std::shared_ptr<Work> Broadcast(const void* in, void* out, int64_t count, DType dtype, int root,
                                   const Options& o) override {
     if (root < 0 || root >= size_) return BadPeer("broadcast", root);
+    const bool copy = rank_ == root && in != out && count > 0;
     return Collective(
         "broadcast", dtype, count, root,
-        [=, this] { return MPI_Bcast(buf, Count(count), MPI_FLOAT, root, comm_); },
-        [&](MPI_Request* r) { return MPI_Ibcast(buf, Count(count), MPI_FLOAT, root, comm_, r); });
+        [=, this] {
+          if (copy) std::memcpy(out, in, count * sizeof(float));
+          return MPI_Bcast(out, Count(count), MPI_FLOAT, root, comm_);
+        },
+        [&](MPI_Request* r) {
+          if (copy) std::memcpy(out, in, count * sizeof(float));
+          return MPI_Ibcast(out, Count(count), MPI_FLOAT, root, comm_, r);
+        });
   }
 
   std::shared_ptr<Work> Send(const void* buf, int64_t count, DType dtype, int peer, int tag,

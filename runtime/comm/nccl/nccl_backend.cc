@@ -144,10 +144,14 @@ class NcclBackend final : public Backend {
   std::string_view name() const override { return "nccl"; }
   const FlightRecorder& recorder() const override { return recorder_; }
 
-  std::shared_ptr<Work> AllReduce(void* buf, int64_t count, DType dtype,
+  using Backend::AllReduce;
+  using Backend::Broadcast;
+
+  // NCCL defines the in-place forms as Backend does, so pointers pass straight through.
+  std::shared_ptr<Work> AllReduce(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
     return Launch("allreduce", count, dtype, -1, o, [&](cudaStream_t s) {
-      return ncclAllReduce(buf, buf, count, NcclType(dtype), NcclOp(o.op), comm_->comm, s);
+      return ncclAllReduce(in, out, count, NcclType(dtype), NcclOp(o.op), comm_->comm, s);
     });
   }
   std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
@@ -162,11 +166,11 @@ class NcclBackend final : public Backend {
       return ncclAllGather(in, out, count, NcclType(dtype), comm_->comm, s);
     });
   }
-  std::shared_ptr<Work> Broadcast(void* buf, int64_t count, DType dtype, int root,
+  std::shared_ptr<Work> Broadcast(const void* in, void* out, int64_t count, DType dtype, int root,
                                   const Options& o) override {
     if (root < 0 || root >= size_) return Bad("broadcast", root);
     return Launch("broadcast", count, dtype, root, o, [&](cudaStream_t s) {
-      return ncclBroadcast(buf, buf, count, NcclType(dtype), root, comm_->comm, s);
+      return ncclBroadcast(in, out, count, NcclType(dtype), root, comm_->comm, s);
     });
   }
   std::shared_ptr<Work> Send(const void* buf, int64_t count, DType dtype, int peer, int tag,

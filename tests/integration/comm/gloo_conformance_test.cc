@@ -46,6 +46,7 @@ TEST_P(GlooConformance, AllReduceEveryOpAndCount) { RunRanks(GetParam(), CheckAl
 TEST_P(GlooConformance, ReduceScatterAllGatherBroadcast) {
   RunRanks(GetParam(), CheckReduceScatterAllGatherBroadcast);
 }
+TEST_P(GlooConformance, InPlaceAndOutOfPlaceForms) { RunRanks(GetParam(), CheckOtherPlacements); }
 TEST_P(GlooConformance, SendRecvKeepsOrderPerPairAndTag) {
   RunRanks(GetParam(), CheckSendRecvOrder);
 }

@@ -32,5 +32,8 @@ TEST(MpiConformance, RecorderKeepsTheOps) {
   EXPECT_EQ(ops.back().state, OpState::kCompleted);
 }
 
+// After RecorderKeepsTheOps, which looks at the first ops this communicator ran.
+TEST(MpiConformance, InPlaceAndOutOfPlaceForms) { CheckOtherPlacements(World()); }
+
 }  // namespace
 }  // namespace mt::comm

@@ -1,0 +1,151 @@
+// OpQueue: the asynchronous engine under the Gloo and MPI backends. Ops run in issue order;
+// a waiter runs its op on its own thread (no hand-off); an op nobody waits on still runs, on
+// the queue thread, shortly after its grace period (the timer path); destroying the queue
+// finishes the running op and cancels the rest.
+#include "runtime/comm/op_queue.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace mt::comm {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+TEST(OpQueue, WaiterRunsItsOpOnItsOwnThread) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  for (int i = 0; i < 100; ++i) {
+    std::thread::id ran_on;
+    auto work = queue.Enqueue("op", 4, -1, [&] {
+      ran_on = std::this_thread::get_id();
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(work->Wait(5s).ok());
+    EXPECT_EQ(ran_on, std::this_thread::get_id()) << "op " << i << " was handed off";
+  }
+}
+
+TEST(OpQueue, UnwaitedOpsRunOnTheirOwnInIssueOrder) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  // Several rounds with idle gaps, so the timer is armed again after the queue emptied.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<int> order;
+    std::mutex mu;
+    std::vector<std::shared_ptr<Work>> works;
+    const auto issued = Clock::now();
+    for (int i = 0; i < 5; ++i) {
+      works.push_back(queue.Enqueue("op", 4, -1, [&, i] {
+        std::lock_guard<std::mutex> lock(mu);
+        order.push_back(i);
+        return absl::OkStatus();
+      }));
+    }
+    // Nobody waits: poll Done() as an overlapping caller would.
+    while (!works.back()->Done()) {
+      ASSERT_LT(Clock::now() - issued, 5s) << "unwaited ops never ran (round " << round << ")";
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// After many issue-then-wait ops the queue stops announcing ops to its thread; one that is
+// then left unwaited must still run (the thread's watch finds it), and soon.
+TEST(OpQueue, AnUnwaitedOpAfterWaitedOnesStillRuns) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(queue.Enqueue("waited", 4, -1, [] { return absl::OkStatus(); })->Wait(5s).ok());
+    }
+    std::atomic<bool> ran{false};
+    auto lone = queue.Enqueue("lone", 4, -1, [&] {
+      ran = true;
+      return absl::OkStatus();
+    });
+    const auto issued = Clock::now();
+    while (!ran) {
+      ASSERT_LT(Clock::now() - issued, 2s) << "an unwaited op never ran (round " << round << ")";
+      std::this_thread::sleep_for(100us);
+    }
+    EXPECT_TRUE(lone->Wait(1s).ok());
+  }
+}
+
+TEST(OpQueue, WaitingForALaterOpRunsTheEarlierOnesFirst) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  std::vector<int> order;
+  auto first = queue.Enqueue("a", 4, -1, [&] {
+    order.push_back(1);
+    return absl::OkStatus();
+  });
+  auto second = queue.Enqueue("b", 4, -1, [&] {
+    order.push_back(2);
+    return absl::Status(absl::StatusCode::kUnavailable, "peer gone");
+  });
+  const absl::Status st = second->Wait(5s);
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(st.message()).find("b #"), std::string::npos) << st;
+  EXPECT_TRUE(first->Done());
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  const auto ops = recorder.Snapshot();
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].state, OpState::kCompleted);
+  EXPECT_EQ(ops[1].state, OpState::kFailed);
+}
+
+TEST(OpQueue, TwoThreadsWaitingOnDifferentOpsBothFinish) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<int> ran{0};
+    auto a = queue.Enqueue("a", 4, -1, [&] {
+      std::this_thread::sleep_for(100us);
+      ++ran;
+      return absl::OkStatus();
+    });
+    auto b = queue.Enqueue("b", 4, -1, [&] {
+      ++ran;
+      return absl::OkStatus();
+    });
+    std::thread other([&] { EXPECT_TRUE(b->Wait(5s).ok()); });
+    EXPECT_TRUE(a->Wait(5s).ok());
+    other.join();
+    EXPECT_EQ(ran.load(), 2);
+  }
+}
+
+TEST(OpQueue, DestroyingFinishesTheRunningOpAndCancelsTheRest) {
+  FlightRecorder recorder;
+  std::shared_ptr<Work> running, pending;
+  std::atomic<bool> started{false}, release{false};
+  std::thread releaser;
+  {
+    OpQueue queue(&recorder);
+    running = queue.Enqueue("slow", 4, -1, [&] {
+      started = true;
+      while (!release) std::this_thread::sleep_for(1ms);
+      return absl::OkStatus();
+    });
+    pending = queue.Enqueue("next", 4, -1, [] { return absl::OkStatus(); });
+    while (!started) std::this_thread::sleep_for(1ms);  // the queue thread took it
+    releaser = std::thread([&] {
+      std::this_thread::sleep_for(20ms);
+      release = true;
+    });
+  }  // ~OpQueue waits for "slow", which the releaser ends
+  releaser.join();
+  EXPECT_TRUE(running->Wait(1s).ok());
+  EXPECT_EQ(pending->Wait(1s).code(), absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace mt::comm

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check for sessions that are lent a GPU: build with CUDA, run the gpu-labelled
-# tests (each CUDA kernel against its CPU twin) and record the results under $OUT (default
-# build/gpu-check). One short script so it fits the device budget; run it as
+# tests (each CUDA kernel against its CPU twin, the CUDA GPT against the CPU GPT, NCCL) and the
+# GPU training benchmark, and record the results under $OUT (default build/gpu-check). One
+# short script so it fits the device budget; run it as
 #   scripts/gpu-check.sh            (on the GPU machine, from the repository root)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,12 @@ mkdir -p "$out"
   MT_PRESET=default scripts/build.sh
   ctest --test-dir build/default -L gpu --output-on-failure
   echo "gpu tests rc=$?"
-  for t in build/default/tests/unit/runtime/kernels/cuda/*_test; do
+  for t in build/default/tests/unit/runtime/kernels/cuda/*_test \
+           build/default/tests/unit/runtime/nn/nn_cuda_gpt_test; do
     "$t" --gtest_output="json:$out/$(basename "$t").json" >/dev/null 2>&1
   done
+  # GPT-2 124M shape: tokens/s, MFU, and the cuBLAS rate on the step's GEMM shapes.
+  timeout 300 build/default/bench/gpu_train_bench --json "$out/gpu_train_bench.json"
+  timeout 120 build/default/bench/gpu_train_bench --fp32 --steps 3 \
+    --json "$out/gpu_train_bench_fp32.json"
 } 2>&1 | tee "$out/gpu-check.log"

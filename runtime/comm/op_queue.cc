@@ -48,8 +48,8 @@ struct OpQueue::State {
 
 class QueuedWork final : public Work {
  public:
-  QueuedWork(std::weak_ptr<OpQueue::State> state, std::string what)
-      : state_(std::move(state)), what_(std::move(what)) {}
+  QueuedWork(std::weak_ptr<OpQueue::State> state, std::string op, uint64_t seq)
+      : state_(std::move(state)), op_(std::move(op)), seq_(seq) {}
   absl::Status Wait(std::chrono::milliseconds timeout) override {
     if (!Done()) {
       if (auto state = state_.lock()) state->Help(this);
@@ -57,7 +57,7 @@ class QueuedWork final : public Work {
     std::unique_lock<std::mutex> lock(mu_);
     if (!cv_.wait_for(lock, timeout, [&] { return done_; })) {
       return absl::DeadlineExceededError(
-          fmt::format("{} not complete after {} ms", what_, timeout.count()));
+          fmt::format("{} not complete after {} ms", what(), timeout.count()));
     }
     return status_;
   }
@@ -73,11 +73,13 @@ class QueuedWork final : public Work {
     }
     cv_.notify_all();
   }
-  const std::string& what() const { return what_; }
+  // "allreduce #12": formatted only for messages, not per op.
+  std::string what() const { return fmt::format("{} #{}", op_, seq_); }
 
  private:
   std::weak_ptr<OpQueue::State> state_;
-  std::string what_;
+  std::string op_;
+  uint64_t seq_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -141,7 +143,7 @@ std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
   item->seq = state_->recorder->Queue(op, bytes, peer);
   item->run = std::move(run);
   item->queued = std::chrono::steady_clock::now();
-  item->work = std::make_shared<QueuedWork>(state_, fmt::format("{} #{}", op, item->seq));
+  item->work = std::make_shared<QueuedWork>(state_, std::move(op), item->seq);
   bool announce = false;
   {
     std::lock_guard<std::mutex> lock(state_->mu);

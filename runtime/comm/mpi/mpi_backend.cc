@@ -286,12 +286,13 @@ class MpiBackend final : public Backend {
                                    std::function<void()> after = nullptr) {
     if (!Runtime().multiple) return Post(op, dtype, count, peer, nonblocking, std::move(after));
     if (auto bad = Check(op, dtype, count)) return bad;
-    return queue_.Enqueue(op, count * 4, peer, [blocking, after] {
-      const int rc = blocking();
-      if (rc != MPI_SUCCESS) return absl::InternalError(MpiText(rc));
-      if (after) after();
-      return absl::OkStatus();
-    });
+    return queue_.Enqueue(op, count * 4, peer,
+                          [blocking = std::move(blocking), after = std::move(after)] {
+                            const int rc = blocking();
+                            if (rc != MPI_SUCCESS) return absl::InternalError(MpiText(rc));
+                            if (after) after();
+                            return absl::OkStatus();
+                          });
   }
 
   // A failed Work for what MPI cannot take, or nullptr.

@@ -1,7 +1,9 @@
 // Op queue (see op_queue.h).
 #include "runtime/comm/op_queue.h"
 
+#include <algorithm>
 #include <deque>
+#include <exception>
 
 #include "fmt/format.h"
 
@@ -27,8 +29,9 @@ struct OpQueue::State {
 
   // Runs one item outside the lock and completes its Work.
   void Execute(Item& item);
-  // Runs queued items in order up to `work`'s, if nothing is running (see op_queue.h).
-  void Help(const QueuedWork* work);
+  // Runs queued items in order up to `work`'s (see op_queue.h); while another thread runs
+  // the op ahead, waits for it (until `deadline`) and goes on.
+  void Help(const QueuedWork* work, std::chrono::steady_clock::time_point deadline);
 
   FlightRecorder* recorder;
   std::mutex mu;
@@ -38,6 +41,7 @@ struct OpQueue::State {
   bool stopping = false;
   bool parked = false;        // the thread sleeps until an announcement
   bool thread_waits = false;  // the thread waits for a waiter's op to finish
+  int helpers_waiting = 0;    // waiters waiting for the running op to finish
   // Announce new ops while any of the last kCredit finished ops ran on the thread: the
   // caller overlaps (data-parallel buckets), so ops should start after the grace period.
   // Each op a waiter runs itself takes one credit away; the thread's ops restore them all.
@@ -51,11 +55,14 @@ class QueuedWork final : public Work {
   QueuedWork(std::weak_ptr<OpQueue::State> state, std::string op, uint64_t seq)
       : state_(std::move(state)), op_(std::move(op)), seq_(seq) {}
   absl::Status Wait(std::chrono::milliseconds timeout) override {
+    // A year stands for "forever" (steady_clock::now() + milliseconds::max() overflows).
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(8760));
     if (!Done()) {
-      if (auto state = state_.lock()) state->Help(this);
+      if (auto state = state_.lock()) state->Help(this, deadline);
     }
     std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return done_; })) {
+    if (!cv_.wait_until(lock, deadline, [&] { return done_; })) {
       return absl::DeadlineExceededError(
           fmt::format("{} not complete after {} ms", what(), timeout.count()));
     }
@@ -88,7 +95,14 @@ class QueuedWork final : public Work {
 
 void OpQueue::State::Execute(Item& item) {
   recorder->Start(item.seq);
-  absl::Status st = item.run();
+  absl::Status st;
+  try {  // an exception must not leave `running` set: the queue would stop for good
+    st = item.run();
+  } catch (const std::exception& e) {
+    st = absl::InternalError(fmt::format("exception: {}", e.what()));
+  } catch (...) {
+    st = absl::InternalError("unknown exception");
+  }
   recorder->Finish(item.seq, st.ok() ? "" : std::string(st.message()));
   if (!st.ok()) {
     st = absl::Status(st.code(),
@@ -97,12 +111,19 @@ void OpQueue::State::Execute(Item& item) {
   item.work->Complete(std::move(st));
 }
 
-void OpQueue::State::Help(const QueuedWork* work) {
+void OpQueue::State::Help(const QueuedWork* work, std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu);
-  while (!running && !stopping) {
+  while (!stopping) {
     bool queued = false;
     for (const auto& item : items) queued = queued || item->work.get() == work;
     if (!queued) return;
+    if (running) {  // the op ahead runs on another thread: take ours when it is done
+      ++helpers_waiting;
+      const bool late = cv.wait_until(lock, deadline) == std::cv_status::timeout;
+      --helpers_waiting;
+      if (late) return;
+      continue;
+    }
     std::shared_ptr<Item> item = items.front();
     items.pop_front();
     running = true;
@@ -112,7 +133,8 @@ void OpQueue::State::Help(const QueuedWork* work) {
     running = false;
     if (overlap_credit > 0) --overlap_credit;
     last_op = std::chrono::steady_clock::now();
-    if (thread_waits || stopping) cv.notify_all();  // ~OpQueue waits for running to clear
+    // The thread or other waiters may wait for `running` to clear, and so may ~OpQueue.
+    if (thread_waits || helpers_waiting > 0 || stopping) cv.notify_all();
     if (item->work.get() == work) return;
   }
 }
@@ -140,13 +162,14 @@ OpQueue::~OpQueue() {
 std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
                                        std::function<absl::Status()> run) {
   auto item = std::make_shared<State::Item>();
-  item->seq = state_->recorder->Queue(op, bytes, peer);
   item->run = std::move(run);
-  item->queued = std::chrono::steady_clock::now();
-  item->work = std::make_shared<QueuedWork>(state_, std::move(op), item->seq);
   bool announce = false;
   {
+    // Sequence numbers are taken in queue order, so the recorder's order is the run order.
     std::lock_guard<std::mutex> lock(state_->mu);
+    item->seq = state_->recorder->Queue(op, bytes, peer);
+    item->queued = std::chrono::steady_clock::now();
+    item->work = std::make_shared<QueuedWork>(state_, std::move(op), item->seq);
     state_->items.push_back(item);
     announce = state_->parked || state_->overlap_credit > 0 || state_->items.size() > 1;
   }

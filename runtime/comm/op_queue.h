@@ -3,8 +3,9 @@
 // parallelism can overlap communication with backward. Every op is recorded in the flight
 // recorder (queued -> running -> completed/failed).
 //
-// Waiting helps: when Work::Wait finds its op still queued and nothing running, the waiting
-// thread runs the queued ops itself, in order, up to its own. Issue-then-wait (the common,
+// Waiting helps: when Work::Wait finds its op still queued, the waiting thread runs the
+// queued ops itself, in order, up to its own (first waiting, until its deadline, for an op
+// another thread is running). Issue-then-wait (the common,
 // non-overlapped case) then costs no thread hand-off: on a busy 2-core host each hand-off
 // measured ~0.1-1 ms (bench/RESULTS.md).
 //

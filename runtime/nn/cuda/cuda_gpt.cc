@@ -312,7 +312,10 @@ absl::StatusOr<float> CudaGpt::Forward(const int32_t* tokens, const int32_t* tar
                                                  b.residual[config_.n_layer], lnfw.value,
                                                  lnfb.value, rows, C, stream_));
   MT_RETURN_IF_ERROR(Linear(b.logits, {b.lnf, b.lnf_bf}, P(0), nullptr, rows, C, V));
-  if (targets == nullptr) return 0.0f;
+  if (targets == nullptr) {  // logits only; synchronise anyway, as the header promises
+    MT_RETURN_IF_ERROR(Synchronize());
+    return 0.0f;
+  }
   MT_CUDA_CHECK(mt::cuda::LaunchCrossEntropyForward(b.losses, b.probs, b.logits, b.targets, rows, V,
                                                     stream_));
   std::vector<float> losses(rows);

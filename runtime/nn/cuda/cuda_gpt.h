@@ -40,7 +40,8 @@ struct AdamWStep {
 
 class CudaGpt {
  public:
-  // Uploads `host`'s parameters (a whole model: tp = pp = 1) and allocates activations for
+  // Uploads `host`'s parameters (a whole model: tp = pp = 1; to resume, load the checkpoint
+  // into `host` first) and allocates activations for
   // batches of up to `max_batch` sequences of up to `max_seq` tokens. InvalidArgument for a
   // partitioned host model, ResourceExhausted when the device memory does not suffice.
   static absl::StatusOr<std::unique_ptr<CudaGpt>> Create(Gpt& host, int64_t max_batch,

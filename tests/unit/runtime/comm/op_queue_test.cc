@@ -1,10 +1,12 @@
-// OpQueue: the asynchronous engine under the Gloo and MPI backends. Ops run in issue order;
-// a waiter runs its op on its own thread (no hand-off); an op nobody waits on still runs, on
-// the queue thread, shortly after its grace period (the timer path); destroying the queue
-// finishes the running op and cancels the rest.
+// OpQueue: the asynchronous engine under the Gloo and MPI backends. Ops run in issue order,
+// one at a time; a waiter runs its op on its own thread (no hand-off); an op nobody waits on
+// still runs, on the queue thread, announced or found by its watch; an op that throws fails
+// its Work without stopping the queue; destroying the queue finishes the running op (on the
+// queue thread or a waiter's) and cancels the rest.
 #include "runtime/comm/op_queue.h"
 
 #include <atomic>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -33,7 +35,7 @@ TEST(OpQueue, WaiterRunsItsOpOnItsOwnThread) {
 TEST(OpQueue, UnwaitedOpsRunOnTheirOwnInIssueOrder) {
   FlightRecorder recorder;
   OpQueue queue(&recorder);
-  // Several rounds with idle gaps, so the timer is armed again after the queue emptied.
+  // Several rounds with idle gaps between them.
   for (int round = 0; round < 3; ++round) {
     std::vector<int> order;
     std::mutex mu;
@@ -145,6 +147,89 @@ TEST(OpQueue, DestroyingFinishesTheRunningOpAndCancelsTheRest) {
   releaser.join();
   EXPECT_TRUE(running->Wait(1s).ok());
   EXPECT_EQ(pending->Wait(1s).code(), absl::StatusCode::kCancelled);
+}
+
+// Four threads issue ops at once, some waiting on each, some not: the ops run in the order
+// they were queued and never two at a time, whoever runs them.
+TEST(OpQueue, ManyIssuersOneAtATimeInQueueOrder) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  std::mutex issue_mu, run_mu;
+  int next_ticket = 0;
+  std::vector<int> ran;
+  std::atomic<int> in_flight{0}, most{0};
+  std::vector<std::thread> issuers;
+  for (int t = 0; t < 4; ++t) {
+    issuers.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::shared_ptr<Work> work;
+        {
+          std::lock_guard<std::mutex> lock(issue_mu);  // ticket order == queue order
+          const int ticket = next_ticket++;
+          work = queue.Enqueue("op", 4, -1, [&, ticket] {
+            most = std::max(most.load(), ++in_flight);
+            {
+              std::lock_guard<std::mutex> lock(run_mu);
+              ran.push_back(ticket);
+            }
+            --in_flight;
+            return absl::OkStatus();
+          });
+        }
+        if ((i + t) % 3 != 0) {
+          ASSERT_TRUE(work->Wait(10s).ok());
+        }
+      }
+    });
+  }
+  for (auto& t : issuers) t.join();
+  const auto issued = Clock::now();
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(run_mu);
+      if (ran.size() == 800u) break;
+    }
+    ASSERT_LT(Clock::now() - issued, 5s) << "unwaited ops never ran";
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(most.load(), 1);
+  for (int i = 0; i < 800; ++i) ASSERT_EQ(ran[i], i) << "out of order at " << i;
+}
+
+TEST(OpQueue, AnOpThatThrowsFailsItsWorkAndTheQueueGoesOn) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  auto bad = queue.Enqueue("bad", 4, -1, []() -> absl::Status { throw std::bad_alloc(); });
+  const absl::Status st = bad->Wait(5s);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal) << st;
+  EXPECT_NE(std::string(st.message()).find("bad #"), std::string::npos) << st;
+  EXPECT_TRUE(queue.Enqueue("next", 4, -1, [] { return absl::OkStatus(); })->Wait(5s).ok());
+}
+
+// ~OpQueue while a waiter (not the queue thread) runs an op: it waits for that op, and the op
+// queued behind it is cancelled.
+TEST(OpQueue, DestroyingWhileAWaiterRunsAnOpWaitsForIt) {
+  FlightRecorder recorder;
+  auto queue = std::make_unique<OpQueue>(&recorder);
+  std::atomic<bool> started{false}, release{false};
+  absl::Status waiter_status = absl::UnknownError("not run");
+  auto slow = queue->Enqueue("slow", 4, -1, [&] {
+    started = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    return absl::OkStatus();
+  });
+  std::thread waiter([&] { waiter_status = slow->Wait(10s); });
+  while (!started) std::this_thread::sleep_for(100us);
+  auto next = queue->Enqueue("next", 4, -1, [] { return absl::OkStatus(); });
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(20ms);
+    release = true;
+  });
+  queue.reset();
+  releaser.join();
+  waiter.join();
+  EXPECT_TRUE(waiter_status.ok()) << waiter_status;
+  EXPECT_EQ(next->Wait(1s).code(), absl::StatusCode::kCancelled);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // device lowers the loss. Label gpu: skipped without a device.
 #include "runtime/nn/cuda/cuda_gpt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>

@@ -48,5 +48,40 @@ TEST(NcclBackend, WorldOfOneOnDeviceBuffers) {
   cudaFree(d);
 }
 
+// The out-of-place and in-place forms (backend.h) pass straight to NCCL: with one rank each is
+// a copy or a no-op, which shows the pointers are the ones NCCL defines.
+TEST(NcclBackend, BothPlacementsOnDeviceBuffers) {
+  auto b = CreateNcclBackend(MakeMemoryStore(), 0, 1);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const int n = 513;
+  float *in = nullptr, *out = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&in), n * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&out), n * sizeof(float)), cudaSuccess);
+  std::vector<float> h(n), back(n);
+  for (int i = 0; i < n; ++i) h[i] = i - 200.0f;
+  auto expect_out = [&](const char* what) {
+    ASSERT_EQ(cudaMemcpy(back.data(), out, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(back, h) << what;
+    ASSERT_EQ(cudaMemset(out, 0, n * sizeof(float)), cudaSuccess);
+  };
+  ASSERT_EQ(cudaMemcpy(in, h.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemset(out, 0, n * sizeof(float)), cudaSuccess);
+  ASSERT_TRUE((*b)->AllReduce(in, out, n, DType::kF32)->Wait(30s).ok());
+  expect_out("out-of-place allreduce");
+  ASSERT_TRUE((*b)->Broadcast(in, out, n, DType::kF32, 0)->Wait(30s).ok());
+  expect_out("out-of-place broadcast");
+  ASSERT_TRUE((*b)->AllGather(in, out, n, DType::kF32)->Wait(30s).ok());
+  expect_out("out-of-place allgather");
+  ASSERT_TRUE((*b)->ReduceScatter(in, out, n, DType::kF32)->Wait(30s).ok());
+  expect_out("out-of-place reducescatter");
+  // In place (rank 0 of 1: the block is the whole buffer), and the input left as it was.
+  ASSERT_TRUE((*b)->AllGather(in, in, n, DType::kF32)->Wait(30s).ok());
+  ASSERT_TRUE((*b)->ReduceScatter(in, in, n, DType::kF32)->Wait(30s).ok());
+  ASSERT_EQ(cudaMemcpy(back.data(), in, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(back, h) << "in-place allgather / reducescatter";
+  cudaFree(in);
+  cudaFree(out);
+}
+
 }  // namespace
 }  // namespace mt::comm

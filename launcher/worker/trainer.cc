@@ -414,6 +414,12 @@ absl::Status InitFromBase(const TrainOptions& o, ParallelModel& pm) {
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
+  if (spec.device() == "cuda") {  // refused before any work, as an invalid job (exit 2)
+    return absl::FailedPreconditionError(
+        "device: cuda: the trainer runs the CPU model only so far. The GPU model "
+        "(runtime/nn/cuda, measured by bench/train/gpu_train_bench) is not yet driven by "
+        "meshtrain run/worker; use device: cpu");
+  }
   const auto start = std::chrono::steady_clock::now();
   SetPhase(o.live, 0);
   LogGemmProvider();

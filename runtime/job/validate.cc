@@ -250,6 +250,11 @@ void ValidateDevice(Checker& c, const JobSpec& s) {
         absl::StrCat(s.backend(), " moves host buffers only; use nccl or auto with device: cuda"),
         Quote(s.backend()));
   }
+  // Silently training in fp32 would make a CPU run's numbers differ from what the job asks.
+  if (s.train().precision() == "bf16" && s.device() != "cuda") {
+    c.Fail("train.precision", "bf16 needs device: cuda (the CPU kernels compute in fp32)",
+           Quote(s.train().precision()));
+  }
 }
 
 void ValidateFinetune(Checker& c, const JobSpec& s) {

@@ -335,6 +335,16 @@ TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
   EXPECT_THAT(ReadFile(dir + "/run/data-audit.jsonl"),
               HasSubstr("\"uri\":\"file://" + dir + "/data/train-00000.bin\""));
 
+  // device: cuda is not driven by the trainer yet: refused before any work, as invalid.
+  std::ofstream(dir + "/cuda.yaml")
+      << "name: cli-cuda\nmodel: {" + good + "}\ndata: {uri: file://" + dir +
+             "/data}\ntrain: {global_batch: 16, steps: 2, lr: 1e-2, warmup: 0, log_every: 1, "
+             "precision: bf16}\neval: {every: 0, batches: 1}\ndevice: cuda\n";
+  Result cuda = Meshtrain("run " + dir + "/cuda.yaml --run-dir " + dir + "/cuda-run");
+  EXPECT_EQ(cuda.exit_code, 2) << cuda.output;
+  EXPECT_THAT(cuda.output, HasSubstr("device: cuda: the trainer runs the CPU model only so far"));
+  EXPECT_THAT(cuda.output, Not(HasSubstr("step 1/2")));
+
   Result seq = job("n_layer: 1, n_head: 2, d_model: 16, seq_len: 16, vocab_size: 256");
   EXPECT_EQ(seq.exit_code, 2) << seq.output;
   EXPECT_THAT(seq.output, HasSubstr("data.uri: dataset samples have 13 tokens; model.seq_len 16"));

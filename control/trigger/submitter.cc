@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/process.h"
 #include "runtime/core/status.h"
 
 namespace mt::control {
@@ -39,25 +39,6 @@ std::optional<int64_t> RegisteredVersion(const std::string& run_dir) {
     return std::nullopt;
   }
   return j["registry"]["version"].get<int64_t>();
-}
-
-// Child side of fork(): output to the log, then exec. Only async-signal-safe calls. The
-// service blocks SIGINT/SIGTERM in all its threads (it waits for them with sigwait); a mask
-// and handlers survive exec, so the job gets clean ones or it could never be stopped.
-[[noreturn]] void ExecJob(std::vector<char*>& argv, const char* log) {
-  setpgid(0, 0);  // its own group: a signal to the service does not reach it, nor it us
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-  }
-  execv(argv[0], argv.data());
-  _exit(127);
 }
 
 }  // namespace
@@ -112,32 +93,28 @@ absl::Status LocalSubmitter::Submit(const RetrainInfo& r, const meshtrain::v1::J
   std::vector<std::string> args = {exe_,     "finetune", job,    "--base", spec.finetune().base(),
                                    "--data", r.data_uri, "--db", db,       "--run-dir",
                                    r.run_dir};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
   const std::string log = r.run_dir + "/retrain.log";
+  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(fmt::format("retrain: {}: {}", log, strerror(errno)));
   std::lock_guard<std::mutex> lock(mu_);
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(fmt::format("retrain: fork: {}", strerror(errno)));
-  if (pid == 0) ExecJob(argv, log.c_str());
-  setpgid(pid, pid);  // as the child does: kill(-pid) works whichever ran first
+  // Its own process group: a signal to the service does not reach it, nor it us. The
+  // service blocks SIGINT/SIGTERM in all its threads (it waits for them with sigwait); the
+  // mask would survive exec, so the job gets clean signals or it could never be stopped.
+  auto spawned = process::Spawn(
+      {.argv = args, .own_group = true, .clean_signals = true, .stdout_fd = fd, .stderr_fd = fd});
+  close(fd);
+  MT_RETURN_IF_ERROR(spawned.status());
+  const pid_t pid = *spawned;
   MT_LOG(kInfo, kInit, "retrain {}: {} (pid {}, log {})", r.id, fmt::join(args, " "), pid, log);
   running_.push_back(pid);
   ++waiting_;
   // Detached: a long-lived service does not collect one finished thread per retrain. The
   // destructor and WaitAll wait for waiting_ to reach 0 instead of joining.
   std::thread([this, pid, run_dir = r.run_dir, done = std::move(done)] {
-    int status = 0;
-    pid_t got;
-    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-    }
+    const absl::StatusOr<int> rc = process::WaitExit(pid);
     JobOutcome o;
-    if (got == pid) {
-      o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      o.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    } else {
-      o.exit_code = -1;  // waitpid failed: the outcome is unknown, not a success
-    }
+    o.exit_code = rc.ok() ? *rc : -1;  // waitpid failed: the outcome is unknown, not a success
+    o.ok = rc.ok() && *rc == 0;
     o.version = RegisteredVersion(run_dir);
     {
       std::lock_guard<std::mutex> l(mu_);

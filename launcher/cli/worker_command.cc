@@ -30,6 +30,7 @@
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/params.h"
+#include "runtime/core/process.h"
 #include "runtime/core/status.h"
 #include "runtime/core/text.h"
 #include "runtime/job/job_id.h"
@@ -214,6 +215,8 @@ int RunPodRanks(const WorkerArgs& args) {
   // The pod's cores, shared between its ranks unless the user chose.
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   const std::string threads = std::to_string(std::max(1, cores / args.ranks_per_pod));
+  const std::vector<std::string> thread_env = {"OMP_NUM_THREADS=" + threads,
+                                               "OPENBLAS_NUM_THREADS=" + threads};
   std::vector<pid_t> live;
   int code = kExitOk;
   for (int i = 0; i < args.ranks_per_pod; ++i) {
@@ -228,23 +231,13 @@ int RunPodRanks(const WorkerArgs& args) {
     if (!args.coordinator.empty()) argv.insert(argv.end(), {"--coordinator", args.coordinator});
     if (!args.resume.empty()) argv.insert(argv.end(), {"--resume", args.resume});
     if (args.register_model) argv.push_back("--register");
-    std::vector<char*> c_argv;
-    for (auto& a : argv) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
-        setenv(var, threads.c_str(), /*overwrite=*/0);
-      }
-      execv(c_argv[0], c_argv.data());
-      _exit(127);
-    }
-    if (pid < 0) {  // a pod with missing ranks could never finish
-      std::fprintf(stderr, "meshtrain worker: fork: %s\n", strerror(errno));
+    auto pid = process::Spawn({.argv = argv, .env_defaults = thread_env});
+    if (!pid.ok()) {  // a pod with missing ranks could never finish
+      std::fprintf(stderr, "meshtrain worker: %s\n", std::string(pid.status().message()).c_str());
       code = kExitFailure;
       break;
     }
-    live.push_back(pid);
+    live.push_back(*pid);
   }
   if (code != kExitOk) {
     for (pid_t c : live) kill(c, SIGTERM);
@@ -254,7 +247,7 @@ int RunPodRanks(const WorkerArgs& args) {
     const pid_t pid = wait(&status);
     if (pid < 0) break;
     live.erase(std::remove(live.begin(), live.end(), pid), live.end());
-    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const int rc = process::ExitCode(status);
     if (rc != 0 && (code == kExitOk || rc == kExitInvalid)) code = rc;
     if (rc != 0) {  // one failed: the pod fails as a whole (only live children are signalled)
       for (pid_t c : live) kill(c, SIGTERM);

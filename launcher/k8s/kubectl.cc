@@ -1,7 +1,6 @@
 // kubectl wrappers (see kubectl.h).
 #include "launcher/k8s/kubectl.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -11,6 +10,7 @@
 #include <cstring>
 
 #include "fmt/format.h"
+#include "runtime/core/process.h"
 
 namespace mt::k8s {
 namespace {
@@ -67,60 +67,40 @@ std::vector<std::string> JobConditionArgs(const KubectlOptions& o, const std::st
 
 absl::StatusOr<int> RunKubectl(const std::vector<std::string>& argv, const std::string& stdin_text,
                                std::string* out) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   int in[2];
-  if (pipe(in) != 0) return absl::InternalError(fmt::format("pipe: {}", strerror(errno)));
+  if (pipe2(in, O_CLOEXEC) != 0)
+    return absl::InternalError(fmt::format("pipe: {}", strerror(errno)));
   int output[2] = {-1, -1};
-  if (out != nullptr && pipe(output) != 0) return absl::InternalError("pipe failed");
-  int ready[2];  // closed by a successful exec; carries errno when exec fails
-  if (pipe2(ready, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(fmt::format("fork: {}", strerror(errno)));
-  if (pid == 0) {
-    dup2(in[0], STDIN_FILENO);
+  if (out != nullptr && pipe2(output, O_CLOEXEC) != 0) {
     close(in[0]);
     close(in[1]);
-    if (output[1] >= 0) {
-      dup2(output[1], STDOUT_FILENO);
-      close(output[0]);
-      close(output[1]);
-    }
-    close(ready[0]);
-    execvp(args[0], args.data());
-    const int err = errno;
-    (void)!write(ready[1], &err, sizeof err);
-    _exit(127);
+    return absl::InternalError("pipe failed");
   }
+  auto pid = process::Spawn(
+      {.argv = argv, .search_path = true, .stdin_fd = in[0], .stdout_fd = output[1]});
   close(in[0]);
-  close(ready[1]);
-  int exec_errno = 0;
-  const bool failed = read(ready[0], &exec_errno, sizeof exec_errno) == sizeof exec_errno;
-  close(ready[0]);
+  if (output[1] >= 0) close(output[1]);
+  if (!pid.ok()) {
+    close(in[1]);
+    if (output[0] >= 0) close(output[0]);
+    return absl::UnavailableError(fmt::format("{} (install kubectl, or set MT_KUBECTL)",
+                                              std::string(pid.status().message())));
+  }
   std::signal(SIGPIPE, SIG_IGN);  // kubectl may exit before reading everything
   size_t done = 0;
-  while (!failed && done < stdin_text.size()) {
+  while (done < stdin_text.size()) {
     const ssize_t n = write(in[1], stdin_text.data() + done, stdin_text.size() - done);
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
   close(in[1]);
   if (out != nullptr) {
-    close(output[1]);
     char buf[4096];
     ssize_t n;
     while ((n = read(output[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
     close(output[0]);
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (failed) {
-    return absl::UnavailableError(fmt::format(
-        "cannot run {}: {} (install kubectl, or set MT_KUBECTL)", argv[0], strerror(exec_errno)));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return process::WaitExit(*pid);
 }
 
 }  // namespace mt::k8s

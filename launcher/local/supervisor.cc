@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "launcher/local/output.h"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/process.h"
 #include "runtime/core/status.h"
 
 extern char** environ;
@@ -75,30 +75,22 @@ absl::StatusOr<Child> Spawn(const LocalOptions& o, const std::string& address, i
   std::vector<std::string> args = {o.meshtrain_exe, "worker", o.job_path,          "--run-dir",
                                    o.run_dir,       "--rank", std::to_string(rank)};
   if (!o.resume.empty()) args.insert(args.end(), {"--resume", o.resume});
-  std::vector<std::string> env = WorkerEnv(o, address, rank);
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  int fds[2];
+  int fds[2];  // the worker's stdout and stderr, read by the supervisor
   if (pipe2(fds, O_CLOEXEC) != 0)
     return absl::InternalError("pipe: " + std::string(strerror(errno)));
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork: " + std::string(strerror(errno)));
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
+  auto pid = process::Spawn({.argv = args,
+                             .env = WorkerEnv(o, address, rank),
+                             .replace_env = true,
+                             .own_group = true,
+                             .die_with_parent = true,
+                             .stdout_fd = fds[1],
+                             .stderr_fd = fds[1]});
   close(fds[1]);
-  return Child{rank, pid, fds[0], false};
+  if (!pid.ok()) {
+    close(fds[0]);
+    return pid.status();
+  }
+  return Child{rank, *pid, fds[0], false};
 }
 
 void SignalAll(std::vector<Child>& children, int sig) {

@@ -103,8 +103,22 @@ void Reset(Buffers& b, int rank) {
   std::fill(b.out.begin(), b.out.end(), static_cast<float>(rank + 1));
 }
 
-// Count of wrong output elements after one run of the op from Reset inputs (broadcast: root 0
-// holds 1, the other ranks' outputs were set to -1).
+// Inputs for the correctness check: what the op reads holds rank + 1, everything it must
+// write holds a sentinel, so an op that reads the wrong buffer or skips a write is caught.
+void PrepareCheck(Buffers& b, bool in_place, int rank, int64_t count) {
+  const float mine = static_cast<float>(rank + 1), sentinel = -7.0f;
+  std::fill(b.in.begin(), b.in.end(), mine);
+  std::fill(b.out.begin(), b.out.end(), sentinel);
+  if (!in_place || Scatters()) return;  // in-place reduce-scatter reads and writes `in`
+  if (Gathers()) {
+    std::fill(b.out.begin() + rank * count, b.out.begin() + (rank + 1) * count, mine);
+  } else if (kOp == "allreduce" || rank == 0) {  // broadcast: only the root's buffer is read
+    std::fill(b.out.begin(), b.out.end(), mine);
+  }
+}
+
+// Count of wrong output elements after one run of the op from PrepareCheck's inputs (broadcast:
+// root 0 holds 1).
 int64_t Wrong(const Ptrs& p, int64_t count, int n) {
   const int64_t total = Gathers() ? count * n : count;
   const float sum = n * (n + 1) / 2.0f;
@@ -235,8 +249,7 @@ Result Measure(const Config& c, mt::comm::Backend& be, const RawFn& raw, Buffers
     }
   }
   const double ours_s = Median(ours), theirs_s = Median(theirs);
-  Reset(b, rank);  // fresh inputs for the correctness check
-  if (kOp == "broadcast" && rank != 0) std::fill(b.out.begin(), b.out.end(), -1.0f);
+  PrepareCheck(b, in_place, rank, count);
   RunOurs(be, p, count).IgnoreError();
   const double size = 4.0 * ((Gathers() || Scatters()) ? count * n : count);
   Result r;
@@ -244,7 +257,11 @@ Result Measure(const Config& c, mt::comm::Backend& be, const RawFn& raw, Buffers
   r.algbw = size / ours_s / 1e9;
   r.busbw = r.algbw * BusFactor(n);
   r.raw_busbw = size / theirs_s / 1e9 * BusFactor(n);
-  r.wrong = Wrong(p, count, n);
+  // Every rank's wrong elements (MPI's in-place reduce-scatter moves blocks on ranks > 0 only;
+  // broadcast writes the other ranks).
+  float wrong = static_cast<float>(Wrong(p, count, n));
+  be.AllReduce(&wrong, 1, mt::DType::kF32)->Wait(std::chrono::minutes(5)).IgnoreError();
+  r.wrong = static_cast<int64_t>(wrong);
   return r;
 }
 

@@ -103,6 +103,9 @@ int RunRun(const RunArgs& args) {
     return kExitInvalid;
   }
   std::printf("%s", job::Summarize(r.spec, options).c_str());
+  if (absl::Status st = worker::CheckTrainable(r.spec); !st.ok()) {
+    return Fail("meshtrain run", st, kExitInvalid);
+  }
   const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
   if (nproc > 1) return RunLocalJob(args, r.spec, nproc);
   // One process: no coordinator, so the data audit is kept here (the same file and records).

@@ -27,6 +27,7 @@
 #include "launcher/coordinator/server.h"
 #include "launcher/k8s/render.h"
 #include "launcher/worker/session.h"
+#include "launcher/worker/trainer.h"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/params.h"
@@ -144,6 +145,9 @@ int RunWorkerCommand(const WorkerArgs& args) {
   const std::optional<int> mpi_world = EnvInt("OMPI_COMM_WORLD_SIZE");
   auto spec = LoadJobForWorld(args.job, mpi_world.value_or(0));
   if (!spec) return kExitInvalid;
+  if (absl::Status st = worker::CheckTrainable(*spec); !st.ok()) {
+    return Fail("meshtrain worker", st, kExitInvalid);  // before the backend (nccl) starts
+  }
   const int world = spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();
   worker::WorkerOptions o;
   o.spec = *spec;

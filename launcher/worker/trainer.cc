@@ -412,14 +412,17 @@ absl::Status InitFromBase(const TrainOptions& o, ParallelModel& pm) {
   return absl::OkStatus();
 }
 
+absl::Status CheckTrainable(const JobSpec& spec) {
+  if (spec.device() != "cuda") return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "device: cuda: the trainer runs the CPU model only so far. The GPU model "
+      "(runtime/nn/cuda, measured by bench/train/gpu_train_bench) is not yet driven by "
+      "meshtrain run/worker; use device: cpu");
+}
+
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
-  if (spec.device() == "cuda") {  // refused before any work, as an invalid job (exit 2)
-    return absl::FailedPreconditionError(
-        "device: cuda: the trainer runs the CPU model only so far. The GPU model "
-        "(runtime/nn/cuda, measured by bench/train/gpu_train_bench) is not yet driven by "
-        "meshtrain run/worker; use device: cpu");
-  }
+  MT_RETURN_IF_ERROR(CheckTrainable(spec));  // refused before any work (exit 2)
   const auto start = std::chrono::steady_clock::now();
   SetPhase(o.live, 0);
   LogGemmProvider();

@@ -73,4 +73,8 @@ struct TrainSummary {
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& options);
 
+// FailedPrecondition naming what this trainer cannot run yet (device: cuda), else OK. Train
+// checks it; launchers check it first, before any process, coordinator or backend starts.
+absl::Status CheckTrainable(const meshtrain::v1::JobSpec& spec);
+
 }  // namespace mt::worker

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,16 @@ class Work {
 
 // A Work that is already complete with `status` (ops rejected before they start, empty ops).
 std::shared_ptr<Work> CompletedWork(absl::Status status);
+
+// NCCL's in-place conditions (see Backend), for elements of `elem_size` bytes.
+inline bool InPlaceReduceScatter(const void* in, const void* out, int rank, int64_t count,
+                                 size_t elem_size) {
+  return static_cast<const char*>(in) + rank * count * static_cast<int64_t>(elem_size) == out;
+}
+inline bool InPlaceAllGather(const void* in, const void* out, int rank, int64_t count,
+                             size_t elem_size) {
+  return static_cast<const char*>(out) + rank * count * static_cast<int64_t>(elem_size) == in;
+}
 
 class Backend {
  public:

@@ -37,7 +37,8 @@ class OpQueue {
   // Fails (Cancelled) every op not yet started, finishes the running one, joins the thread.
   ~OpQueue();
 
-  // `run` executes on the queue thread; its Status completes the returned Work.
+  // `run` executes on the queue thread or on a thread waiting for it, never two at once and
+  // in issue order; its Status completes the returned Work.
   std::shared_ptr<Work> Enqueue(std::string op, int64_t bytes, int peer,
                                 std::function<absl::Status()> run);
 

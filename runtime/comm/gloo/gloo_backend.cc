@@ -135,7 +135,7 @@ class GlooBackend final : public Backend {
       float* dst = static_cast<float*>(out);
       if (count == 0) return absl::OkStatus();
       const int64_t total = count * size();
-      const bool in_place = dst == src + rank() * count;
+      const bool in_place = InPlaceReduceScatter(src, dst, rank(), count, sizeof(float));
       if (!in_place && static_cast<int64_t>(scratch_.size()) < total) scratch_.resize(total);
       float* reduced = in_place ? const_cast<float*>(src) : scratch_.data();
       MT_RETURN_IF_ERROR(Reduce(src, reduced, total, o));
@@ -151,7 +151,7 @@ class GlooBackend final : public Backend {
     return queue_.Enqueue("allgather", Bytes(count * size()), -1, [=, this] {
       if (count == 0) return absl::OkStatus();
       float* dst = static_cast<float*>(out);
-      const bool in_place = in == dst + rank() * count;
+      const bool in_place = InPlaceAllGather(in, dst, rank(), count, sizeof(float));
       if (size() == 1) {
         if (!in_place) std::memcpy(out, in, Bytes(count));
         return absl::OkStatus();
@@ -217,7 +217,8 @@ class GlooBackend final : public Backend {
  private:
   int64_t Bytes(int64_t count) const { return count * static_cast<int64_t>(sizeof(float)); }
 
-  // out[n] = the reduction of every rank's in[n] (in == out: in place). Queue thread only.
+  // out[n] = the reduction of every rank's in[n] (in == out: in place). From queued ops only
+  // (the OpQueue runs one at a time, on its thread or a waiter's).
   absl::Status Reduce(const float* in, float* out, int64_t n, const Options& o) {
     if (size() == 1) {
       if (in != out) std::memcpy(out, in, Bytes(n));
@@ -333,7 +334,7 @@ class GlooBackend final : public Backend {
   uint64_t next_tag_ = 1;
   int splits_ = 0;
   // Out-of-place reduce-scatter's reduction target, kept at its largest size so repeated
-  // calls (one per step) do not fault fresh pages in. Queue thread only.
+  // calls (one per step) do not fault fresh pages in. Used by queued ops only (one at a time).
   std::vector<float> scratch_;
   FlightRecorder recorder_;
   OpQueue queue_;  // last: its thread stops before the members it uses are destroyed

@@ -171,7 +171,7 @@ class MpiBackend final : public Backend {
   std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
                                       const Options& o) override {
     float* dst = static_cast<float*>(out);
-    const bool in_place = dst == static_cast<const float*>(in) + rank_ * count;
+    const bool in_place = InPlaceReduceScatter(in, dst, rank_, count, sizeof(float));
     const void* send = in_place ? MPI_IN_PLACE : in;
     void* recv = in_place ? const_cast<void*>(in) : out;
     std::function<void()> avg = Averager(o.op, dst, count);
@@ -196,7 +196,7 @@ class MpiBackend final : public Backend {
 
   std::shared_ptr<Work> AllGather(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
-    const bool in_place = in == static_cast<float*>(out) + rank_ * count;
+    const bool in_place = InPlaceAllGather(in, out, rank_, count, sizeof(float));
     const void* send = in_place ? MPI_IN_PLACE : in;
     const int send_count = in_place ? 0 : Count(count);
     const MPI_Datatype send_type = in_place ? MPI_DATATYPE_NULL : MPI_FLOAT;
@@ -216,14 +216,17 @@ class MpiBackend final : public Backend {
                                   const Options& o) override {
     if (root < 0 || root >= size_) return BadPeer("broadcast", root);
     const bool copy = rank_ == root && in != out && count > 0;
+    const auto stage = [=] {
+      if (copy) std::memcpy(out, in, count * sizeof(float));
+    };
     return Collective(
         "broadcast", dtype, count, root,
         [=, this] {
-          if (copy) std::memcpy(out, in, count * sizeof(float));
+          stage();
           return MPI_Bcast(out, Count(count), MPI_FLOAT, root, comm_);
         },
         [&](MPI_Request* r) {
-          if (copy) std::memcpy(out, in, count * sizeof(float));
+          stage();
           return MPI_Ibcast(out, Count(count), MPI_FLOAT, root, comm_, r);
         });
   }

@@ -344,6 +344,11 @@ TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
   EXPECT_EQ(cuda.exit_code, 2) << cuda.output;
   EXPECT_THAT(cuda.output, HasSubstr("device: cuda: the trainer runs the CPU model only so far"));
   EXPECT_THAT(cuda.output, Not(HasSubstr("step 1/2")));
+  std::ofstream(dir + "/cuda.yaml", std::ios::app) << "mesh: {dp: 2}\n";  // no worker starts
+  Result cuda2 = Meshtrain("run " + dir + "/cuda.yaml --run-dir " + dir + "/cuda-run2");
+  EXPECT_EQ(cuda2.exit_code, 2) << cuda2.output;
+  EXPECT_THAT(cuda2.output, HasSubstr("device: cuda: the trainer runs the CPU model only so far"));
+  EXPECT_THAT(cuda2.output, Not(HasSubstr("built without CUDA")));  // no backend was made
 
   Result seq = job("n_layer: 1, n_head: 2, d_model: 16, seq_len: 16, vocab_size: 256");
   EXPECT_EQ(seq.exit_code, 2) << seq.output;

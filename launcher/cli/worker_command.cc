@@ -75,16 +75,17 @@ int RequestedRank(const WorkerArgs& a) {
   return -1;
 }
 
-// Join refusals a replacement pod meets (coordinator.cc AdmitLocked): the generation is still
-// closed (the coordinator has not yet seen the old pod die) — exit 3, so the pod is replaced
-// and joins the next generation; the job is already over — 0 when it succeeded, 1 when it
+// Join refusals a replacement pod meets (coordinator.h kJoinRefusal): the generation is still
+// closed (the coordinator has not yet seen the old pod die) - exit 3, so the pod is replaced
+// and joins the next generation; the job is already over - 0 when it succeeded, 1 when it
 // failed. Other refusals (another job's coordinator) keep their exit code.
 std::optional<int> JoinRefusal(const absl::Status& s) {
-  if (s.code() != absl::StatusCode::kFailedPrecondition) return std::nullopt;
-  const std::string m(s.message());
-  if (m.find("is closed: all") != std::string::npos) return coord::kExitRestart;
-  if (m.find("is over (succeeded)") != std::string::npos) return kExitOk;
-  if (m.find("is over (failed)") != std::string::npos) return kExitFailure;
+  const auto why = s.GetPayload(coord::kJoinRefusal);
+  if (!why) return std::nullopt;
+  const std::string kind(*why);
+  if (kind == "closed") return coord::kExitRestart;
+  if (kind == "succeeded") return kExitOk;
+  if (kind == "failed") return kExitFailure;
   return std::nullopt;
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "control/registry/registry.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -157,15 +158,19 @@ absl::Status Coordinator::CheckJob(const std::string& job_id) const {
 absl::Status Coordinator::AdmitLocked(const v1::JoinRequest& r) const {
   MT_RETURN_IF_ERROR(CheckJob(r.job_id()));
   if (phase_ == Phase::kSucceeded || phase_ == Phase::kFailed) {
-    return absl::FailedPreconditionError(fmt::format("job {} is over ({}){}", config_.job_id,
-                                                     PhaseName(phase_),
-                                                     error_.empty() ? "" : ": " + error_));
+    absl::Status over = absl::FailedPreconditionError(
+        fmt::format("job {} is over ({}){}", config_.job_id, PhaseName(phase_),
+                    error_.empty() ? "" : ": " + error_));
+    over.SetPayload(kJoinRefusal, absl::Cord(phase_ == Phase::kSucceeded ? "succeeded" : "failed"));
+    return over;
   }
   if (phase_ == Phase::kRunning) {
-    return absl::FailedPreconditionError(fmt::format(
+    absl::Status closed = absl::FailedPreconditionError(fmt::format(
         "rendezvous of generation {} is closed: all {} ranks joined; worker {} can join only "
         "when a failure opens the next generation",
         generation_, config_.world_size, r.worker_id()));
+    closed.SetPayload(kJoinRefusal, absl::Cord("closed"));
+    return closed;
   }
   const int want = r.requested_rank();
   if (want >= config_.world_size || want < -1) {

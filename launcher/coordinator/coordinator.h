@@ -67,6 +67,11 @@ constexpr int kExitRestart = 3;
 // coordinator is back (launcher/k8s counts it against backoffLimitPerIndex).
 constexpr int kExitCoordinatorLost = 4;
 
+// Why a Join was refused, as a payload of its FailedPrecondition status (it crosses gRPC,
+// runtime/rpc): "closed" (the generation's rendezvous is complete), "succeeded" or "failed"
+// (the job is over). A replacement pod picks its exit code by it (launcher/cli/worker).
+inline constexpr char kJoinRefusal[] = "type.meshtrain.dev/join-refusal";
+
 enum class Phase { kRendezvous, kRunning, kSucceeded, kFailed };
 std::string_view PhaseName(Phase p);
 

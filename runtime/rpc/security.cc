@@ -3,6 +3,8 @@
 
 #include <chrono>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "fmt/format.h"
 #include "runtime/core/file.h"
 #include "runtime/core/status.h"
@@ -93,15 +95,36 @@ void PrepareContext(grpc::ClientContext& context, const std::string& token, doub
                            std::chrono::duration<double>(timeout_s)));
 }
 
+// Details format: "URL\0VALUE\0" per payload (both ends are ours; values are short text).
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  std::string details;
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    if (!absl::StartsWith(url, kPayloadPrefix)) return;
+    details.append(url.data(), url.size()).push_back('\0');
+    details.append(std::string(value)).push_back('\0');
+  });
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()), details);
 }
 
 absl::Status FromGrpc(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      fmt::format("{}: {}", what, s.error_message()));
+  absl::Status out(static_cast<absl::StatusCode>(s.error_code()),
+                   fmt::format("{}: {}", what, s.error_message()));
+  const std::string& d = s.error_details();
+  size_t at = 0;
+  while (at < d.size()) {
+    const size_t url_end = d.find('\0', at);
+    if (url_end == std::string::npos) break;
+    const size_t value_end = d.find('\0', url_end + 1);
+    if (value_end == std::string::npos) break;
+    const std::string url = d.substr(at, url_end - at);
+    if (url.rfind(kPayloadPrefix, 0) == 0) {
+      out.SetPayload(url, absl::Cord(d.substr(url_end + 1, value_end - url_end - 1)));
+    }
+    at = value_end + 1;
+  }
+  return out;
 }
 
 }  // namespace mt::rpc

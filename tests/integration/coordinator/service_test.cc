@@ -78,6 +78,8 @@ TEST(CoordinatorService, FourWorkersJoinAndGetDistinctRanks) {
   auto late = run.Client()->Join(JoinReq("w-late"), 5);
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(late.status().message().find("closed"), std::string::npos) << late.status();
+  // The refusal's kind crosses gRPC as a payload (what a replacement pod's exit code uses).
+  EXPECT_EQ(late.status().GetPayload(coord::kJoinRefusal), absl::Cord("closed"));
 }
 
 TEST(CoordinatorService, HeartbeatStreamAnswersWhenAskedOrStopping) {

@@ -141,6 +141,8 @@ TEST(Coordinator, RefusesOtherJobTakenRankAndClosedRendezvous) {
   const size_t late = f.Join("e");
   EXPECT_EQ(f.replies[late].status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(f.replies[late].status().message().find("closed"), std::string::npos);
+  EXPECT_EQ(f.replies[late].status().GetPayload(kJoinRefusal), absl::Cord("closed"));
+  EXPECT_FALSE(f.replies[wrong].status().GetPayload(kJoinRefusal).has_value());
 }
 
 TEST(Coordinator, RendezvousTimeoutListsMissingRanks) {
@@ -217,6 +219,8 @@ TEST(Coordinator, StaleReportsAreIgnoredAndAllFinishedSucceeds) {
   EXPECT_EQ(f.c->phase(), Phase::kSucceeded);
   EXPECT_EQ(f.c->WaitDone(0ms), Phase::kSucceeded);
   EXPECT_EQ(f.Beat(0, 2).action(), v1::STOP_DONE);
+  const size_t after = f.Join("late");  // a replacement pod after the end: told it succeeded
+  EXPECT_EQ(f.replies[after].status().GetPayload(kJoinRefusal), absl::Cord("succeeded"));
 }
 
 TEST(Coordinator, StatusNamesTheStuckRank) {

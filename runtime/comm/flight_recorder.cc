@@ -21,22 +21,23 @@ std::string_view OpStateName(OpState s) {
 
 uint64_t FlightRecorder::Queue(std::string op, int64_t bytes, int peer) {
   std::lock_guard<std::mutex> lock(mu_);
-  OpRecord r;
-  r.seq = next_seq_++;
-  r.op = std::move(op);
+  const uint64_t seq = next_seq_++;
+  OpRecord& r = ring_[(seq - 1) % capacity_];  // the oldest record's slot, reused
+  r.seq = seq;
+  r.op.assign(op);
   r.bytes = bytes;
   r.peer = peer;
+  r.state = OpState::kQueued;
   r.queued = std::chrono::system_clock::now();
-  ops_.push_back(std::move(r));
-  if (ops_.size() > capacity_) ops_.pop_front();
-  return ops_.back().seq;
+  r.started = r.finished = {};
+  r.error.clear();
+  return seq;
 }
 
-OpRecord* FlightRecorder::Find(uint64_t seq) {
-  for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
-    if (it->seq == seq) return &*it;
-  }
-  return nullptr;
+const OpRecord* FlightRecorder::Find(uint64_t seq) const {
+  if (seq < Oldest() || seq >= next_seq_) return nullptr;
+  const OpRecord& r = ring_[(seq - 1) % capacity_];
+  return r.seq == seq ? &r : nullptr;
 }
 
 void FlightRecorder::Start(uint64_t seq) {
@@ -52,19 +53,21 @@ void FlightRecorder::Finish(uint64_t seq, const std::string& error) {
   if (OpRecord* r = Find(seq)) {
     r->state = error.empty() ? OpState::kCompleted : OpState::kFailed;
     r->finished = std::chrono::system_clock::now();
-    r->error = error;
+    if (!error.empty()) r->error = error;
   }
 }
 
 std::vector<OpRecord> FlightRecorder::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return {ops_.begin(), ops_.end()};
+  std::vector<OpRecord> out;
+  for (uint64_t seq = Oldest(); seq < next_seq_; ++seq) out.push_back(*Find(seq));
+  return out;
 }
 
 std::string FlightRecorder::Describe(uint64_t seq) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const OpRecord& r : ops_) {
-    if (r.seq != seq) continue;
+  if (const OpRecord* found = Find(seq)) {
+    const OpRecord& r = *found;
     const auto end = r.state == OpState::kRunning ? std::chrono::system_clock::now() : r.finished;
     const double s = std::chrono::duration<double>(end - r.started).count();
     return fmt::format("{} #{} ({} bytes{}) {}{}", r.op, r.seq, r.bytes,

@@ -12,12 +12,7 @@ namespace mt::comm {
 class QueuedWork;
 
 struct OpQueue::State {
-  struct Item {
-    uint64_t seq;
-    std::function<absl::Status()> run;
-    std::shared_ptr<QueuedWork> work;
-    std::chrono::steady_clock::time_point queued;
-  };
+  struct Item;  // one allocation per op: the op and its Work (defined below QueuedWork)
   // How long the queue thread leaves a new op for a waiter to run inline: issue-then-wait
   // callers reach Wait within microseconds; overlapped callers do not mind 200 us.
   static constexpr std::chrono::microseconds kGrace{200};
@@ -93,6 +88,18 @@ class QueuedWork final : public Work {
   absl::Status status_;
 };
 
+struct OpQueue::State::Item {
+  Item(std::weak_ptr<State> state, std::string op, uint64_t seq, std::function<absl::Status()> fn)
+      : seq(seq),
+        run(std::move(fn)),
+        queued(std::chrono::steady_clock::now()),
+        work(std::move(state), std::move(op), seq) {}
+  uint64_t seq;
+  std::function<absl::Status()> run;
+  std::chrono::steady_clock::time_point queued;
+  QueuedWork work;  // handed out through an aliasing shared_ptr that keeps the Item alive
+};
+
 void OpQueue::State::Execute(Item& item) {
   recorder->Start(item.seq);
   absl::Status st;
@@ -105,17 +112,17 @@ void OpQueue::State::Execute(Item& item) {
   }
   recorder->Finish(item.seq, st.ok() ? "" : std::string(st.message()));
   if (!st.ok()) {
-    st = absl::Status(st.code(),
-                      fmt::format("{}: {}", item.work->what(), std::string(st.message())));
+    st =
+        absl::Status(st.code(), fmt::format("{}: {}", item.work.what(), std::string(st.message())));
   }
-  item.work->Complete(std::move(st));
+  item.work.Complete(std::move(st));
 }
 
 void OpQueue::State::Help(const QueuedWork* work, std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu);
   while (!stopping) {
     bool queued = false;
-    for (const auto& item : items) queued = queued || item->work.get() == work;
+    for (const auto& item : items) queued = queued || &item->work == work;
     if (!queued) return;
     if (running) {  // the op ahead runs on another thread: take ours when it is done
       ++helpers_waiting;
@@ -135,7 +142,7 @@ void OpQueue::State::Help(const QueuedWork* work, std::chrono::steady_clock::tim
     last_op = std::chrono::steady_clock::now();
     // The thread or other waiters may wait for `running` to clear, and so may ~OpQueue.
     if (thread_waits || helpers_waiting > 0 || stopping) cv.notify_all();
-    if (item->work.get() == work) return;
+    if (&item->work == work) return;
   }
 }
 
@@ -154,27 +161,25 @@ OpQueue::~OpQueue() {
   state_->cv.wait(lock, [&] { return !state_->running; });
   for (auto& item : state_->items) {
     state_->recorder->Finish(item->seq, "cancelled: communicator destroyed");
-    item->work->Complete(absl::CancelledError(item->work->what() + ": communicator destroyed"));
+    item->work.Complete(absl::CancelledError(item->work.what() + ": communicator destroyed"));
   }
   state_->items.clear();
 }
 
 std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
                                        std::function<absl::Status()> run) {
-  auto item = std::make_shared<State::Item>();
-  item->run = std::move(run);
+  std::shared_ptr<State::Item> item;
   bool announce = false;
   {
     // Sequence numbers are taken in queue order, so the recorder's order is the run order.
     std::lock_guard<std::mutex> lock(state_->mu);
-    item->seq = state_->recorder->Queue(op, bytes, peer);
-    item->queued = std::chrono::steady_clock::now();
-    item->work = std::make_shared<QueuedWork>(state_, std::move(op), item->seq);
+    const uint64_t seq = state_->recorder->Queue(op, bytes, peer);
+    item = std::make_shared<State::Item>(state_, std::move(op), seq, std::move(run));
     state_->items.push_back(item);
     announce = state_->parked || state_->overlap_credit > 0 || state_->items.size() > 1;
   }
   if (announce) state_->cv.notify_all();
-  return item->work;
+  return std::shared_ptr<Work>(item, &item->work);
 }
 
 void OpQueue::Loop() {

@@ -111,6 +111,17 @@ TEST(FlightRecorder, KeepsTheLastOpsWithTheirStates) {
   EXPECT_THAT(r.Describe(c), HasSubstr("barrier #3 (0 bytes) running for"));
   EXPECT_THAT(r.Describe(b), HasSubstr("send #2 (8 bytes, peer 2) failed"));
   EXPECT_EQ(d, 4u);
+  // Slots are reused: an op that fell out is gone (and touching it changes nothing), and a
+  // reused slot carries nothing of its old record.
+  EXPECT_EQ(r.Describe(a), "");
+  r.Finish(a, "late");
+  EXPECT_EQ(r.Snapshot()[2].state, OpState::kQueued);   // d, in a's old slot
+  const uint64_t e = r.Queue("reducescatter", 32, -1);  // b's old slot
+  ops = r.Snapshot();
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(ops[2].seq, e);
+  EXPECT_EQ(ops[2].error, "");
+  EXPECT_EQ(ops[2].state, OpState::kQueued);
 }
 
 }  // namespace

@@ -110,6 +110,7 @@ void OpQueue::State::Execute(Item& item) {
   } catch (...) {
     st = absl::InternalError("unknown exception");
   }
+  item.run = nullptr;  // what the op captured goes now, not when the last Work handle does
   recorder->Finish(item.seq, st.ok() ? "" : std::string(st.message()));
   if (!st.ok()) {
     st =

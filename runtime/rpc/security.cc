@@ -6,6 +6,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "fmt/format.h"
+#include "meshtrain/v1/rpc_status.pb.h"
 #include "runtime/core/file.h"
 #include "runtime/core/status.h"
 
@@ -95,34 +96,35 @@ void PrepareContext(grpc::ClientContext& context, const std::string& token, doub
                            std::chrono::duration<double>(timeout_s)));
 }
 
-// Details format: "URL\0VALUE\0" per payload (both ends are ours; values are short text).
+// Payloads travel as google.rpc.Status details (meshtrain.v1.RpcStatus has its wire format):
+// what gRPC clients in any language expect in grpc-status-details-bin.
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  std::string details;
+  meshtrain::v1::RpcStatus rich;
   s.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
     if (!absl::StartsWith(url, kPayloadPrefix)) return;
-    details.append(url.data(), url.size()).push_back('\0');
-    details.append(std::string(value)).push_back('\0');
+    google::protobuf::Any* any = rich.add_details();
+    any->set_type_url(std::string(url));
+    any->set_value(std::string(value));
   });
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()), details);
+  const auto code = static_cast<grpc::StatusCode>(s.code());
+  if (rich.details_size() == 0) return grpc::Status(code, std::string(s.message()));
+  rich.set_code(static_cast<int32_t>(s.code()));
+  rich.set_message(std::string(s.message()));
+  return grpc::Status(code, std::string(s.message()), rich.SerializeAsString());
 }
 
 absl::Status FromGrpc(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return absl::OkStatus();
   absl::Status out(static_cast<absl::StatusCode>(s.error_code()),
                    fmt::format("{}: {}", what, s.error_message()));
-  const std::string& d = s.error_details();
-  size_t at = 0;
-  while (at < d.size()) {
-    const size_t url_end = d.find('\0', at);
-    if (url_end == std::string::npos) break;
-    const size_t value_end = d.find('\0', url_end + 1);
-    if (value_end == std::string::npos) break;
-    const std::string url = d.substr(at, url_end - at);
-    if (url.rfind(kPayloadPrefix, 0) == 0) {
-      out.SetPayload(url, absl::Cord(d.substr(url_end + 1, value_end - url_end - 1)));
+  meshtrain::v1::RpcStatus rich;
+  if (!s.error_details().empty() && rich.ParseFromString(s.error_details())) {
+    for (const google::protobuf::Any& any : rich.details()) {
+      if (any.type_url().rfind(kPayloadPrefix, 0) == 0) {
+        out.SetPayload(any.type_url(), absl::Cord(any.value()));
+      }
     }
-    at = value_end + 1;
   }
   return out;
 }

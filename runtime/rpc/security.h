@@ -39,8 +39,9 @@ grpc::Status CheckToken(const grpc::ServerContextBase& context, const std::strin
 // Client side: adds the token (if any) and the deadline to a call.
 void PrepareContext(grpc::ClientContext& context, const std::string& token, double timeout_s);
 
-// Status conversion. Payloads whose type URL starts with kPayloadPrefix travel too (in the
-// gRPC status details), so a caller can branch on structured facts, not message text.
+// Status conversion. Payloads whose type URL starts with kPayloadPrefix travel too (as
+// google.rpc.Status details, the format gRPC defines for them), so a caller can branch on
+// structured facts, not message text.
 inline constexpr char kPayloadPrefix[] = "type.meshtrain.dev/";
 grpc::Status ToGrpc(const absl::Status& s);
 // The message gets `what: ` in front; code and meshtrain payloads are kept.

@@ -68,6 +68,9 @@ int64_t CountFor(int64_t bytes, int n) {
   return (Gathers() || Scatters()) ? elems / n : elems;
 }
 
+// The message's elements (nccl-tests' count and size): the inverse of CountFor.
+int64_t TotalCount(int64_t count, int n) { return (Gathers() || Scatters()) ? count * n : count; }
+
 // One rank's buffers for a size, allocated once and shared by both placements and both sides
 // (fresh allocations between phases cost page faults and MPI memory registration, which made
 // whichever side ran second look 2-3x slower).
@@ -251,7 +254,7 @@ Result Measure(const Config& c, mt::comm::Backend& be, const RawFn& raw, Buffers
   const double ours_s = Median(ours), theirs_s = Median(theirs);
   PrepareCheck(b, in_place, rank, count);
   RunOurs(be, p, count).IgnoreError();
-  const double size = 4.0 * ((Gathers() || Scatters()) ? count * n : count);
+  const double size = 4.0 * TotalCount(count, n);
   Result r;
   r.time_us = ours_s * 1e6;
   r.algbw = size / ours_s / 1e9;
@@ -272,7 +275,7 @@ std::vector<Row> Sweep(const Config& c, mt::comm::Backend& be, const RawFn& raw)
   for (double bytes = c.min_bytes; bytes <= c.max_bytes; bytes *= c.factor) {
     const int64_t count = CountFor(static_cast<int64_t>(bytes), n);
     Buffers b = Make(count, n);
-    const int64_t total = (Gathers() || Scatters()) ? count * n : count;
+    const int64_t total = TotalCount(count, n);
     Row row{4 * total, total, {}, {}};
     row.out_of_place = Measure(c, be, raw, b, false, count);
     row.in_place = Measure(c, be, raw, b, true, count);

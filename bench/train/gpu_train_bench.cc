@@ -19,6 +19,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/gpt_step.h"
 #include "bench/common/util.h"
 #include "runtime/kernels/cuda/blas.h"
 #include "runtime/kernels/cuda/cast.h"
@@ -43,13 +44,7 @@ struct Config {
 // layer and the tied head) through cuBLAS in the model's precision, and their FLOPs.
 std::pair<double, double> TimeStepGemms(const Config& c) {
   const int64_t rows = c.batch * c.seq, d = c.d_model, f = 4 * d;
-  std::vector<std::pair<int64_t, int64_t>> layers;  // (out, in)
-  for (int64_t l = 0; l < c.layers; ++l) {
-    for (auto s : {std::pair{3 * d, d}, std::pair{d, d}, std::pair{f, d}, std::pair{d, f}}) {
-      layers.push_back(s);
-    }
-  }
-  layers.push_back({c.vocab, d});
+  const auto layers = mt::bench::StepGemmShapes(c.layers, c.d_model, c.vocab);  // (out, in)
   cudaStream_t stream = nullptr;
   cudaStreamCreate(&stream);
   auto blas = mt::cuda::Blas::Create(stream);
@@ -156,7 +151,8 @@ int Run(const Config& c) {
   for (int s = 0; s < c.steps; ++s) step();
   Check(m.Synchronize());
   const double step_s = Since(t0) / c.steps;
-  const double flops_per_token = 6.0 * m.num_parameters() + 12.0 * c.layers * c.seq * c.d_model;
+  const double flops_per_token =
+      mt::bench::FlopsPerToken(m.num_parameters(), c.layers, c.seq, c.d_model);
   const double tokens_per_s = c.batch * c.seq / step_s;
   const double model_flops = tokens_per_s * flops_per_token;
   auto [gemm_s, gemm_flops] = TimeStepGemms(c);

@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/gpt_step.h"
 #include "bench/common/util.h"
 #include "fmt/format.h"
 #include "runtime/kernels/cpu/gemm.h"
@@ -33,17 +34,9 @@ struct Config {
 
 // Seconds for one of each GEMM a training step runs, and their FLOPs.
 std::pair<double, double> TimeStepGemms(const Config& c) {
-  const int64_t rows = c.batch * c.seq, d = c.d_model, f = 4 * d;
-  // (out, in) of each linear layer per block, then the tied head.
-  std::vector<std::pair<int64_t, int64_t>> layers;
-  for (int64_t l = 0; l < c.layers; ++l) {
-    for (auto shape : {std::pair{3 * d, d}, std::pair{d, d}, std::pair{f, d}, std::pair{d, f}}) {
-      layers.push_back(shape);
-    }
-  }
-  layers.push_back({c.vocab, d});
+  const int64_t rows = c.batch * c.seq;
   double flops = 0, seconds = 0;
-  for (auto [out, in] : layers) {
+  for (auto [out, in] : mt::bench::StepGemmShapes(c.layers, c.d_model, c.vocab)) {
     std::vector<float> x(rows * in, 0.5f), w(out * in, 0.25f), y(rows * out), dw(out * in);
     std::vector<float> dx(rows * in);
     using mt::cpu::Gemm;
@@ -96,7 +89,7 @@ int main(int argc, char** argv) {
 
   int64_t n = 0;
   for (auto* p : model->Parameters()) n += p->value.numel();
-  const double flops_per_token = 6.0 * n + 12.0 * c.layers * c.seq * c.d_model;
+  const double flops_per_token = mt::bench::FlopsPerToken(n, c.layers, c.seq, c.d_model);
   const double tokens_per_s = c.batch * c.seq / step_s;
   const double model_flops = tokens_per_s * flops_per_token;
   auto [gemm_s, gemm_flops] = TimeStepGemms(c);

@@ -24,6 +24,10 @@ struct OpQueue::State {
 
   // Runs one item outside the lock and completes its Work.
   void Execute(Item& item);
+  // Pops the front item and Executes it (mu held on entry and return), then the bookkeeping:
+  // an op the thread ran restores the overlap credits, a waiter's takes one; whoever waits
+  // for `running` to clear is woken. Returns the item.
+  std::shared_ptr<Item> RunFront(std::unique_lock<std::mutex>& lock, bool on_thread);
   // Runs queued items in order up to `work`'s (see op_queue.h); while another thread runs
   // the op ahead, waits for it (until `deadline`) and goes on.
   void Help(const QueuedWork* work, std::chrono::steady_clock::time_point deadline);
@@ -49,6 +53,7 @@ class QueuedWork final : public Work {
  public:
   QueuedWork(std::weak_ptr<OpQueue::State> state, std::string op, uint64_t seq)
       : state_(std::move(state)), op_(std::move(op)), seq_(seq) {}
+  uint64_t seq() const { return seq_; }
   absl::Status Wait(std::chrono::milliseconds timeout) override {
     // A year stands for "forever" (steady_clock::now() + milliseconds::max() overflows).
     const auto deadline = std::chrono::steady_clock::now() +
@@ -90,18 +95,16 @@ class QueuedWork final : public Work {
 
 struct OpQueue::State::Item {
   Item(std::weak_ptr<State> state, std::string op, uint64_t seq, std::function<absl::Status()> fn)
-      : seq(seq),
-        run(std::move(fn)),
+      : run(std::move(fn)),
         queued(std::chrono::steady_clock::now()),
         work(std::move(state), std::move(op), seq) {}
-  uint64_t seq;
   std::function<absl::Status()> run;
   std::chrono::steady_clock::time_point queued;
   QueuedWork work;  // handed out through an aliasing shared_ptr that keeps the Item alive
 };
 
 void OpQueue::State::Execute(Item& item) {
-  recorder->Start(item.seq);
+  recorder->Start(item.work.seq());
   absl::Status st;
   try {  // an exception must not leave `running` set: the queue would stop for good
     st = item.run();
@@ -111,7 +114,7 @@ void OpQueue::State::Execute(Item& item) {
     st = absl::InternalError("unknown exception");
   }
   item.run = nullptr;  // what the op captured goes now, not when the last Work handle does
-  recorder->Finish(item.seq, st.ok() ? "" : std::string(st.message()));
+  recorder->Finish(item.work.seq(), st.ok() ? "" : std::string(st.message()));
   if (!st.ok()) {
     st =
         absl::Status(st.code(), fmt::format("{}: {}", item.work.what(), std::string(st.message())));
@@ -132,19 +135,28 @@ void OpQueue::State::Help(const QueuedWork* work, std::chrono::steady_clock::tim
       if (late) return;
       continue;
     }
-    std::shared_ptr<Item> item = items.front();
-    items.pop_front();
-    running = true;
-    lock.unlock();
-    Execute(*item);
-    lock.lock();
-    running = false;
-    if (overlap_credit > 0) --overlap_credit;
-    last_op = std::chrono::steady_clock::now();
-    // The thread or other waiters may wait for `running` to clear, and so may ~OpQueue.
-    if (thread_waits || helpers_waiting > 0 || stopping) cv.notify_all();
-    if (&item->work == work) return;
+    if (&RunFront(lock, /*on_thread=*/false)->work == work) return;
   }
+}
+
+std::shared_ptr<OpQueue::State::Item> OpQueue::State::RunFront(std::unique_lock<std::mutex>& lock,
+                                                               bool on_thread) {
+  std::shared_ptr<Item> item = items.front();
+  items.pop_front();
+  running = true;
+  lock.unlock();
+  Execute(*item);
+  lock.lock();
+  running = false;
+  if (on_thread) {
+    overlap_credit = kCredit;
+  } else if (overlap_credit > 0) {
+    --overlap_credit;
+  }
+  last_op = std::chrono::steady_clock::now();
+  // The thread or other waiters may wait for `running` to clear, and so may ~OpQueue.
+  if (thread_waits || helpers_waiting > 0 || stopping) cv.notify_all();
+  return item;
 }
 
 OpQueue::OpQueue(FlightRecorder* recorder)
@@ -161,7 +173,7 @@ OpQueue::~OpQueue() {
   std::unique_lock<std::mutex> lock(state_->mu);
   state_->cv.wait(lock, [&] { return !state_->running; });
   for (auto& item : state_->items) {
-    state_->recorder->Finish(item->seq, "cancelled: communicator destroyed");
+    state_->recorder->Finish(item->work.seq(), "cancelled: communicator destroyed");
     item->work.Complete(absl::CancelledError(item->work.what() + ": communicator destroyed"));
   }
   state_->items.clear();
@@ -209,16 +221,7 @@ void OpQueue::Loop() {
       s.cv.wait_until(lock, ready);  // a waiter may take it meanwhile; then re-check
       continue;
     }
-    std::shared_ptr<State::Item> item = s.items.front();
-    s.items.pop_front();
-    s.running = true;
-    lock.unlock();
-    s.Execute(*item);
-    lock.lock();
-    s.running = false;
-    s.overlap_credit = State::kCredit;
-    s.last_op = std::chrono::steady_clock::now();
-    s.cv.notify_all();
+    s.RunFront(lock, /*on_thread=*/true);
   }
 }
 

@@ -68,11 +68,11 @@ class Heartbeat {
         const comm::OpRecord& op = ops.back();
         v1::CollectiveInfo* c = r.mutable_last_collective();
         c->set_seq(op.seq);
-        c->set_op(op.op);
+        c->set_op(std::string(op.op));
         c->set_bytes(op.bytes);
         c->set_state(std::string(comm::OpStateName(op.state)));
         c->set_age_s(
-            std::chrono::duration<double>(std::chrono::system_clock::now() - op.queued).count());
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - op.queued).count());
       }
     }
     return r;

@@ -1,6 +1,8 @@
 // Flight recorder (see flight_recorder.h).
 #include "runtime/comm/flight_recorder.h"
 
+#include <time.h>
+
 #include "fmt/format.h"
 
 namespace mt::comm {
@@ -19,16 +21,24 @@ std::string_view OpStateName(OpState s) {
   return "?";
 }
 
-uint64_t FlightRecorder::Queue(std::string op, int64_t bytes, int peer) {
-  std::lock_guard<std::mutex> lock(mu_);
+FlightRecorder::Time FlightRecorder::CoarseNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // steady_clock is CLOCK_MONOTONIC
+  return Time(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
+
+uint64_t FlightRecorder::Queue(std::string_view op, int64_t bytes, int peer) {
+  const Time now = CoarseNow();
+  std::lock_guard<SpinLock> lock(mu_);
   const uint64_t seq = next_seq_++;
-  OpRecord& r = ring_[(seq - 1) % capacity_];  // the oldest record's slot, reused
+  OpRecord& r = ring_[next_slot_];  // the oldest record's slot, reused
+  next_slot_ = next_slot_ + 1 == capacity_ ? 0 : next_slot_ + 1;
   r.seq = seq;
-  r.op.assign(op);
+  r.op = op;
   r.bytes = bytes;
   r.peer = peer;
   r.state = OpState::kQueued;
-  r.queued = std::chrono::system_clock::now();
+  r.queued = now;
   r.started = r.finished = {};
   r.error.clear();
   return seq;
@@ -36,39 +46,44 @@ uint64_t FlightRecorder::Queue(std::string op, int64_t bytes, int peer) {
 
 const OpRecord* FlightRecorder::Find(uint64_t seq) const {
   if (seq < Oldest() || seq >= next_seq_) return nullptr;
-  const OpRecord& r = ring_[(seq - 1) % capacity_];
+  // Counted back from the newest record's slot (no division per lookup).
+  const size_t back = static_cast<size_t>(next_seq_ - seq);  // 1 for the newest
+  const OpRecord& r = ring_[next_slot_ >= back ? next_slot_ - back : next_slot_ + capacity_ - back];
   return r.seq == seq ? &r : nullptr;
 }
 
 void FlightRecorder::Start(uint64_t seq) {
-  std::lock_guard<std::mutex> lock(mu_);
+  const Time now = CoarseNow();
+  std::lock_guard<SpinLock> lock(mu_);
   if (OpRecord* r = Find(seq)) {
     r->state = OpState::kRunning;
-    r->started = std::chrono::system_clock::now();
+    r->started = now;
   }
 }
 
-void FlightRecorder::Finish(uint64_t seq, const std::string& error) {
-  std::lock_guard<std::mutex> lock(mu_);
+FlightRecorder::Time FlightRecorder::Finish(uint64_t seq, std::string_view error) {
+  const Time now = CoarseNow();
+  std::lock_guard<SpinLock> lock(mu_);
   if (OpRecord* r = Find(seq)) {
     r->state = error.empty() ? OpState::kCompleted : OpState::kFailed;
-    r->finished = std::chrono::system_clock::now();
-    if (!error.empty()) r->error = error;
+    r->finished = now;
+    if (!error.empty()) r->error.assign(error);
   }
+  return now;
 }
 
 std::vector<OpRecord> FlightRecorder::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   std::vector<OpRecord> out;
   for (uint64_t seq = Oldest(); seq < next_seq_; ++seq) out.push_back(*Find(seq));
   return out;
 }
 
 std::string FlightRecorder::Describe(uint64_t seq) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   if (const OpRecord* found = Find(seq)) {
     const OpRecord& r = *found;
-    const auto end = r.state == OpState::kRunning ? std::chrono::system_clock::now() : r.finished;
+    const auto end = r.state == OpState::kRunning ? std::chrono::steady_clock::now() : r.finished;
     const double s = std::chrono::duration<double>(end - r.started).count();
     return fmt::format("{} #{} ({} bytes{}) {}{}", r.op, r.seq, r.bytes,
                        r.peer >= 0 ? fmt::format(", peer {}", r.peer) : "", OpStateName(r.state),

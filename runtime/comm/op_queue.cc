@@ -2,8 +2,10 @@
 #include "runtime/comm/op_queue.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <exception>
+#include <optional>
 
 #include "fmt/format.h"
 
@@ -13,8 +15,9 @@ class QueuedWork;
 
 struct OpQueue::State {
   struct Item;  // one allocation per op: the op and its Work (defined below QueuedWork)
-  // How long the queue thread leaves a new op for a waiter to run inline: issue-then-wait
-  // callers reach Wait within microseconds; overlapped callers do not mind 200 us.
+  // How long the queue thread, once it sees a new op, leaves it for a waiter to run inline:
+  // issue-then-wait callers reach Wait within microseconds; overlapped callers do not mind
+  // 200 us.
   static constexpr std::chrono::microseconds kGrace{200};
   // How often the thread looks for unannounced ops while the communicator is in use, and
   // after how long without ops it parks (then only an announcement wakes it).
@@ -22,19 +25,23 @@ struct OpQueue::State {
   static constexpr std::chrono::seconds kPark{1};
   explicit State(FlightRecorder* r) : recorder(r) {}
 
-  // Runs one item outside the lock and completes its Work.
-  void Execute(Item& item);
+  // Runs one item outside the lock and completes its Work; returns when it finished.
+  FlightRecorder::Time Execute(Item& item);
   // Pops the front item and Executes it (mu held on entry and return), then the bookkeeping:
   // an op the thread ran restores the overlap credits, a waiter's takes one; whoever waits
   // for `running` to clear is woken. Returns the item.
   std::shared_ptr<Item> RunFront(std::unique_lock<std::mutex>& lock, bool on_thread);
   // Runs queued items in order up to `work`'s (see op_queue.h); while another thread runs
-  // the op ahead, waits for it (until `deadline`) and goes on.
-  void Help(const QueuedWork* work, std::chrono::steady_clock::time_point deadline);
+  // the op ahead, waits for it and goes on. `deadline` is set, from `timeout`, the first time
+  // it is needed (an op at the front needs none: a clock read is ~10% of the queue's cost).
+  void Help(const QueuedWork* work, std::chrono::milliseconds timeout,
+            std::optional<std::chrono::steady_clock::time_point>& deadline);
 
   FlightRecorder* recorder;
   std::mutex mu;
-  std::condition_variable cv;  // announced items, running cleared (if asked), stopping set
+  std::condition_variable cv;       // announced items, running cleared (if asked), stopping set
+  std::condition_variable done_cv;  // an op completed while `sleepers` > 0
+  int sleepers = 0;                 // Waits sleeping until their op completes elsewhere
   std::deque<std::shared_ptr<Item>> items;
   bool running = false;
   bool stopping = false;
@@ -49,88 +56,114 @@ struct OpQueue::State {
   std::chrono::steady_clock::time_point last_op;
 };
 
+namespace {
+// A year stands for "forever" (steady_clock::now() + milliseconds::max() overflows).
+std::chrono::steady_clock::time_point DeadlineAfter(std::chrono::milliseconds timeout) {
+  return std::chrono::steady_clock::now() +
+         std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(8760));
+}
+}  // namespace
+
 class QueuedWork final : public Work {
  public:
-  QueuedWork(std::weak_ptr<OpQueue::State> state, std::string op, uint64_t seq)
-      : state_(std::move(state)), op_(std::move(op)), seq_(seq) {}
+  QueuedWork(std::weak_ptr<OpQueue::State> state, std::string_view op, uint64_t seq)
+      : state_(std::move(state)), op_(op), seq_(seq) {}
   uint64_t seq() const { return seq_; }
   absl::Status Wait(std::chrono::milliseconds timeout) override {
-    // A year stands for "forever" (steady_clock::now() + milliseconds::max() overflows).
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(8760));
+    std::optional<std::chrono::steady_clock::time_point> deadline;
     if (!Done()) {
-      if (auto state = state_.lock()) state->Help(this, deadline);
+      if (auto state = state_.lock()) state->Help(this, timeout, deadline);
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_until(lock, deadline, [&] { return done_; })) {
+    if (Done()) return status_;
+    if (!deadline) deadline = DeadlineAfter(timeout);
+    // Another thread runs the op: sleep on the queue's done_cv (a Work has no mutex or
+    // condition variable of its own; they were a third of its size). No state: the queue
+    // is gone, and it completed every op first.
+    if (auto state = state_.lock()) {
+      std::unique_lock<std::mutex> lock(state->mu);
+      ++state->sleepers;
+      state->done_cv.wait_until(lock, *deadline, [&] { return Done(); });
+      --state->sleepers;
+    }
+    if (!Done()) {
       return absl::DeadlineExceededError(
           fmt::format("{} not complete after {} ms", what(), timeout.count()));
     }
     return status_;
   }
-  bool Done() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return done_;
-  }
+  // Lock-free: status_ is written once, before done_ is set, and only read after.
+  bool Done() const override { return done_.load(std::memory_order_acquire); }
+  // The caller then notifies done_cv under the queue's mutex if anyone sleeps on it.
   void Complete(absl::Status status) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      status_ = std::move(status);
-      done_ = true;
-    }
-    cv_.notify_all();
+    status_ = std::move(status);
+    done_.store(true, std::memory_order_release);
   }
   // "allreduce #12": formatted only for messages, not per op.
   std::string what() const { return fmt::format("{} #{}", op_, seq_); }
 
  private:
   std::weak_ptr<OpQueue::State> state_;
-  std::string op_;
+  std::string_view op_;  // a literal (see Enqueue)
   uint64_t seq_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  std::atomic<bool> done_{false};
   absl::Status status_;
 };
 
 struct OpQueue::State::Item {
-  Item(std::weak_ptr<State> state, std::string op, uint64_t seq, std::function<absl::Status()> fn)
-      : run(std::move(fn)),
-        queued(std::chrono::steady_clock::now()),
-        work(std::move(state), std::move(op), seq) {}
-  std::function<absl::Status()> run;
-  std::chrono::steady_clock::time_point queued;
+  Item(std::weak_ptr<State> state, std::string_view op, uint64_t seq, const Callable& c, void* run)
+      : fn(&c), work(std::move(state), op, seq) {
+    c.move_to(run, storage);
+  }
+  ~Item() { Release(); }
+  Item(const Item&) = delete;
+  Item& operator=(const Item&) = delete;
+  absl::Status Run() { return fn->call(storage); }
+  // What the op captured goes as soon as it ran, not when the last Work handle does.
+  void Release() {
+    if (fn != nullptr) fn->destroy(storage);
+    fn = nullptr;
+  }
+  const Callable* fn;  // null once released
+  alignas(std::max_align_t) unsigned char storage[kInline];
   QueuedWork work;  // handed out through an aliasing shared_ptr that keeps the Item alive
 };
 
-void OpQueue::State::Execute(Item& item) {
+FlightRecorder::Time OpQueue::State::Execute(Item& item) {
   recorder->Start(item.work.seq());
   absl::Status st;
   try {  // an exception must not leave `running` set: the queue would stop for good
-    st = item.run();
+    st = item.Run();
   } catch (const std::exception& e) {
     st = absl::InternalError(fmt::format("exception: {}", e.what()));
   } catch (...) {
     st = absl::InternalError("unknown exception");
   }
-  item.run = nullptr;  // what the op captured goes now, not when the last Work handle does
-  recorder->Finish(item.work.seq(), st.ok() ? "" : std::string(st.message()));
+  item.Release();
+  const absl::string_view why = st.message();  // empty when ok
+  const auto finished = recorder->Finish(item.work.seq(), std::string_view(why.data(), why.size()));
   if (!st.ok()) {
     st =
         absl::Status(st.code(), fmt::format("{}: {}", item.work.what(), std::string(st.message())));
   }
   item.work.Complete(std::move(st));
+  return finished;
 }
 
-void OpQueue::State::Help(const QueuedWork* work, std::chrono::steady_clock::time_point deadline) {
+void OpQueue::State::Help(const QueuedWork* work, std::chrono::milliseconds timeout,
+                          std::optional<std::chrono::steady_clock::time_point>& deadline) {
   std::unique_lock<std::mutex> lock(mu);
   while (!stopping) {
     bool queued = false;
     for (const auto& item : items) queued = queued || &item->work == work;
     if (!queued) return;
+    if (!running && &items.front()->work == work) {  // the common case: ours is next
+      RunFront(lock, /*on_thread=*/false);
+      return;
+    }
+    if (!deadline) deadline = DeadlineAfter(timeout);
     if (running) {  // the op ahead runs on another thread: take ours when it is done
       ++helpers_waiting;
-      const bool late = cv.wait_until(lock, deadline) == std::cv_status::timeout;
+      const bool late = cv.wait_until(lock, *deadline) == std::cv_status::timeout;
       --helpers_waiting;
       if (late) return;
       continue;
@@ -141,11 +174,11 @@ void OpQueue::State::Help(const QueuedWork* work, std::chrono::steady_clock::tim
 
 std::shared_ptr<OpQueue::State::Item> OpQueue::State::RunFront(std::unique_lock<std::mutex>& lock,
                                                                bool on_thread) {
-  std::shared_ptr<Item> item = items.front();
+  std::shared_ptr<Item> item = std::move(items.front());
   items.pop_front();
   running = true;
   lock.unlock();
-  Execute(*item);
+  const auto finished = Execute(*item);
   lock.lock();
   running = false;
   if (on_thread) {
@@ -153,9 +186,11 @@ std::shared_ptr<OpQueue::State::Item> OpQueue::State::RunFront(std::unique_lock<
   } else if (overlap_credit > 0) {
     --overlap_credit;
   }
-  last_op = std::chrono::steady_clock::now();
-  // The thread or other waiters may wait for `running` to clear, and so may ~OpQueue.
+  last_op = finished;
+  // The thread or other waiters may wait for `running` to clear, and so may ~OpQueue;
+  // sleepers wait for their op to complete (done_ was set before mu was taken back).
   if (thread_waits || helpers_waiting > 0 || stopping) cv.notify_all();
+  if (sleepers > 0) done_cv.notify_all();
   return item;
 }
 
@@ -174,29 +209,34 @@ OpQueue::~OpQueue() {
   state_->cv.wait(lock, [&] { return !state_->running; });
   for (auto& item : state_->items) {
     state_->recorder->Finish(item->work.seq(), "cancelled: communicator destroyed");
+    item->Release();
     item->work.Complete(absl::CancelledError(item->work.what() + ": communicator destroyed"));
   }
   state_->items.clear();
+  state_->done_cv.notify_all();
 }
 
-std::shared_ptr<Work> OpQueue::Enqueue(std::string op, int64_t bytes, int peer,
-                                       std::function<absl::Status()> run) {
-  std::shared_ptr<State::Item> item;
+std::shared_ptr<Work> OpQueue::Push(std::string_view op, int64_t bytes, int peer,
+                                    const Callable& fn, void* run) {
+  std::shared_ptr<Work> handle;  // shares ownership of the item with the queue
   bool announce = false;
   {
     // Sequence numbers are taken in queue order, so the recorder's order is the run order.
     std::lock_guard<std::mutex> lock(state_->mu);
     const uint64_t seq = state_->recorder->Queue(op, bytes, peer);
-    item = std::make_shared<State::Item>(state_, std::move(op), seq, std::move(run));
-    state_->items.push_back(item);
+    auto item = std::make_shared<State::Item>(state_, op, seq, fn, run);
+    handle = std::shared_ptr<Work>(item, &item->work);
+    state_->items.push_back(std::move(item));
     announce = state_->parked || state_->overlap_credit > 0 || state_->items.size() > 1;
   }
   if (announce) state_->cv.notify_all();
-  return std::shared_ptr<Work>(item, &item->work);
+  return handle;
 }
 
 void OpQueue::Loop() {
   State& s = *state_;
+  uint64_t seen_seq = 0;  // the front op the thread has seen, and when
+  std::chrono::steady_clock::time_point seen_at;
   std::unique_lock<std::mutex> lock(s.mu);
   while (!s.stopping) {
     const auto now = std::chrono::steady_clock::now();
@@ -216,7 +256,13 @@ void OpQueue::Loop() {
       s.thread_waits = false;
       continue;
     }
-    const auto ready = s.items.front()->queued + State::kGrace;
+    // The grace period counts from when the thread first sees the op (its own clock read,
+    // not one on every caller's path).
+    if (s.items.front()->work.seq() != seen_seq) {
+      seen_seq = s.items.front()->work.seq();
+      seen_at = now;
+    }
+    const auto ready = seen_at + State::kGrace;
     if (now < ready) {
       s.cv.wait_until(lock, ready);  // a waiter may take it meanwhile; then re-check
       continue;

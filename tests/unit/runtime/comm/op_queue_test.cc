@@ -232,5 +232,66 @@ TEST(OpQueue, DestroyingWhileAWaiterRunsAnOpWaitsForIt) {
   EXPECT_EQ(next->Wait(1s).code(), absl::StatusCode::kCancelled);
 }
 
+// A Wait on an op that another thread is running sleeps (on the queue, not on the Work): it
+// times out with DeadlineExceeded while the op runs, wakes when the op completes, and the op
+// queued behind is run by its own waiter once the running one is done.
+TEST(OpQueue, AWaitOnAnOpRunningElsewhereSleepsUntilItCompletes) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<bool> started{false}, release{false};
+    auto slow = queue.Enqueue("slow", 4, -1, [&] {
+      started = true;
+      while (!release) std::this_thread::sleep_for(100us);
+      return absl::OkStatus();
+    });
+    std::thread runner([&] { EXPECT_TRUE(slow->Wait(10s).ok()); });
+    while (!started) std::this_thread::sleep_for(50us);
+    const absl::Status early = slow->Wait(5ms);
+    EXPECT_EQ(early.code(), absl::StatusCode::kDeadlineExceeded) << early;
+    EXPECT_NE(std::string(early.message()).find("slow #"), std::string::npos) << early;
+    absl::Status slept = absl::UnknownError("not woken");
+    std::thread sleeper([&] { slept = slow->Wait(10s); });
+    auto next = queue.Enqueue("next", 4, -1, [] { return absl::OkStatus(); });
+    std::thread next_waiter([&] { EXPECT_TRUE(next->Wait(10s).ok()); });
+    std::this_thread::sleep_for(2ms);
+    release = true;
+    const auto released = Clock::now();
+    sleeper.join();
+    EXPECT_LT(Clock::now() - released, 1s) << "the sleeper was not woken";
+    EXPECT_TRUE(slept.ok()) << slept;
+    runner.join();
+    next_waiter.join();
+    EXPECT_TRUE(next->Done());
+  }
+}
+
+// A Wait sleeping on a queued op when the queue is destroyed wakes with Cancelled.
+TEST(OpQueue, DestroyingWakesASleeperOnACancelledOp) {
+  FlightRecorder recorder;
+  auto queue = std::make_unique<OpQueue>(&recorder);
+  std::atomic<bool> started{false}, release{false};
+  auto slow = queue->Enqueue("slow", 4, -1, [&] {
+    started = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    return absl::OkStatus();
+  });
+  std::thread runner([&] { EXPECT_TRUE(slow->Wait(10s).ok()); });
+  while (!started) std::this_thread::sleep_for(100us);
+  auto next = queue->Enqueue("next", 4, -1, [] { return absl::OkStatus(); });
+  absl::Status next_status = absl::UnknownError("not woken");
+  std::thread sleeper([&] { next_status = next->Wait(10s); });
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(20ms);
+    release = true;
+  });
+  std::this_thread::sleep_for(5ms);  // the sleeper waits behind "slow"
+  queue.reset();
+  releaser.join();
+  runner.join();
+  sleeper.join();
+  EXPECT_EQ(next_status.code(), absl::StatusCode::kCancelled) << next_status;
+}
+
 }  // namespace
 }  // namespace mt::comm

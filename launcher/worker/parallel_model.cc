@@ -119,10 +119,7 @@ absl::Status ParallelModel::SumOver(comm::Backend* group, float* data, int64_t n
   return Annotate(group->AllReduce(data, n, DType::kF32, o)->Wait(o.timeout), what);
 }
 
-// Forward and backward of every micro-batch; returns this rank's share of the loss (the
-// micro-batch mean on the head's stage, 0 on other stages).
-absl::StatusOr<double> ParallelModel::ForwardBackward(const data::Samples& mine,
-                                                      const data::DatasetIndex& index) {
+void ParallelModel::BuildMicroBatches(const data::Samples& mine, const data::DatasetIndex& index) {
   const int micro = spec_.parallel().micro_batches();
   const int64_t size = static_cast<int64_t>(mine.ids.size()) / micro;
   const bool answers = spec_.data().loss_on() == "answers";
@@ -131,6 +128,14 @@ absl::StatusOr<double> ParallelModel::ForwardBackward(const data::Samples& mine,
     BuildBatch(index, mine.tokens.data() + m * size * index.sample_len, size,
                spec_.model().seq_len(), micro_[m], answers);
   }
+}
+
+// Forward and backward of every micro-batch; returns this rank's share of the loss (the
+// micro-batch mean on the head's stage, 0 on other stages).
+absl::StatusOr<double> ParallelModel::ForwardBackward(const data::Samples& mine,
+                                                      const data::DatasetIndex& index) {
+  BuildMicroBatches(mine, index);
+  const int micro = static_cast<int>(micro_.size());
   const float scale = 1.0f / static_cast<float>(micro);
   if (executor_) {
     std::vector<pipeline::MicroBatch> mbs;
@@ -199,8 +204,28 @@ absl::StatusOr<StepResult> ParallelModel::Step(const data::Samples& mine,
   return r;
 }
 
+// One process on a GPU (CheckTrainable refuses device: cuda with more): the DeviceModel is
+// made at the first step, so it starts from whatever the host model and optimizer hold then
+// (a restored checkpoint, a fine-tuning base).
+absl::StatusOr<StepResult> ParallelModel::DeviceStep(const data::Samples& mine,
+                                                     const data::DatasetIndex& index, double lr) {
+  BuildMicroBatches(mine, index);
+  if (!device_) {
+    MT_ASSIGN_OR_RETURN(
+        device_, DeviceModel::Create(*model_, *adamw_, AdamWConfigFrom(spec_.train()),
+                                     spec_.train().precision() == "bf16", micro_.front().batch));
+  }
+  return device_->Step(micro_, lr);
+}
+
+absl::Status ParallelModel::SyncHost() {
+  if (!device_) return absl::OkStatus();
+  return Check(device_->SyncHost());
+}
+
 absl::StatusOr<StepResult> ParallelModel::TrainStep(const data::Samples& mine,
                                                     const data::DatasetIndex& index, double lr) {
+  if (spec_.device() == "cuda") return DeviceStep(mine, index, lr);
   StepResult r;
   model_->ZeroGrad();
   MT_ASSIGN_OR_RETURN(r.loss, ForwardBackward(mine, index));
@@ -229,6 +254,7 @@ optim::AdamW& ParallelModel::CheckpointState() {
 }
 
 absl::Status ParallelModel::GatherState() {
+  MT_RETURN_IF_ERROR(SyncHost());  // device: cuda: the moments and step live on the GPU
   if (!zero_) return absl::OkStatus();
   optim::AdamW& state = CheckpointState();
   state.set_step(zero_->step());

@@ -9,6 +9,10 @@
 // Every rank of the mesh ends a step with the loss of the whole global batch, and the mesh's
 // parameters equal (to fp32 rounding) those of a single process taking the same steps: the
 // equivalence tests hold it to that.
+//
+// device: cuda (one process so far): the step runs on the GPU through a DeviceModel, made at
+// the first step from the host model and optimizer (after any restore); model() and the
+// optimizer state are then its copy, current after SyncHost().
 #pragma once
 
 #include <memory>
@@ -16,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "launcher/worker/batch.h"
+#include "launcher/worker/device_model.h"
 #include "launcher/worker/evaluate.h"
 #include "meshtrain/v1/job.pb.h"
 #include "parallelism/data_parallel/buckets.h"
@@ -30,11 +35,6 @@
 #include "runtime/optim/adamw.h"
 
 namespace mt::worker {
-
-struct StepResult {
-  double loss = 0;
-  optim::StepStats stats;
-};
 
 class ParallelModel {
  public:
@@ -56,8 +56,12 @@ class ParallelModel {
   // dp rank get the same). The loss is the global batch's, on every rank.
   absl::StatusOr<StepResult> Step(const data::Samples& mine, const data::DatasetIndex& index,
                                   double lr);
-  // Evaluation forward of one batch (all ranks of a dp rank run the same batch).
+  // Evaluation forward of one batch (all ranks of a dp rank run the same batch). On a device,
+  // evaluation runs on the host copy: call SyncHost() first.
   EvalForward EvalFn();
+  // device: cuda: makes model() and the optimizer state the device's (before evaluating,
+  // saving or writing the model). A no-op on the CPU.
+  absl::Status SyncHost();
 
   // The whole model on world rank 0 (null elsewhere): every parameter gathered from the
   // ranks holding it. Collective over the world.
@@ -98,8 +102,12 @@ class ParallelModel {
   }
   absl::StatusOr<StepResult> TrainStep(const data::Samples& mine, const data::DatasetIndex& index,
                                        double lr);
+  // Fills micro_ with this step's micro-batches.
+  void BuildMicroBatches(const data::Samples& mine, const data::DatasetIndex& index);
   absl::StatusOr<double> ForwardBackward(const data::Samples& mine,
                                          const data::DatasetIndex& index);
+  absl::StatusOr<StepResult> DeviceStep(const data::Samples& mine, const data::DatasetIndex& index,
+                                        double lr);
   absl::Status SyncGradients(double& loss);
   absl::StatusOr<double> GlobalNorm();
   absl::Status SumOver(comm::Backend* group, float* data, int64_t n, const char* what);
@@ -119,6 +127,7 @@ class ParallelModel {
   std::unique_ptr<pipeline::Executor> executor_;
   std::vector<double> norm_weights_;  // per parameter: 1 counted here, 0 a copy counted elsewhere
   std::vector<Batch> micro_;
+  std::unique_ptr<DeviceModel> device_;  // device: cuda, from the first step on
   bool failed_ = false;
 };
 

@@ -15,6 +15,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "launcher/worker/batch.h"
 #include "launcher/worker/checkpointing.h"
+#include "launcher/worker/device_model.h"
 #include "launcher/worker/evaluate.h"
 #include "launcher/worker/model_io.h"
 #include "launcher/worker/parallel_model.h"
@@ -187,6 +188,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 // result equals the single-process evaluation.
 absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
                                           const JobSpec& spec) {
+  MT_RETURN_IF_ERROR(pm.SyncHost());  // device: cuda: evaluation runs on the host copy
   const int64_t batch = d.eval_batch;
   const int64_t batches = spec.eval().batches();
   const int dp = pm.shape().dp, rank = pm.coords().dp;
@@ -414,18 +416,24 @@ absl::Status InitFromBase(const TrainOptions& o, ParallelModel& pm) {
 
 absl::Status CheckTrainable(const JobSpec& spec) {
   if (spec.device() != "cuda") return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      "device: cuda: the trainer runs the CPU model only so far. The GPU model "
-      "(runtime/nn/cuda, measured by bench/train/gpu_train_bench) is not yet driven by "
-      "meshtrain run/worker; use device: cpu");
+  if (!DeviceModel::Built()) return DeviceModel::CheckDevice();
+  const auto& m = spec.mesh();
+  if (m.dp() * m.tp() * m.pp() != 1) {
+    return absl::FailedPreconditionError(fmt::format(
+        "device: cuda: the trainer drives one GPU (mesh 1 x 1 x 1) so far; this job's mesh is "
+        "dp {} x tp {} x pp {}. Data, tensor and pipeline parallelism run on device: cpu",
+        m.dp(), m.tp(), m.pp()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
   MT_RETURN_IF_ERROR(CheckTrainable(spec));  // refused before any work (exit 2)
+  if (spec.device() == "cuda") MT_RETURN_IF_ERROR(DeviceModel::CheckDevice());
   const auto start = std::chrono::steady_clock::now();
   SetPhase(o.live, 0);
-  LogGemmProvider();
+  if (spec.device() != "cuda") LogGemmProvider();
   MT_ASSIGN_OR_RETURN(auto pm, ParallelModel::Create(spec, o.comm));
   const bool lead = pm->lead();
   if (lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
@@ -538,6 +546,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
          ds.cache.evictions, ds.wait_s, 100 * ds.wait_s / summary.wall_s);
   // The whole model, gathered from the tensor and pipeline slices when there are any.
   std::unique_ptr<nn::Gpt> full;
+  MT_RETURN_IF_ERROR(pm->SyncHost());
   if (pm->shape().tp > 1 || pm->shape().pp > 1) {
     MT_ASSIGN_OR_RETURN(full, pm->GatherFull());
   }

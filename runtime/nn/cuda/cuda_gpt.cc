@@ -449,4 +449,45 @@ absl::Status CudaGpt::CopyTo(Gpt& host, bool grads) const {
   return Synchronize();
 }
 
+absl::Status CudaGpt::CheckMoments(const std::vector<Tensor>& m,
+                                   const std::vector<Tensor>& v) const {
+  if (m.size() != params_.size() || v.size() != params_.size()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "CUDA GPT: {} / {} moment tensors for {} parameters", m.size(), v.size(), params_.size()));
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (m[i].numel() != params_[i].numel || v[i].numel() != params_[i].numel) {
+      return absl::InvalidArgumentError(
+          fmt::format("CUDA GPT: moments of {} have {} / {} elements, expected {}", params_[i].name,
+                      m[i].numel(), v[i].numel(), params_[i].numel));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaGpt::CopyMomentsTo(std::vector<Tensor>& m, std::vector<Tensor>& v) const {
+  MT_RETURN_IF_ERROR(CheckMoments(m, v));
+  MT_RETURN_IF_ERROR(Synchronize());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Param& p = params_[i];
+    MT_CUDA_CHECK(cudaMemcpyAsync(m[i].Data<float>(), m_ + p.offset, p.numel * sizeof(float),
+                                  cudaMemcpyDeviceToHost, stream_));
+    MT_CUDA_CHECK(cudaMemcpyAsync(v[i].Data<float>(), v_ + p.offset, p.numel * sizeof(float),
+                                  cudaMemcpyDeviceToHost, stream_));
+  }
+  return Synchronize();
+}
+
+absl::Status CudaGpt::LoadMoments(const std::vector<Tensor>& m, const std::vector<Tensor>& v) {
+  MT_RETURN_IF_ERROR(CheckMoments(m, v));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Param& p = params_[i];
+    MT_CUDA_CHECK(cudaMemcpyAsync(m_ + p.offset, m[i].Data<float>(), p.numel * sizeof(float),
+                                  cudaMemcpyHostToDevice, stream_));
+    MT_CUDA_CHECK(cudaMemcpyAsync(v_ + p.offset, v[i].Data<float>(), p.numel * sizeof(float),
+                                  cudaMemcpyHostToDevice, stream_));
+  }
+  return Synchronize();  // the host tensors may change once this returns
+}
+
 }  // namespace mt::nn::cuda

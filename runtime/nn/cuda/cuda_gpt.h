@@ -63,6 +63,10 @@ class CudaGpt {
   // Copies the device's parameter values (and gradients, if asked) into `host`, which must be
   // the model this one was created from (or one of the same config).
   absl::Status CopyTo(Gpt& host, bool grads) const;
+  // The AdamW moments as host tensors parallel to the host model's parameters (what
+  // optim::AdamW keeps and checkpoints save): copied out, or loaded (a resumed run).
+  absl::Status CopyMomentsTo(std::vector<Tensor>& m, std::vector<Tensor>& v) const;
+  absl::Status LoadMoments(const std::vector<Tensor>& m, const std::vector<Tensor>& v);
   absl::Status Synchronize() const;
 
   int64_t num_parameters() const { return total_; }
@@ -93,6 +97,8 @@ class CudaGpt {
           cudaStream_t stream);
   absl::Status Allocate(int64_t max_batch, int64_t max_seq);
   View P(size_t index) const;
+  // m and v must be one tensor per parameter, each of its size.
+  absl::Status CheckMoments(const std::vector<Tensor>& m, const std::vector<Tensor>& v) const;
   View BlockParam(int64_t layer, int which) const;  // `which` indexes Block::ParameterSuffixes()
 
   // out[rows, out_f] = in * W^T (+ b). Casts in.f32 into in.bf16 first (bf16 mode).

@@ -13,9 +13,8 @@
 #include "launcher/worker/trainer.h"
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
-#include "runtime/data/addition.h"
 #include "runtime/job/load.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/trainer_fixture.h"
 
 namespace mt::worker {
 namespace {
@@ -23,17 +22,8 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-class ResumeTest : public ::testing::Test {
+class ResumeTest : public mt::testing::TrainerFixture {
  protected:
-  void SetUp() override {
-    data::AdditionOptions o;
-    o.digits = 2;
-    o.train_samples = 256;
-    o.eval_samples = 32;
-    o.sample_len = 17;
-    ASSERT_TRUE(data::WriteAdditionDataset(dir_ / "data", o).ok());
-  }
-
   meshtrain::v1::JobSpec Spec(const std::string& store, const std::string& extra = "",
                               int d_model = 32) {
     const std::string text =
@@ -50,16 +40,6 @@ class ResumeTest : public ::testing::Test {
     job::LoadResult r = job::LoadJobText(text, "t.yaml");
     EXPECT_TRUE(r.ok()) << job::FormatProblems(r.problems);
     return r.spec;
-  }
-
-  absl::StatusOr<TrainSummary> Run(const meshtrain::v1::JobSpec& spec, const std::string& name,
-                                   const std::string& resume = "") {
-    TrainOptions o;
-    o.spec = spec;
-    o.run_dir = dir_ / name;
-    o.quiet = true;
-    o.resume = resume;
-    return Train(o);
   }
 
   std::map<int64_t, double> Losses(const std::string& name) {
@@ -81,8 +61,6 @@ class ResumeTest : public ::testing::Test {
     for (auto& [name, full] : *all) out[name] = full.data;
     return out;
   }
-
-  mt::testing::TempDir dir_;
 };
 
 TEST_F(ResumeTest, ResumedRunEqualsTheUninterruptedOneBitForBit) {

@@ -12,9 +12,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
-#include "runtime/data/addition.h"
 #include "runtime/job/load.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/trainer_fixture.h"
 
 namespace mt::worker {
 namespace {
@@ -22,17 +21,8 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public mt::testing::TrainerFixture {
  protected:
-  void SetUp() override {
-    data::AdditionOptions o;
-    o.digits = 2;
-    o.train_samples = 256;
-    o.eval_samples = 32;
-    o.sample_len = 17;
-    ASSERT_TRUE(data::WriteAdditionDataset(dir_ / "data", o).ok());
-  }
-
   // `train` replaces the default learning rate and adds keys, e.g. ", lr: 1e30, clip: 0".
   meshtrain::v1::JobSpec Spec(const std::string& train = ", lr: 3e-3") {
     const std::string text =
@@ -52,22 +42,12 @@ class TrainerTest : public ::testing::Test {
     return r.spec;
   }
 
-  absl::StatusOr<TrainSummary> Run(const meshtrain::v1::JobSpec& spec, const std::string& name) {
-    TrainOptions o;
-    o.spec = spec;
-    o.run_dir = dir_ / name;
-    o.quiet = true;
-    return Train(o);
-  }
-
   std::vector<json> Records(const std::string& name) {
     std::vector<json> out;
     std::istringstream in(*ReadFile(dir_ / name + "/metrics.jsonl"));
     for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
     return out;
   }
-
-  mt::testing::TempDir dir_;
 };
 
 TEST_F(TrainerTest, LearnsAndWritesMetricsAndSummary) {

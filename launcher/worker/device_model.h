@@ -1,0 +1,47 @@
+// `device: cuda` for a one-process mesh: the training step runs on the GPU (runtime/nn/cuda:
+// fp32 master weights, bf16 or fp32 GEMMs, AdamW on the device), and the host model and its
+// optim::AdamW become the device's copy for checkpoints, evaluation and the final model.
+//
+// Contract with ParallelModel: Create uploads the host's parameters and optimizer state (so a
+// restored or fine-tuned host model is what trains); after Step the host copy is stale until
+// SyncHost, which the trainer calls before it evaluates, saves a checkpoint or writes the
+// model. Built without CUDA, Create fails with FailedPrecondition and Built() is false.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "launcher/worker/batch.h"
+#include "runtime/nn/gpt.h"
+#include "runtime/optim/adamw.h"
+
+namespace mt::worker {
+
+struct StepResult {
+  double loss = 0;
+  optim::StepStats stats;
+};
+
+class DeviceModel {
+ public:
+  // Whether this build has the CUDA model.
+  static bool Built();
+  // FailedPrecondition naming the reason when no CUDA device can be used (or not Built()).
+  static absl::Status CheckDevice();
+  // `host` and `opt` (whose settings are `config`) must outlive the DeviceModel. Micro-batches
+  // of up to `max_batch` sequences of the model's seq_len; `bf16`: bf16 GEMMs.
+  static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Gpt& host, optim::AdamW& opt,
+                                                             const optim::AdamWConfig& config,
+                                                             bool bf16, int64_t max_batch);
+  virtual ~DeviceModel() = default;
+
+  // One optimizer step over the micro-batches (each weighted 1/count): forward and backward,
+  // the global gradient norm, clipping and AdamW, as ParallelModel's host step does for one
+  // process. A non-finite loss or gradient changes nothing and reports finite = false.
+  virtual absl::StatusOr<StepResult> Step(const std::vector<Batch>& micro, double lr) = 0;
+  // Makes the host model's values and the optimizer's moments and step the device's.
+  virtual absl::Status SyncHost() = 0;
+};
+
+}  // namespace mt::worker

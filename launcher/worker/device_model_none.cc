@@ -1,0 +1,20 @@
+// DeviceModel in a build without CUDA (see device_model.h): every use is refused.
+#include "launcher/worker/device_model.h"
+
+namespace mt::worker {
+
+bool DeviceModel::Built() { return false; }
+
+absl::Status DeviceModel::CheckDevice() {
+  return absl::FailedPreconditionError(
+      "device: cuda: this meshtrain was built without CUDA (no nvcc when it was configured); "
+      "use device: cpu");
+}
+
+absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Gpt&, optim::AdamW&,
+                                                                 const optim::AdamWConfig&, bool,
+                                                                 int64_t) {
+  return CheckDevice();
+}
+
+}  // namespace mt::worker

@@ -4,8 +4,9 @@
 //
 // Contract with ParallelModel: Create uploads the host's parameters and optimizer state (so a
 // restored or fine-tuned host model is what trains); after Step the host copy is stale until
-// SyncHost, which the trainer calls before it evaluates, saves a checkpoint or writes the
-// model. Built without CUDA, Create fails with FailedPrecondition and Built() is false.
+// SyncHost, which the trainer calls before it evaluates (values only), saves a checkpoint or
+// writes the model (values and optimizer state). What is already current is not copied again.
+// Built without CUDA, Create fails with FailedPrecondition and Built() is false.
 #pragma once
 
 #include <memory>
@@ -40,8 +41,9 @@ class DeviceModel {
   // the global gradient norm, clipping and AdamW, as ParallelModel's host step does for one
   // process. A non-finite loss or gradient changes nothing and reports finite = false.
   virtual absl::StatusOr<StepResult> Step(const std::vector<Batch>& micro, double lr) = 0;
-  // Makes the host model's values and the optimizer's moments and step the device's.
-  virtual absl::Status SyncHost() = 0;
+  // Makes the host model's values (and, with `optimizer`, the moments) the device's. The
+  // optimizer's step is always current (Step counts on it).
+  virtual absl::Status SyncHost(bool optimizer) = 0;
 };
 
 }  // namespace mt::worker

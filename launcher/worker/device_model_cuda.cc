@@ -30,7 +30,7 @@ class CudaDeviceModel final : public DeviceModel {
     MT_ASSIGN_OR_RETURN(const double squares, gpu_->GradNormSquared());
     // As the host step: a non-finite loss or norm changes nothing.
     r.stats = optim::ClipStats(std::sqrt(squares), config_.clip);
-    if (!std::isfinite(r.loss)) r.stats.finite = false;
+    if (!std::isfinite(r.loss)) r.stats = {r.stats.grad_norm, 1.0, false};
     if (!r.stats.finite) return r;
     const int64_t step = opt_.step() + 1;
     const cpu::AdamWParams a =
@@ -39,12 +39,20 @@ class CudaDeviceModel final : public DeviceModel {
     MT_RETURN_IF_ERROR(
         gpu_->Update({a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step, a.grad_scale}));
     opt_.set_step(step);  // the host optimizer counts the device's updates
+    values_current_ = moments_current_ = false;
     return r;
   }
 
-  absl::Status SyncHost() override {
-    MT_RETURN_IF_ERROR(gpu_->CopyTo(host_, /*grads=*/false));
-    return gpu_->CopyMomentsTo(opt_.m(), opt_.v());
+  absl::Status SyncHost(bool optimizer) override {
+    if (!values_current_) {
+      MT_RETURN_IF_ERROR(gpu_->CopyTo(host_, /*grads=*/false));
+      values_current_ = true;
+    }
+    if (optimizer && !moments_current_) {
+      MT_RETURN_IF_ERROR(gpu_->CopyMomentsTo(opt_.m(), opt_.v()));
+      moments_current_ = true;
+    }
+    return absl::OkStatus();
   }
 
  private:
@@ -52,6 +60,7 @@ class CudaDeviceModel final : public DeviceModel {
   nn::Gpt& host_;
   optim::AdamW& opt_;
   optim::AdamWConfig config_;
+  bool values_current_ = true, moments_current_ = true;  // the host copy, since the last Step
 };
 
 }  // namespace

@@ -200,7 +200,9 @@ absl::StatusOr<StepResult> ParallelModel::Step(const data::Samples& mine,
                                                const data::DatasetIndex& index, double lr) {
   MT_CHECK(!failed_);
   auto r = TrainStep(mine, index, lr);
-  failed_ |= !r.ok();
+  // A failed collective may leave transfers in flight (see Deleter); a failed device step
+  // (one process) leaves none, so the model, and the GPU memory it holds, can go.
+  failed_ |= !r.ok() && spec_.device() != "cuda";
   return r;
 }
 
@@ -209,6 +211,10 @@ absl::StatusOr<StepResult> ParallelModel::Step(const data::Samples& mine,
 // (a restored checkpoint, a fine-tuning base).
 absl::StatusOr<StepResult> ParallelModel::DeviceStep(const data::Samples& mine,
                                                      const data::DatasetIndex& index, double lr) {
+  if (world_ != nullptr && world_->size() > 1) {  // no gradient all-reduce on this path yet
+    return absl::FailedPreconditionError(
+        "device: cuda: the GPU step runs one process; this mesh has several");
+  }
   BuildMicroBatches(mine, index);
   if (!device_) {
     MT_ASSIGN_OR_RETURN(
@@ -218,9 +224,8 @@ absl::StatusOr<StepResult> ParallelModel::DeviceStep(const data::Samples& mine,
   return device_->Step(micro_, lr);
 }
 
-absl::Status ParallelModel::SyncHost() {
-  if (!device_) return absl::OkStatus();
-  return Check(device_->SyncHost());
+absl::Status ParallelModel::SyncHost(bool optimizer) {
+  return device_ ? device_->SyncHost(optimizer) : absl::OkStatus();
 }
 
 absl::StatusOr<StepResult> ParallelModel::TrainStep(const data::Samples& mine,
@@ -254,7 +259,7 @@ optim::AdamW& ParallelModel::CheckpointState() {
 }
 
 absl::Status ParallelModel::GatherState() {
-  MT_RETURN_IF_ERROR(SyncHost());  // device: cuda: the moments and step live on the GPU
+  MT_RETURN_IF_ERROR(SyncHost(/*optimizer=*/true));  // device: cuda: the state is on the GPU
   if (!zero_) return absl::OkStatus();
   optim::AdamW& state = CheckpointState();
   state.set_step(zero_->step());

@@ -12,7 +12,7 @@
 //
 // device: cuda (one process so far): the step runs on the GPU through a DeviceModel, made at
 // the first step from the host model and optimizer (after any restore); model() and the
-// optimizer state are then its copy, current after SyncHost().
+// optimizer state are then its copy, current after SyncHost(true).
 #pragma once
 
 #include <memory>
@@ -57,11 +57,11 @@ class ParallelModel {
   absl::StatusOr<StepResult> Step(const data::Samples& mine, const data::DatasetIndex& index,
                                   double lr);
   // Evaluation forward of one batch (all ranks of a dp rank run the same batch). On a device,
-  // evaluation runs on the host copy: call SyncHost() first.
+  // evaluation runs on the host copy: call SyncHost(false) first.
   EvalForward EvalFn();
-  // device: cuda: makes model() and the optimizer state the device's (before evaluating,
-  // saving or writing the model). A no-op on the CPU.
-  absl::Status SyncHost();
+  // device: cuda: makes model() (and, with `optimizer`, the optimizer state) the device's:
+  // values before evaluating, both before saving or writing the model. A no-op on the CPU.
+  absl::Status SyncHost(bool optimizer);
 
   // The whole model on world rank 0 (null elsewhere): every parameter gathered from the
   // ranks holding it. Collective over the world.

@@ -188,7 +188,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 // result equals the single-process evaluation.
 absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
                                           const JobSpec& spec) {
-  MT_RETURN_IF_ERROR(pm.SyncHost());  // device: cuda: evaluation runs on the host copy
+  MT_RETURN_IF_ERROR(pm.SyncHost(/*optimizer=*/false));  // device: cuda: eval runs on the host
   const int64_t batch = d.eval_batch;
   const int64_t batches = spec.eval().batches();
   const int dp = pm.shape().dp, rank = pm.coords().dp;
@@ -424,6 +424,11 @@ absl::Status CheckTrainable(const JobSpec& spec) {
         "dp {} x tp {} x pp {}. Data, tensor and pipeline parallelism run on device: cpu",
         m.dp(), m.tp(), m.pp()));
   }
+  if (spec.parallel().virtual_stages() > 1) {  // the GPU model holds its layers in one piece
+    return absl::FailedPreconditionError(
+        fmt::format("parallel.virtual_stages: {} needs device: cpu (the GPU model is one chunk)",
+                    spec.parallel().virtual_stages()));
+  }
   return absl::OkStatus();
 }
 
@@ -546,7 +551,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
          ds.cache.evictions, ds.wait_s, 100 * ds.wait_s / summary.wall_s);
   // The whole model, gathered from the tensor and pipeline slices when there are any.
   std::unique_ptr<nn::Gpt> full;
-  MT_RETURN_IF_ERROR(pm->SyncHost());
+  MT_RETURN_IF_ERROR(pm->SyncHost(/*optimizer=*/false));  // the model file holds values only
   if (pm->shape().tp > 1 || pm->shape().pp > 1) {
     MT_ASSIGN_OR_RETURN(full, pm->GatherFull());
   }

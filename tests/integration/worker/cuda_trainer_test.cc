@@ -3,6 +3,8 @@
 // rounding), bf16 learns, a run resumed on the GPU from a checkpoint continues the
 // uninterrupted one (the moments and step go to the device and back), and a non-finite loss
 // stops naming the step.
+#include <stdlib.h>
+
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -26,6 +28,13 @@ constexpr char kFp32[] = ", lr: 3e-3, precision: fp32";
 
 class CudaTrainerTest : public mt::testing::TrainerFixture {
  protected:
+  void SetUp() override {
+    // fp32 GEMMs must stay fp32: NVIDIA_TF32_OVERRIDE=1 would run them in TF32 (10-bit
+    // mantissa), far outside the tolerances against the CPU run.
+    unsetenv("NVIDIA_TF32_OVERRIDE");
+    TrainerFixture::SetUp();
+  }
+
   // `device` is cpu or cuda; `train` adds keys to the train block (lr among them); `extra`
   // whole lines.
   meshtrain::v1::JobSpec Spec(const std::string& device, const std::string& train,
@@ -101,7 +110,11 @@ TEST_F(CudaTrainerTest, Bf16Learns) {
 
 TEST_F(CudaTrainerTest, ResumedOnTheDeviceContinuesTheRun) {
   const std::string ck = "checkpoint: {store: " + dir_ / "ck" + ", every: 10, keep_last: 5}\n";
-  ASSERT_TRUE(Run(Spec("cuda", kFp32, ck), "full").ok());
+  // The uninterrupted run saves asynchronously (its snapshot is taken from the device's
+  // state), the resumed one synchronously.
+  const std::string async =
+      "checkpoint: {store: " + dir_ / "ck" + ", every: 10, keep_last: 5, async: true}\n";
+  ASSERT_TRUE(Run(Spec("cuda", kFp32, async), "full").ok());
   auto resumed = Run(Spec("cuda", kFp32, ck), "resumed", "1");  // from step 10
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_EQ(resumed->resumed_from, 1);
@@ -113,11 +126,15 @@ TEST_F(CudaTrainerTest, ResumedOnTheDeviceContinuesTheRun) {
   }
 }
 
-TEST_F(CudaTrainerTest, NonFiniteLossStopsNamingTheStep) {
+TEST_F(CudaTrainerTest, NonFiniteLossStopsNamingTheStepOrIsSkipped) {
   auto stop = Run(Spec("cuda", ", precision: fp32, lr: 1e30, clip: 0"), "nan");
   ASSERT_FALSE(stop.ok());
   EXPECT_THAT(std::string(stop.status().message()),
               HasSubstr("non-finite loss or gradient at step"));
+  auto skip = Run(Spec("cuda", ", precision: fp32, lr: 1e30, clip: 0, nan_policy: skip"), "skip");
+  ASSERT_TRUE(skip.ok()) << skip.status();
+  EXPECT_GT(skip->skipped_updates, 0);
+  EXPECT_EQ(skip->steps, 30);  // skipped updates do not stop the run
 }
 
 }  // namespace

@@ -119,6 +119,30 @@ TEST_F(TrainerTest, NonFiniteLossStopsNamingTheStepOrIsSkipped) {
   EXPECT_GT(skip->skipped_updates, 0);
 }
 
+// What the one-GPU path cannot run is refused before any work (FailedPrecondition: exit 2),
+// naming the key; a one-process GPU job passes (a missing device is Train's to report).
+TEST_F(TrainerTest, CheckTrainableRefusesWhatTheGpuPathCannotRun) {
+  auto spec = Spec();
+  EXPECT_TRUE(CheckTrainable(spec).ok());
+  spec.set_device("cuda");
+  const absl::Status one = CheckTrainable(spec);
+  const bool cuda_built = one.ok();
+  if (!cuda_built) {
+    EXPECT_THAT(std::string(one.message()), HasSubstr("built without CUDA")) << one;
+    return;
+  }
+  spec.mutable_parallel()->set_virtual_stages(2);
+  const absl::Status chunks = CheckTrainable(spec);
+  EXPECT_EQ(chunks.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(chunks.message()),
+              HasSubstr("parallel.virtual_stages: 2 needs device: cpu"));
+  spec.mutable_parallel()->set_virtual_stages(1);
+  spec.mutable_mesh()->set_tp(2);
+  const absl::Status mesh = CheckTrainable(spec);
+  EXPECT_EQ(mesh.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(mesh.message()), HasSubstr("this job's mesh is dp 1 x tp 2 x pp 1"));
+}
+
 TEST_F(TrainerTest, BadDataIsAClearError) {
   auto spec = Spec();
   spec.mutable_data()->set_uri(dir_ / "missing");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The device check for sessions that are lent a GPU: build with CUDA, run the gpu-labelled
 # tests (each CUDA kernel against its CPU twin, the CUDA GPT against the CPU GPT, the trainer
-# with device: cuda against the CPU run, NCCL) and the
+# with device: cuda against the CPU run, NCCL alone and through the conformance suite) and the
 # GPU training benchmark, and record the results under $OUT (default build/gpu-check). One
 # short script so it fits the device budget; run it as
 #   scripts/gpu-check.sh            (on the GPU machine, from the repository root)
@@ -17,7 +17,8 @@ mkdir -p "$out"
   echo "gpu tests rc=$?"
   for t in build/default/tests/unit/runtime/kernels/cuda/*_test \
            build/default/tests/unit/runtime/nn/nn_cuda_gpt_test \
-           build/default/tests/integration/worker/worker_cuda_trainer_test; do
+           build/default/tests/integration/worker/worker_cuda_trainer_test \
+           build/default/tests/integration/comm/comm_nccl_conformance_test; do
     "$t" --gtest_output="json:$out/$(basename "$t").json" >/dev/null 2>&1
   done
   # GPT-2 124M shape: tokens/s, MFU, and the cuBLAS rate on the step's GEMM shapes.

@@ -1,7 +1,7 @@
 // The NCCL backend on one GPU (world 1: NCCL refuses two ranks on one device), through the
 // Store bootstrap: every op's result and dtype handling on device buffers, Split, the recorder.
-// Label gpu: skipped without a device. Multi-GPU conformance runs the shared suite on hosts
-// with several GPUs (issue #4).
+// Label gpu: skipped without a device. The shared conformance suite runs over NCCL with one
+// rank per GPU in tests/integration/comm/nccl_conformance_test.cc.
 #include <cuda_runtime_api.h>
 
 #include <vector>

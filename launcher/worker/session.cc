@@ -63,9 +63,8 @@ class Heartbeat {
     r.set_phase(PhaseName(live_.phase.load()));
     r.set_tokens_per_s(live_.tokens_per_s.load());
     if (const comm::Backend* comm = comm_.load()) {
-      auto ops = comm->recorder().Snapshot();
-      if (!ops.empty()) {
-        const comm::OpRecord& op = ops.back();
+      if (const std::optional<comm::OpRecord> last = comm->recorder().Last()) {
+        const comm::OpRecord& op = *last;
         v1::CollectiveInfo* c = r.mutable_last_collective();
         c->set_seq(op.seq);
         c->set_op(std::string(op.op));

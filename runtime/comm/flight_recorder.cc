@@ -23,7 +23,8 @@ std::string_view OpStateName(OpState s) {
 
 FlightRecorder::Time FlightRecorder::CoarseNow() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // steady_clock is CLOCK_MONOTONIC
+  // Linux: libstdc++'s steady_clock is CLOCK_MONOTONIC, whose tick-resolution reading this is.
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return Time(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
@@ -73,23 +74,34 @@ FlightRecorder::Time FlightRecorder::Finish(uint64_t seq, std::string_view error
 }
 
 std::vector<OpRecord> FlightRecorder::Snapshot() const {
-  std::lock_guard<SpinLock> lock(mu_);
   std::vector<OpRecord> out;
+  out.reserve(capacity_);  // no allocation under the spin lock but error strings
+  std::lock_guard<SpinLock> lock(mu_);
   for (uint64_t seq = Oldest(); seq < next_seq_; ++seq) out.push_back(*Find(seq));
   return out;
 }
 
-std::string FlightRecorder::Describe(uint64_t seq) const {
+std::optional<OpRecord> FlightRecorder::Last() const {
   std::lock_guard<SpinLock> lock(mu_);
-  if (const OpRecord* found = Find(seq)) {
-    const OpRecord& r = *found;
-    const auto end = r.state == OpState::kRunning ? std::chrono::steady_clock::now() : r.finished;
-    const double s = std::chrono::duration<double>(end - r.started).count();
-    return fmt::format("{} #{} ({} bytes{}) {}{}", r.op, r.seq, r.bytes,
-                       r.peer >= 0 ? fmt::format(", peer {}", r.peer) : "", OpStateName(r.state),
-                       r.state == OpState::kQueued ? "" : fmt::format(" for {:.1f} s", s));
+  if (next_seq_ == 1) return std::nullopt;
+  return *Find(next_seq_ - 1);
+}
+
+std::string FlightRecorder::Describe(uint64_t seq) const {
+  std::optional<OpRecord> found;
+  {
+    std::lock_guard<SpinLock> lock(mu_);  // copied out: formatting allocates
+    if (const OpRecord* r = Find(seq)) found = *r;
   }
-  return "";
+  if (!found) return "";
+  const OpRecord& r = *found;
+  // An op that never started (queued, or cancelled before it ran) has no duration.
+  const bool ran = r.started != std::chrono::steady_clock::time_point{};
+  const auto end = r.state == OpState::kRunning ? std::chrono::steady_clock::now() : r.finished;
+  const double s = std::chrono::duration<double>(end - r.started).count();
+  return fmt::format("{} #{} ({} bytes{}) {}{}", r.op, r.seq, r.bytes,
+                     r.peer >= 0 ? fmt::format(", peer {}", r.peer) : "", OpStateName(r.state),
+                     ran ? fmt::format(" for {:.1f} s", s) : "");
 }
 
 }  // namespace mt::comm

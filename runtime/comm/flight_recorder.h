@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -49,6 +50,7 @@ class FlightRecorder {
   // Empty error: completed. Returns the time it recorded.
   Time Finish(uint64_t seq, std::string_view error);
   std::vector<OpRecord> Snapshot() const;  // oldest first
+  std::optional<OpRecord> Last() const;    // the newest, if any (heartbeats)
   // "allreduce #12 (4194304 bytes) running for 3.2 s" or "" when nothing ran.
   std::string Describe(uint64_t seq) const;
 

@@ -51,7 +51,7 @@ class OpQueue {
   // Work. `op` names the op in the flight recorder and in errors; it must outlive the Work (a
   // string literal). A callable of up to kInline bytes (ops capture a few pointers and counts)
   // is kept in the op's own allocation, so an op costs one allocation; a larger one goes to
-  // the heap in a std::function.
+  // the heap in a std::function (and must then be copyable).
   template <typename F>
   std::shared_ptr<Work> Enqueue(std::string_view op, int64_t bytes, int peer, F run);
 

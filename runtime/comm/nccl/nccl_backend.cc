@@ -137,7 +137,12 @@ class NcclBackend final : public Backend {
   NcclBackend(std::shared_ptr<Comm> comm, int rank, int size, NcclOptions options,
               cudaStream_t stream)
       : comm_(std::move(comm)), rank_(rank), size_(size), options_(options), stream_(stream) {}
-  ~NcclBackend() override { cudaStreamDestroy(stream_); }
+  ~NcclBackend() override {
+    // Stream-ordered: the word goes after any barrier still in flight, without blocking here
+    // (a hung communicator must not hang its destruction).
+    if (barrier_word_ != nullptr) cudaFreeAsync(barrier_word_, stream_);
+    cudaStreamDestroy(stream_);
+  }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -188,11 +193,16 @@ class NcclBackend final : public Backend {
     });
   }
   std::shared_ptr<Work> Barrier(const Options& o) override {
-    // NCCL has no barrier: an allreduce of one float on a scratch device word.
-    if (barrier_word_ == nullptr && cudaMalloc(&barrier_word_, sizeof(float)) != cudaSuccess) {
-      return CompletedWork(absl::ResourceExhaustedError("barrier: cudaMalloc"));
+    // NCCL has no barrier: an allreduce of one float on a scratch device word, always on the
+    // backend's stream (where the word is allocated and freed, stream-ordered). Wait is the
+    // barrier, whatever stream the caller uses.
+    if (barrier_word_ == nullptr && cudaMallocAsync(reinterpret_cast<void**>(&barrier_word_),
+                                                    sizeof(float), stream_) != cudaSuccess) {
+      return CompletedWork(absl::ResourceExhaustedError("barrier: cudaMallocAsync"));
     }
-    return AllReduce(barrier_word_, 1, DType::kF32, o);
+    Options on_own_stream = o;
+    on_own_stream.stream = nullptr;
+    return AllReduce(barrier_word_, 1, DType::kF32, on_own_stream);
   }
 
   absl::StatusOr<std::unique_ptr<Backend>> Split(int color, int key) override {

@@ -5,7 +5,8 @@
 //
 // The suite checks host vectors; HostStaged wraps the NCCL backend so that every op copies its
 // buffers to device memory, keeping NCCL's in-place aliasing there (the rank's block of the
-// larger buffer), runs on the device, waits, and copies the result back. Point-to-point order
+// larger buffer), runs on the device, waits, checks that an out-of-place op left its device
+// input alone, and copies the result back. Point-to-point order
 // (CheckSendRecvOrder) is not run: staged ops complete one at a time, and NCCL matches sends
 // and receives in issue order without tags, so two sends ahead of two receives in a ring
 // would wait for each other (the pipeline executor refuses NCCL for that reason).
@@ -13,13 +14,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <functional>
+#include <iterator>
 #include <thread>
 #include <vector>
 
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "runtime/comm/nccl/nccl_backend.h"
+#include "runtime/core/status.h"
 #include "runtime/kernels/cuda/device.h"
 #include "tests/support/comm_conformance.h"
 
@@ -29,19 +33,21 @@ namespace {
 using namespace mt::comm::testing;
 using namespace std::chrono_literals;
 
-// Device memory for one staged op, freed at scope end (never 0 bytes: count 0 is an op too).
-class DeviceBuffer {
- public:
-  explicit DeviceBuffer(size_t bytes) { ok_ = cudaMalloc(&p_, std::max<size_t>(bytes, 4)) == 0; }
-  ~DeviceBuffer() { cudaFree(p_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  char* get() const { return static_cast<char*>(p_); }
-  bool ok() const { return ok_; }
-
- private:
-  void* p_ = nullptr;
-  bool ok_ = false;
+// One rank's device memory for staging, allocated once at the suite's largest message and
+// reused by every op (cudaMalloc/cudaFree while a peer's NCCL kernel runs can hang a
+// multi-GPU process). Sub-groups from Split share their parent's: same thread, one op at a time.
+struct Staging {
+  explicit Staging(size_t bytes) {
+    ok = cudaMalloc(reinterpret_cast<void**>(&in), bytes) == cudaSuccess &&
+         cudaMalloc(reinterpret_cast<void**>(&out), bytes) == cudaSuccess;
+  }
+  ~Staging() {
+    cudaFree(in);
+    cudaFree(out);
+  }
+  char* in = nullptr;
+  char* out = nullptr;
+  bool ok = false;
 };
 
 absl::Status Cuda(cudaError_t e, const char* what) {
@@ -49,9 +55,12 @@ absl::Status Cuda(cudaError_t e, const char* what) {
   return absl::InternalError(fmt::format("{}: {}", what, cudaGetErrorString(e)));
 }
 
+// Copies and waits for the copy (a pageable cudaMemcpy may return before its DMA is done, and
+// the backend's stream does not order with the legacy default stream).
 absl::Status Up(char* device, const void* host, size_t bytes) {
-  return bytes == 0 ? absl::OkStatus()
-                    : Cuda(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "upload");
+  if (bytes == 0) return absl::OkStatus();
+  MT_RETURN_IF_ERROR(Cuda(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "upload"));
+  return Cuda(cudaDeviceSynchronize(), "upload");
 }
 
 absl::Status Down(void* host, const char* device, size_t bytes) {
@@ -59,9 +68,20 @@ absl::Status Down(void* host, const char* device, size_t bytes) {
                     : Cuda(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost), "download");
 }
 
+// An out-of-place op must leave its input as it was, on the device where NCCL read it.
+absl::Status Unchanged(const char* device, const void* host, size_t bytes, const char* op) {
+  std::vector<char> back(bytes);
+  MT_RETURN_IF_ERROR(Down(back.data(), device, bytes));
+  if (bytes > 0 && std::memcmp(back.data(), host, bytes) != 0) {
+    return absl::InternalError(fmt::format("out-of-place {} changed its input", op));
+  }
+  return absl::OkStatus();
+}
+
 class HostStaged final : public Backend {
  public:
-  explicit HostStaged(std::unique_ptr<Backend> nccl) : b_(std::move(nccl)) {}
+  HostStaged(std::unique_ptr<Backend> nccl, std::shared_ptr<Staging> staging)
+      : b_(std::move(nccl)), st_(std::move(staging)) {}
   int rank() const override { return b_->rank(); }
   int size() const override { return b_->size(); }
   std::string_view name() const override { return b_->name(); }
@@ -73,65 +93,78 @@ class HostStaged final : public Backend {
   std::shared_ptr<Work> AllReduce(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
     const size_t bytes = count * DTypeSize(dtype);
-    DeviceBuffer din(bytes), dout(bytes);
-    char* send = din.get();
-    char* recv = in == out ? send : dout.get();
+    char* recv = in == out ? st_->in : st_->out;
     return Staged(
-        Up(send, in, bytes), [&] { return b_->AllReduce(send, recv, count, dtype, o); },
-        [&] { return Down(out, recv, bytes); }, o);
+        Up(st_->in, in, bytes), [&] { return b_->AllReduce(st_->in, recv, count, dtype, o); },
+        [&]() -> absl::Status {
+          if (in != out) MT_RETURN_IF_ERROR(Unchanged(st_->in, in, bytes, "allreduce"));
+          return Down(out, recv, bytes);
+        },
+        o);
   }
 
   std::shared_ptr<Work> ReduceScatter(const void* in, void* out, int64_t count, DType dtype,
                                       const Options& o) override {
     const size_t block = count * DTypeSize(dtype);
     const bool in_place = InPlaceReduceScatter(in, out, rank(), count, DTypeSize(dtype));
-    DeviceBuffer din(block * size()), dout(block);
-    char* recv = in_place ? din.get() + rank() * block : dout.get();
+    char* recv = in_place ? st_->in + rank() * block : st_->out;
     return Staged(
-        Up(din.get(), in, block * size()),
-        [&] { return b_->ReduceScatter(din.get(), recv, count, dtype, o); },
-        [&] { return Down(out, recv, block); }, o);
+        Up(st_->in, in, block * size()),
+        [&] { return b_->ReduceScatter(st_->in, recv, count, dtype, o); },
+        [&]() -> absl::Status {
+          if (!in_place) {
+            MT_RETURN_IF_ERROR(Unchanged(st_->in, in, block * size(), "reducescatter"));
+          }
+          return Down(out, recv, block);
+        },
+        o);
   }
 
   std::shared_ptr<Work> AllGather(const void* in, void* out, int64_t count, DType dtype,
                                   const Options& o) override {
     const size_t block = count * DTypeSize(dtype);
     const bool in_place = InPlaceAllGather(in, out, rank(), count, DTypeSize(dtype));
-    DeviceBuffer din(block), dout(block * size());
     // In place the rank's block of `out` is the input, where NCCL expects it on the device too.
-    char* send = in_place ? dout.get() + rank() * block : din.get();
+    char* send = in_place ? st_->out + rank() * block : st_->in;
     return Staged(
-        Up(send, in, block), [&] { return b_->AllGather(send, dout.get(), count, dtype, o); },
-        [&] { return Down(out, dout.get(), block * size()); }, o);
+        Up(send, in, block), [&] { return b_->AllGather(send, st_->out, count, dtype, o); },
+        [&]() -> absl::Status {
+          if (!in_place) MT_RETURN_IF_ERROR(Unchanged(send, in, block, "allgather"));
+          return Down(out, st_->out, block * size());
+        },
+        o);
   }
 
+  // `in` is read on the root only (backend.h), so only the root uploads it.
   std::shared_ptr<Work> Broadcast(const void* in, void* out, int64_t count, DType dtype, int root,
                                   const Options& o) override {
     const size_t bytes = count * DTypeSize(dtype);
-    DeviceBuffer din(bytes), dout(bytes);
-    char* recv = in == out ? din.get() : dout.get();
+    const bool reads = rank() == root;
+    char* recv = in == out ? st_->in : st_->out;
     return Staged(
-        Up(din.get(), in, bytes),
-        [&] { return b_->Broadcast(din.get(), recv, count, dtype, root, o); },
-        [&] { return Down(out, recv, bytes); }, o);
+        reads ? Up(st_->in, in, bytes) : absl::OkStatus(),
+        [&] { return b_->Broadcast(st_->in, recv, count, dtype, root, o); },
+        [&]() -> absl::Status {
+          if (reads && in != out) MT_RETURN_IF_ERROR(Unchanged(st_->in, in, bytes, "broadcast"));
+          return Down(out, recv, bytes);
+        },
+        o);
   }
 
   std::shared_ptr<Work> Send(const void* buf, int64_t count, DType dtype, int peer, int tag,
                              const Options& o) override {
     const size_t bytes = count * DTypeSize(dtype);
-    DeviceBuffer d(bytes);
     return Staged(
-        Up(d.get(), buf, bytes), [&] { return b_->Send(d.get(), count, dtype, peer, tag, o); },
+        Up(st_->in, buf, bytes), [&] { return b_->Send(st_->in, count, dtype, peer, tag, o); },
         [] { return absl::OkStatus(); }, o);
   }
 
   std::shared_ptr<Work> Recv(void* buf, int64_t count, DType dtype, int peer, int tag,
                              const Options& o) override {
     const size_t bytes = count * DTypeSize(dtype);
-    DeviceBuffer d(bytes);
     return Staged(
-        absl::OkStatus(), [&] { return b_->Recv(d.get(), count, dtype, peer, tag, o); },
-        [&] { return Down(buf, d.get(), bytes); }, o);
+        absl::OkStatus(), [&] { return b_->Recv(st_->out, count, dtype, peer, tag, o); },
+        [&] { return Down(buf, st_->out, bytes); }, o);
   }
 
   std::shared_ptr<Work> Barrier(const Options& o) override { return b_->Barrier(o); }
@@ -139,23 +172,23 @@ class HostStaged final : public Backend {
   absl::StatusOr<std::unique_ptr<Backend>> Split(int color, int key) override {
     auto sub = b_->Split(color, key);
     if (!sub.ok() || *sub == nullptr) return sub;
-    return std::unique_ptr<Backend>(new HostStaged(std::move(*sub)));
+    return std::unique_ptr<Backend>(new HostStaged(std::move(*sub), st_));
   }
 
  private:
   // After the upload (done by the caller, its status given): runs the op, waits for it and
-  // downloads. The Work returned is complete.
-  template <typename Run, typename Download>
-  std::shared_ptr<Work> Staged(const absl::Status& upload, Run run, Download download,
-                               const Options& o) {
+  // the device, then checks and downloads. The Work returned is complete.
+  template <typename Run, typename After>
+  std::shared_ptr<Work> Staged(const absl::Status& upload, Run run, After after, const Options& o) {
     if (!upload.ok()) return CompletedWork(upload);
     absl::Status st = run()->Wait(o.timeout);
     if (st.ok()) st = Cuda(cudaDeviceSynchronize(), "synchronize");
-    if (st.ok()) st = download();
+    if (st.ok()) st = after();
     return CompletedWork(st);
   }
 
   std::unique_ptr<Backend> b_;
+  std::shared_ptr<Staging> st_;
 };
 
 int World() {
@@ -177,7 +210,11 @@ void RunRanks(const std::function<void(Backend&)>& fn) {
       o.timeout = 120s;
       auto b = CreateNcclBackend(store, r, world, o);
       ASSERT_TRUE(b.ok()) << b.status();
-      HostStaged staged(std::move(*b));
+      // The largest buffer of the suite: a reduce-scatter input of its largest count per rank.
+      const int64_t most = *std::max_element(std::begin(kCounts), std::end(kCounts));
+      auto staging = std::make_shared<Staging>(most * world * sizeof(float));
+      ASSERT_TRUE(staging->ok) << "cudaMalloc of the staging buffers on GPU " << r;
+      HostStaged staged(std::move(*b), staging);
       fn(staged);
     });
   }

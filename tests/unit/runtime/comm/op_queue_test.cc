@@ -81,6 +81,24 @@ TEST(OpQueue, AnUnwaitedOpAfterWaitedOnesStillRuns) {
   }
 }
 
+// Ops issued without waiting (overlapped gradient buckets) that pile up behind the one the
+// thread runs are run back to back, not each after its own grace period (200 us each: 2000
+// ops took 0.55 s that way; back to back they take about 1 ms here).
+TEST(OpQueue, ABacklogOfUnwaitedOpsRunsBackToBack) {
+  FlightRecorder recorder;
+  OpQueue queue(&recorder);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::shared_ptr<Work>> works;
+    const auto issued = Clock::now();
+    for (int i = 0; i < 2000; ++i) {
+      works.push_back(queue.Enqueue("op", 4, -1, [] { return absl::OkStatus(); }));
+    }
+    while (!works.back()->Done()) std::this_thread::sleep_for(100us);
+    EXPECT_LT(Clock::now() - issued, 300ms) << "round " << round;
+    for (const auto& w : works) EXPECT_TRUE(w->Done());
+  }
+}
+
 TEST(OpQueue, WaitingForALaterOpRunsTheEarlierOnesFirst) {
   FlightRecorder recorder;
   OpQueue queue(&recorder);

@@ -109,7 +109,9 @@ TEST(FlightRecorder, KeepsTheLastOpsWithTheirStates) {
   EXPECT_EQ(ops[1].state, OpState::kRunning);
   EXPECT_EQ(ops[2].state, OpState::kQueued);
   EXPECT_THAT(r.Describe(c), HasSubstr("barrier #3 (0 bytes) running for"));
-  EXPECT_THAT(r.Describe(b), HasSubstr("send #2 (8 bytes, peer 2) failed"));
+  EXPECT_THAT(r.Describe(b), HasSubstr("send #2 (8 bytes, peer 2) failed for"));
+  EXPECT_EQ(r.Describe(d), "allgather #4 (16 bytes) queued");
+  EXPECT_EQ(r.Last()->seq, d);
   EXPECT_EQ(d, 4u);
   // Slots are reused: an op that fell out is gone (and touching it changes nothing), and a
   // reused slot carries nothing of its old record.
@@ -122,6 +124,10 @@ TEST(FlightRecorder, KeepsTheLastOpsWithTheirStates) {
   EXPECT_EQ(ops[2].seq, e);
   EXPECT_EQ(ops[2].error, "");
   EXPECT_EQ(ops[2].state, OpState::kQueued);
+  // Cancelled before it ran: failed, with no duration.
+  r.Finish(e, "cancelled: communicator destroyed");
+  EXPECT_EQ(r.Describe(e), "reducescatter #5 (32 bytes) failed");
+  EXPECT_FALSE(FlightRecorder(4).Last().has_value());
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 //
 // Contract with ParallelModel: Create uploads the host's parameters and optimizer state (so a
 // restored or fine-tuned host model is what trains); after Step the host copy is stale until
-// SyncHost, which the trainer calls before it evaluates (values only), saves a checkpoint or
-// writes the model (values and optimizer state). What is already current is not copied again.
+// SyncHost, which the trainer calls for the values before it evaluates or writes the final
+// model, and for values and moments before a checkpoint save. What is already current is not
+// copied again.
 // Built without CUDA, Create fails with FailedPrecondition and Built() is false.
 #pragma once
 

@@ -60,7 +60,8 @@ class ParallelModel {
   // evaluation runs on the host copy: call SyncHost(false) first.
   EvalForward EvalFn();
   // device: cuda: makes model() (and, with `optimizer`, the optimizer state) the device's:
-  // values before evaluating, both before saving or writing the model. A no-op on the CPU.
+  // values before evaluating or writing the final model, both before a checkpoint save. A
+  // no-op on the CPU.
   absl::Status SyncHost(bool optimizer);
 
   // The whole model on world rank 0 (null elsewhere): every parameter gathered from the

@@ -429,13 +429,12 @@ absl::Status CheckTrainable(const JobSpec& spec) {
         fmt::format("parallel.virtual_stages: {} needs device: cpu (the GPU model is one chunk)",
                     spec.parallel().virtual_stages()));
   }
-  return absl::OkStatus();
+  return DeviceModel::CheckDevice();  // last: the job's own refusals hold on any machine
 }
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   const JobSpec& spec = o.spec;
   MT_RETURN_IF_ERROR(CheckTrainable(spec));  // refused before any work (exit 2)
-  if (spec.device() == "cuda") MT_RETURN_IF_ERROR(DeviceModel::CheckDevice());
   const auto start = std::chrono::steady_clock::now();
   SetPhase(o.live, 0);
   if (spec.device() != "cuda") LogGemmProvider();

@@ -73,8 +73,10 @@ struct TrainSummary {
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& options);
 
-// FailedPrecondition naming what this trainer cannot run yet (device: cuda), else OK. Train
-// checks it; launchers check it first, before any process, coordinator or backend starts.
+// FailedPrecondition naming what this trainer cannot run here, else OK: device: cuda with a
+// mesh larger than one process or with parallel.virtual_stages > 1, in a build without CUDA,
+// or where no CUDA device is visible. Train checks it; launchers check it first, before any
+// process, coordinator or backend starts.
 absl::Status CheckTrainable(const meshtrain::v1::JobSpec& spec);
 
 }  // namespace mt::worker

@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <mutex>
+
 #include "fmt/format.h"
 
 namespace mt::comm {

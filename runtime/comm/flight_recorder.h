@@ -7,14 +7,13 @@
 // Times are steady_clock's timebase read at tick resolution (CLOCK_MONOTONIC_COARSE, 4 ms
 // here): enough to say which op has been running for how long, which is what a flight
 // recorder is for (c10d's records ops "discovered" started and completed by its watchdog's
-// polls likewise). A full-resolution read costs 24 ns on this VM against 5 ns, and three per
-// op were 40% of the op queue's cost per op (bench/comm/op_queue_bench).
+// polls likewise). A full-resolution read costs 24 ns on this VM against 5 ns; the queue's
+// six per op were half of its cost (perf of bench/comm/op_queue_bench).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>

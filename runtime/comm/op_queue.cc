@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <exception>
+#include <mutex>
 #include <optional>
 
 #include "fmt/format.h"
@@ -33,7 +35,8 @@ struct OpQueue::State {
   std::shared_ptr<Item> RunFront(std::unique_lock<std::mutex>& lock, bool on_thread);
   // Runs queued items in order up to `work`'s (see op_queue.h); while another thread runs
   // the op ahead, waits for it and goes on. `deadline` is set, from `timeout`, the first time
-  // it is needed (an op at the front needs none: a clock read is ~10% of the queue's cost).
+  // it is needed (an op at the front needs none: a 24 ns clock read is a third of the
+  // queue's own cost per op).
   void Help(const QueuedWork* work, std::chrono::milliseconds timeout,
             std::optional<std::chrono::steady_clock::time_point>& deadline);
 
@@ -153,9 +156,8 @@ void OpQueue::State::Help(const QueuedWork* work, std::chrono::milliseconds time
                           std::optional<std::chrono::steady_clock::time_point>& deadline) {
   std::unique_lock<std::mutex> lock(mu);
   while (!stopping) {
-    bool queued = false;
-    for (const auto& item : items) queued = queued || &item->work == work;
-    if (!queued) return;
+    // Items are in sequence order: ours is still queued while the front is not past it.
+    if (items.empty() || items.front()->work.seq() > work->seq()) return;
     if (!running && &items.front()->work == work) {  // the common case: ours is next
       RunFront(lock, /*on_thread=*/false);
       return;

@@ -25,11 +25,9 @@
 // armed per op instead cost 9 us per op on this VM (timer reprogramming).
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>

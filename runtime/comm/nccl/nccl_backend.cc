@@ -196,9 +196,14 @@ class NcclBackend final : public Backend {
     // NCCL has no barrier: an allreduce of one float on a scratch device word, always on the
     // backend's stream (where the word is allocated and freed, stream-ordered). Wait is the
     // barrier, whatever stream the caller uses.
-    if (barrier_word_ == nullptr && cudaMallocAsync(reinterpret_cast<void**>(&barrier_word_),
-                                                    sizeof(float), stream_) != cudaSuccess) {
-      return CompletedWork(absl::ResourceExhaustedError("barrier: cudaMallocAsync"));
+    if (barrier_word_ == nullptr) {
+      const cudaError_t e =
+          cudaMallocAsync(reinterpret_cast<void**>(&barrier_word_), sizeof(float), stream_);
+      if (e != cudaSuccess) {
+        barrier_word_ = nullptr;
+        return CompletedWork(absl::InternalError(
+            fmt::format("barrier: cudaMallocAsync: {}", cudaGetErrorString(e))));
+      }
     }
     Options on_own_stream = o;
     on_own_stream.stream = nullptr;

@@ -6,6 +6,7 @@
 #include "runtime/comm/op_queue.h"
 
 #include <atomic>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
@@ -83,19 +84,28 @@ TEST(OpQueue, AnUnwaitedOpAfterWaitedOnesStillRuns) {
 
 // Ops issued without waiting (overlapped gradient buckets) that pile up behind the one the
 // thread runs are run back to back, not each after its own grace period (200 us each: 2000
-// ops took 0.55 s that way; back to back they take about 1 ms here).
+// ops would take 0.4 s; back to back they take about 1 ms here).
 TEST(OpQueue, ABacklogOfUnwaitedOpsRunsBackToBack) {
   FlightRecorder recorder;
   OpQueue queue(&recorder);
   for (int round = 0; round < 3; ++round) {
+    std::atomic<bool> started{false}, release{false};
+    auto gate = queue.Enqueue("gate", 4, -1, [&] {
+      started = true;
+      while (!release) std::this_thread::sleep_for(100us);
+      return absl::OkStatus();
+    });
+    while (!started) std::this_thread::sleep_for(100us);  // the thread runs the gate
     std::vector<std::shared_ptr<Work>> works;
-    const auto issued = Clock::now();
     for (int i = 0; i < 2000; ++i) {
       works.push_back(queue.Enqueue("op", 4, -1, [] { return absl::OkStatus(); }));
     }
+    const auto released = Clock::now();
+    release = true;
     while (!works.back()->Done()) std::this_thread::sleep_for(100us);
-    EXPECT_LT(Clock::now() - issued, 300ms) << "round " << round;
+    EXPECT_LT(Clock::now() - released, 300ms) << "round " << round;
     for (const auto& w : works) EXPECT_TRUE(w->Done());
+    EXPECT_TRUE(gate->Done());
   }
 }
 
@@ -252,7 +262,7 @@ TEST(OpQueue, DestroyingWhileAWaiterRunsAnOpWaitsForIt) {
 
 // A Wait on an op that another thread is running sleeps (on the queue, not on the Work): it
 // times out with DeadlineExceeded while the op runs, wakes when the op completes, and the op
-// queued behind is run by its own waiter once the running one is done.
+// queued behind completes for its own waiter (who runs it, or the thread does).
 TEST(OpQueue, AWaitOnAnOpRunningElsewhereSleepsUntilItCompletes) {
   FlightRecorder recorder;
   OpQueue queue(&recorder);
@@ -299,11 +309,14 @@ TEST(OpQueue, DestroyingWakesASleeperOnACancelledOp) {
   auto next = queue->Enqueue("next", 4, -1, [] { return absl::OkStatus(); });
   absl::Status next_status = absl::UnknownError("not woken");
   std::thread sleeper([&] { next_status = next->Wait(10s); });
+  std::atomic<bool> resetting{false};
   std::thread releaser([&] {
-    std::this_thread::sleep_for(20ms);
+    while (!resetting) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(20ms);  // "slow" ends only after ~OpQueue has begun
     release = true;
   });
   std::this_thread::sleep_for(5ms);  // the sleeper waits behind "slow"
+  resetting = true;
   queue.reset();
   releaser.join();
   runner.join();

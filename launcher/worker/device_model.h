@@ -8,8 +8,13 @@
 // model, and for values and moments before a checkpoint save. What is already current is not
 // copied again.
 // Built without CUDA, Create fails with FailedPrecondition and Built() is false.
+//
+// Tests can install a factory (SetFactoryForTesting) that stands in for the CUDA model, so the
+// trainer's device path runs in CI on machines without a GPU (tests/support/host_twin_device.h:
+// a second host model plays the device).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -37,6 +42,13 @@ class DeviceModel {
                                                              const optim::AdamWConfig& config,
                                                              bool bf16, int64_t max_batch);
   virtual ~DeviceModel() = default;
+
+  // Tests: Create calls `factory` instead of making the CUDA model, and Built and CheckDevice
+  // succeed, until it is reset with nullptr. Not thread-safe: set it before training starts.
+  using Factory = std::function<absl::StatusOr<std::unique_ptr<DeviceModel>>(
+      nn::Gpt& host, optim::AdamW& opt, const optim::AdamWConfig& config, bool bf16,
+      int64_t max_batch)>;
+  static void SetFactoryForTesting(Factory factory);
 
   // One optimizer step over the micro-batches (each weighted 1/count): forward and backward,
   // the global gradient norm, clipping and AdamW, as ParallelModel's host step does for one

@@ -65,9 +65,11 @@ class CudaDeviceModel final : public DeviceModel {
 
 }  // namespace
 
-bool DeviceModel::Built() { return true; }
+namespace internal {
 
-absl::Status DeviceModel::CheckDevice() {
+bool CudaBuilt() { return true; }
+
+absl::Status CudaCheckDevice() {
   auto count = cuda::DeviceCount();
   if (!count.ok()) {
     return absl::FailedPreconditionError(fmt::format("device: cuda: cannot count CUDA devices ({})",
@@ -81,10 +83,10 @@ absl::Status DeviceModel::CheckDevice() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Gpt& host, optim::AdamW& opt,
-                                                                 const optim::AdamWConfig& config,
-                                                                 bool bf16, int64_t max_batch) {
-  MT_RETURN_IF_ERROR(CheckDevice());
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt,
+                                                        const optim::AdamWConfig& config, bool bf16,
+                                                        int64_t max_batch) {
+  MT_RETURN_IF_ERROR(CudaCheckDevice());
   nn::cuda::CudaGptOptions o;
   o.bf16 = bf16;
   auto gpu = nn::cuda::CudaGpt::Create(host, max_batch, host.config().seq_len, o);
@@ -93,4 +95,5 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Gpt& host, 
   return std::unique_ptr<DeviceModel>(new CudaDeviceModel(std::move(*gpu), host, opt, config));
 }
 
+}  // namespace internal
 }  // namespace mt::worker

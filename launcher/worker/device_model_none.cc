@@ -1,20 +1,19 @@
 // DeviceModel in a build without CUDA (see device_model.h): every use is refused.
 #include "launcher/worker/device_model.h"
 
-namespace mt::worker {
+namespace mt::worker::internal {
 
-bool DeviceModel::Built() { return false; }
+bool CudaBuilt() { return false; }
 
-absl::Status DeviceModel::CheckDevice() {
+absl::Status CudaCheckDevice() {
   return absl::FailedPreconditionError(
       "device: cuda: this meshtrain was built without CUDA (no nvcc when it was configured); "
       "use device: cpu");
 }
 
-absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Gpt&, optim::AdamW&,
-                                                                 const optim::AdamWConfig&, bool,
-                                                                 int64_t) {
-  return CheckDevice();
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt&, optim::AdamW&,
+                                                        const optim::AdamWConfig&, bool, int64_t) {
+  return CudaCheckDevice();
 }
 
-}  // namespace mt::worker
+}  // namespace mt::worker::internal

@@ -15,7 +15,6 @@
 #include "launcher/worker/trainer.h"
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
-#include "runtime/job/load.h"
 #include "tests/support/trainer_fixture.h"
 
 namespace mt::worker {
@@ -39,22 +38,7 @@ class CudaTrainerTest : public mt::testing::TrainerFixture {
   // whole lines.
   meshtrain::v1::JobSpec Spec(const std::string& device, const std::string& train,
                               const std::string& extra = "") {
-    const std::string text =
-        "name: t\n"
-        "model: {n_layer: 2, n_head: 2, d_model: 32, seq_len: 16, vocab_size: 256}\n"
-        "data: {uri: " +
-        dir_ / "data" +
-        "}\n"
-        "parallel: {micro_batches: 2}\n"
-        "train: {global_batch: 8, steps: 30, warmup: 3, log_every: 1" +
-        train +
-        "}\n"
-        "eval: {every: 10, batches: 2}\n"
-        "device: " +
-        device + "\n" + extra;
-    job::LoadResult r = job::LoadJobText(text, "t.yaml");
-    EXPECT_TRUE(r.ok()) << job::FormatProblems(r.problems);
-    return r.spec;
+    return TinySpec(train, "device: " + device + "\n" + extra);
   }
 
   // step -> value of `key` in the run's metrics.jsonl.

@@ -5,7 +5,25 @@
 #include <utility>
 #include <vector>
 
+#include "CLI/CLI.hpp"
+
 namespace mt::bench {
+
+// The GPT and batch shape both training benchmarks take on the command line.
+struct StepShape {
+  int64_t layers, heads, d_model, seq, vocab, batch;
+  int steps;
+};
+
+inline void AddShapeOptions(CLI::App& app, StepShape& s) {
+  app.add_option("--layers", s.layers);
+  app.add_option("--heads", s.heads);
+  app.add_option("--d-model", s.d_model);
+  app.add_option("--seq", s.seq);
+  app.add_option("--vocab", s.vocab);
+  app.add_option("--batch", s.batch);
+  app.add_option("--steps", s.steps);
+}
 
 // (out, in) of every linear layer one step multiplies by: per block the QKV projection, the
 // attention output, MLP up and down (d_ff = 4 * d_model); then the tied LM head. Each runs

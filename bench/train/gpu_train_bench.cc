@@ -32,9 +32,8 @@ using mt::bench::Check;
 using mt::bench::Clock;
 using mt::bench::Since;
 
-struct Config {
-  int64_t layers = 12, heads = 12, d_model = 768, seq = 1024, vocab = 50304, batch = 8;
-  int steps = 10;
+struct Config : mt::bench::StepShape {
+  Config() : StepShape{12, 12, 768, 1024, 50304, 8, 10} {}  // GPT-2 124M, batch 8
   bool fp32 = false;
   double peak_tflops = 989;  // H100/H200 SXM dense bf16
   std::string json;
@@ -190,13 +189,7 @@ int Run(const Config& c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"Training throughput and MFU of the CUDA GPT"};
-  app.add_option("--layers", c.layers);
-  app.add_option("--heads", c.heads);
-  app.add_option("--d-model", c.d_model);
-  app.add_option("--seq", c.seq);
-  app.add_option("--vocab", c.vocab);
-  app.add_option("--batch", c.batch);
-  app.add_option("--steps", c.steps);
+  mt::bench::AddShapeOptions(app, c);
   app.add_flag("--fp32", c.fp32, "fp32 GEMMs instead of bf16");
   app.add_option("--peak-tflops", c.peak_tflops, "The device's dense peak for MFU (TFLOP/s)");
   app.add_option("--json", c.json);

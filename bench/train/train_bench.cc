@@ -26,9 +26,8 @@ namespace {
 using mt::bench::Clock;
 using mt::bench::Since;
 
-struct Config {
-  int64_t layers = 4, heads = 4, d_model = 256, seq = 64, batch = 32, vocab = 256;
-  int steps = 10;
+struct Config : mt::bench::StepShape {
+  Config() : StepShape{4, 4, 256, 64, 256, 32, 10} {}
   std::string json;
 };
 
@@ -59,13 +58,7 @@ std::pair<double, double> TimeStepGemms(const Config& c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"meshtrain training throughput benchmark (CPU)"};
-  app.add_option("--layers", c.layers);
-  app.add_option("--heads", c.heads);
-  app.add_option("--d-model", c.d_model);
-  app.add_option("--seq", c.seq);
-  app.add_option("--batch", c.batch);
-  app.add_option("--vocab", c.vocab);
-  app.add_option("--steps", c.steps);
+  mt::bench::AddShapeOptions(app, c);
   app.add_option("--json", c.json, "Write results as JSON to FILE");
   CLI11_PARSE(app, argc, argv);
 

@@ -6,8 +6,7 @@ namespace mt::worker {
 namespace internal {  // defined by device_model_cuda.cc or device_model_none.cc
 bool CudaBuilt();
 absl::Status CudaCheckDevice();
-absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt,
-                                                        const optim::AdamWConfig& config, bool bf16,
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt, bool bf16,
                                                         int64_t max_batch);
 }  // namespace internal
 
@@ -25,10 +24,9 @@ absl::Status DeviceModel::CheckDevice() {
 }
 
 absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Gpt& host, optim::AdamW& opt,
-                                                                 const optim::AdamWConfig& config,
                                                                  bool bf16, int64_t max_batch) {
-  if (TestFactory() != nullptr) return TestFactory()(host, opt, config, bf16, max_batch);
-  return internal::CudaCreate(host, opt, config, bf16, max_batch);
+  if (TestFactory() != nullptr) return TestFactory()(host, opt, bf16, max_batch);
+  return internal::CudaCreate(host, opt, bf16, max_batch);
 }
 
 void DeviceModel::SetFactoryForTesting(Factory factory) { TestFactory() = std::move(factory); }

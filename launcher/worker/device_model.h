@@ -36,18 +36,16 @@ class DeviceModel {
   static bool Built();
   // FailedPrecondition naming the reason when no CUDA device can be used (or not Built()).
   static absl::Status CheckDevice();
-  // `host` and `opt` (whose settings are `config`) must outlive the DeviceModel. Micro-batches
-  // of up to `max_batch` sequences of the model's seq_len; `bf16`: bf16 GEMMs.
+  // `host` and `opt` (whose settings the device's AdamW takes) must outlive the DeviceModel.
+  // Micro-batches of up to `max_batch` sequences of the model's seq_len; `bf16`: bf16 GEMMs.
   static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Gpt& host, optim::AdamW& opt,
-                                                             const optim::AdamWConfig& config,
                                                              bool bf16, int64_t max_batch);
   virtual ~DeviceModel() = default;
 
   // Tests: Create calls `factory` instead of making the CUDA model, and Built and CheckDevice
   // succeed, until it is reset with nullptr. Not thread-safe: set it before training starts.
   using Factory = std::function<absl::StatusOr<std::unique_ptr<DeviceModel>>(
-      nn::Gpt& host, optim::AdamW& opt, const optim::AdamWConfig& config, bool bf16,
-      int64_t max_batch)>;
+      nn::Gpt& host, optim::AdamW& opt, bool bf16, int64_t max_batch)>;
   static void SetFactoryForTesting(Factory factory);
 
   // One optimizer step over the micro-batches (each weighted 1/count): forward and backward,

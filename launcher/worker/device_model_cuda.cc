@@ -13,9 +13,8 @@ namespace {
 
 class CudaDeviceModel final : public DeviceModel {
  public:
-  CudaDeviceModel(std::unique_ptr<nn::cuda::CudaGpt> gpu, nn::Gpt& host, optim::AdamW& opt,
-                  const optim::AdamWConfig& config)
-      : gpu_(std::move(gpu)), host_(host), opt_(opt), config_(config) {}
+  CudaDeviceModel(std::unique_ptr<nn::cuda::CudaGpt> gpu, nn::Gpt& host, optim::AdamW& opt)
+      : gpu_(std::move(gpu)), host_(host), opt_(opt) {}
 
   absl::StatusOr<StepResult> Step(const std::vector<Batch>& micro, double lr) override {
     StepResult r;
@@ -29,12 +28,12 @@ class CudaDeviceModel final : public DeviceModel {
     }
     MT_ASSIGN_OR_RETURN(const double squares, gpu_->GradNormSquared());
     // As the host step: a non-finite loss or norm changes nothing.
-    r.stats = optim::ClipStats(std::sqrt(squares), config_.clip);
+    r.stats = optim::ClipStats(std::sqrt(squares), opt_.config().clip);
     if (!std::isfinite(r.loss)) r.stats = {r.stats.grad_norm, 1.0, false};
     if (!r.stats.finite) return r;
     const int64_t step = opt_.step() + 1;
     const cpu::AdamWParams a =
-        optim::UpdateParams(config_, lr, /*decay=*/true, step, r.stats.clip_scale);
+        optim::UpdateParams(opt_.config(), lr, /*decay=*/true, step, r.stats.clip_scale);
     // Weight decay goes only to parameters marked for it (CudaGpt knows which).
     MT_RETURN_IF_ERROR(
         gpu_->Update({a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step, a.grad_scale}));
@@ -59,7 +58,6 @@ class CudaDeviceModel final : public DeviceModel {
   std::unique_ptr<nn::cuda::CudaGpt> gpu_;
   nn::Gpt& host_;
   optim::AdamW& opt_;
-  optim::AdamWConfig config_;
   bool values_current_ = true, moments_current_ = true;  // the host copy, since the last Step
 };
 
@@ -83,8 +81,7 @@ absl::Status CudaCheckDevice() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt,
-                                                        const optim::AdamWConfig& config, bool bf16,
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt, bool bf16,
                                                         int64_t max_batch) {
   MT_RETURN_IF_ERROR(CudaCheckDevice());
   nn::cuda::CudaGptOptions o;
@@ -92,7 +89,7 @@ absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::Ad
   auto gpu = nn::cuda::CudaGpt::Create(host, max_batch, host.config().seq_len, o);
   if (!gpu.ok()) return Annotate(gpu.status(), "device: cuda");
   MT_RETURN_IF_ERROR(Annotate((*gpu)->LoadMoments(opt.m(), opt.v()), "device: cuda"));
-  return std::unique_ptr<DeviceModel>(new CudaDeviceModel(std::move(*gpu), host, opt, config));
+  return std::unique_ptr<DeviceModel>(new CudaDeviceModel(std::move(*gpu), host, opt));
 }
 
 }  // namespace internal

@@ -217,9 +217,9 @@ absl::StatusOr<StepResult> ParallelModel::DeviceStep(const data::Samples& mine,
   }
   BuildMicroBatches(mine, index);
   if (!device_) {
-    MT_ASSIGN_OR_RETURN(
-        device_, DeviceModel::Create(*model_, *adamw_, AdamWConfigFrom(spec_.train()),
-                                     spec_.train().precision() == "bf16", micro_.front().batch));
+    MT_ASSIGN_OR_RETURN(device_,
+                        DeviceModel::Create(*model_, *adamw_, spec_.train().precision() == "bf16",
+                                            micro_.front().batch));
   }
   return device_->Step(micro_, lr);
 }

@@ -31,12 +31,12 @@ struct OpQueue::State {
   FlightRecorder::Time Execute(Item& item);
   // Pops the front item and Executes it (mu held on entry and return), then the bookkeeping:
   // an op the thread ran restores the overlap credits, a waiter's takes one; whoever waits
-  // for `running` to clear is woken. Returns the item.
-  std::shared_ptr<Item> RunFront(std::unique_lock<std::mutex>& lock, bool on_thread);
+  // for `running` to clear is woken. Returns the sequence number of the op it ran.
+  uint64_t RunFront(std::unique_lock<std::mutex>& lock, bool on_thread);
   // Runs queued items in order up to `work`'s (see op_queue.h); while another thread runs
-  // the op ahead, waits for it and goes on. `deadline` is set, from `timeout`, the first time
-  // it is needed (an op at the front needs none: a 24 ns clock read is a third of the
-  // queue's own cost per op).
+  // the op ahead, waits for it and goes on. `deadline` is set, from `timeout`, only when it
+  // has to wait (running the op at the front needs none: a 24 ns clock read is a third of
+  // the queue's own cost per op).
   void Help(const QueuedWork* work, std::chrono::milliseconds timeout,
             std::optional<std::chrono::steady_clock::time_point>& deadline);
 
@@ -73,16 +73,16 @@ class QueuedWork final : public Work {
       : state_(std::move(state)), op_(op), seq_(seq) {}
   uint64_t seq() const { return seq_; }
   absl::Status Wait(std::chrono::milliseconds timeout) override {
+    if (Done()) return status_;
+    // No state: the queue is gone, and it completed every op first.
+    const std::shared_ptr<OpQueue::State> state = state_.lock();
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (!Done()) {
-      if (auto state = state_.lock()) state->Help(this, timeout, deadline);
-    }
+    if (state) state->Help(this, timeout, deadline);
     if (Done()) return status_;
     if (!deadline) deadline = DeadlineAfter(timeout);
     // Another thread runs the op: sleep on the queue's done_cv (a Work has no mutex or
-    // condition variable of its own; they were a third of its size). No state: the queue
-    // is gone, and it completed every op first.
-    if (auto state = state_.lock()) {
+    // condition variable of its own; they were a third of its size).
+    if (state) {
       std::unique_lock<std::mutex> lock(state->mu);
       ++state->sleepers;
       state->done_cv.wait_until(lock, *deadline, [&] { return Done(); });
@@ -158,24 +158,19 @@ void OpQueue::State::Help(const QueuedWork* work, std::chrono::milliseconds time
   while (!stopping) {
     // Items are in sequence order: ours is still queued while the front is not past it.
     if (items.empty() || items.front()->work.seq() > work->seq()) return;
-    if (!running && &items.front()->work == work) {  // the common case: ours is next
-      RunFront(lock, /*on_thread=*/false);
-      return;
-    }
-    if (!deadline) deadline = DeadlineAfter(timeout);
     if (running) {  // the op ahead runs on another thread: take ours when it is done
+      if (!deadline) deadline = DeadlineAfter(timeout);
       ++helpers_waiting;
       const bool late = cv.wait_until(lock, *deadline) == std::cv_status::timeout;
       --helpers_waiting;
       if (late) return;
       continue;
     }
-    if (&RunFront(lock, /*on_thread=*/false)->work == work) return;
+    if (RunFront(lock, /*on_thread=*/false) == work->seq()) return;
   }
 }
 
-std::shared_ptr<OpQueue::State::Item> OpQueue::State::RunFront(std::unique_lock<std::mutex>& lock,
-                                                               bool on_thread) {
+uint64_t OpQueue::State::RunFront(std::unique_lock<std::mutex>& lock, bool on_thread) {
   std::shared_ptr<Item> item = std::move(items.front());
   items.pop_front();
   running = true;
@@ -193,7 +188,7 @@ std::shared_ptr<OpQueue::State::Item> OpQueue::State::RunFront(std::unique_lock<
   // sleepers wait for their op to complete (done_ was set before mu was taken back).
   if (thread_waits || helpers_waiting > 0 || stopping) cv.notify_all();
   if (sleepers > 0) done_cv.notify_all();
-  return item;
+  return item->work.seq();
 }
 
 OpQueue::OpQueue(FlightRecorder* recorder)

@@ -19,22 +19,25 @@ namespace {
 
 std::string Key(const std::string& kv) { return kv.substr(0, kv.find('=')); }
 
+// Whether `env` sets the variable `kv` names ("NAME=value").
+bool Sets(const std::vector<std::string>& env, const std::string& kv) {
+  for (const std::string& e : env) {
+    if (Key(e) == Key(kv)) return true;
+  }
+  return false;
+}
+
 // The child's environment as process.h describes, built in the parent.
 std::vector<std::string> ChildEnv(const SpawnOptions& o) {
   std::vector<std::string> env;
   if (!o.replace_env) {
     for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv = *e;
-      bool replaced = false;
-      for (const std::string& mine : o.env) replaced = replaced || Key(mine) == Key(kv);
-      if (!replaced) env.push_back(kv);
+      if (!Sets(o.env, *e)) env.push_back(*e);
     }
   }
   env.insert(env.end(), o.env.begin(), o.env.end());
   for (const std::string& d : o.env_defaults) {
-    bool set = false;
-    for (const std::string& kv : env) set = set || Key(kv) == Key(d);
-    if (!set) env.push_back(d);
+    if (!Sets(env, d)) env.push_back(d);
   }
   return env;
 }

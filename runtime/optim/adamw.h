@@ -43,6 +43,7 @@ class AdamW {
   // The same with the global gradient norm given (computed over a mesh by the caller).
   StepStats Step(double lr, double grad_norm);
 
+  const AdamWConfig& config() const { return config_; }
   int64_t step() const { return step_; }
   void set_step(int64_t step) { step_ = step; }
   // Moment buffers, parallel to the parameter list.

@@ -26,11 +26,10 @@ class HostTwinDevice final : public worker::DeviceModel {
   }
 
   static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Gpt& host, optim::AdamW& opt,
-                                                             const optim::AdamWConfig& config,
                                                              bool /*bf16*/, int64_t /*max*/) {
     auto twin = nn::Gpt::Create(host.config(), 0);
     if (!twin.ok()) return twin.status();
-    std::unique_ptr<HostTwinDevice> d(new HostTwinDevice(host, opt, std::move(*twin), config));
+    std::unique_ptr<HostTwinDevice> d(new HostTwinDevice(host, opt, std::move(*twin)));
     Copy(host.Parameters(), d->twin_->Parameters());
     CopyTensors(opt.m(), d->twin_opt_.m());
     CopyTensors(opt.v(), d->twin_opt_.v());
@@ -70,9 +69,11 @@ class HostTwinDevice final : public worker::DeviceModel {
   }
 
  private:
-  HostTwinDevice(nn::Gpt& host, optim::AdamW& opt, std::unique_ptr<nn::Gpt> twin,
-                 const optim::AdamWConfig& config)
-      : host_(host), opt_(opt), twin_(std::move(twin)), twin_opt_(twin_->Parameters(), config) {
+  HostTwinDevice(nn::Gpt& host, optim::AdamW& opt, std::unique_ptr<nn::Gpt> twin)
+      : host_(host),
+        opt_(opt),
+        twin_(std::move(twin)),
+        twin_opt_(twin_->Parameters(), opt.config()) {
     twin_->set_predict(false);
   }
   static void Copy(const std::vector<nn::Parameter*>& from, const std::vector<nn::Parameter*>& to) {

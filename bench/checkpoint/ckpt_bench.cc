@@ -28,9 +28,9 @@
 #include "bench/common/util.h"
 #include "checkpoint/store/committer.h"
 #include "fmt/format.h"
-#include "launcher/worker/checkpointing.h"
 #include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
+#include "train/checkpointing.h"
 
 namespace {
 
@@ -75,16 +75,16 @@ Model MakeModel(int64_t layers, int64_t d, uint64_t seed) {
   return m;
 }
 
-std::unique_ptr<worker::Checkpointer> Saver(std::shared_ptr<ckpt::CheckpointStore> store,
-                                            bool async) {
+std::unique_ptr<train::Checkpointer> Saver(std::shared_ptr<ckpt::CheckpointStore> store,
+                                           bool async) {
   auto committer = std::make_shared<ckpt::Committer>(store, 1, 2);
-  worker::CheckpointerOptions o;
+  train::CheckpointerOptions o;
   o.store = store;
   o.async = async;
   o.report = [committer](const ckpt::Manifest& f) {
     return committer->Report(f, f.files.front()).status();
   };
-  auto saver = worker::Checkpointer::Create(o);
+  auto saver = train::Checkpointer::Create(o);
   Check(saver.status());
   return std::move(*saver);
 }
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     DropCache(file);
     Model fresh = MakeModel(layers, d_model, 8);
     t0 = Clock::now();
-    Check(worker::Restore(*store, version, *fresh.gpt, *fresh.opt).status());
+    Check(train::Restore(*store, version, *fresh.gpt, *fresh.opt).status());
     restore_s = std::min(restore_s, Since(t0));
     DropCache(file);
     dd_read_s = std::min(dd_read_s, TimeShell("dd if=" + file + " of=/dev/null bs=8M status=none"));

@@ -19,7 +19,6 @@
 #include "bench/common/bench_info.h"
 #include "bench/common/util.h"
 #include "fmt/format.h"
-#include "launcher/worker/batch.h"
 #include "runtime/core/file.h"
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
@@ -28,6 +27,7 @@
 #include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/storage/azure_store.h"
+#include "train/batch.h"
 
 namespace {
 
@@ -101,14 +101,14 @@ std::pair<double, double> Train(const data::DatasetIndex& index, int64_t steps,
   nn::GptConfig c{4, 4, 128, 4 * 128, kSeq, 256};
   auto model = *nn::Gpt::Create(c, 42);
   optim::AdamW opt(model->Parameters(), optim::AdamWConfig{});
-  worker::Batch b;
+  train::Batch b;
   double waited = 0;
   const auto t0 = Clock::now();
   for (int64_t s = 0; s < steps; ++s) {
     const auto w = Clock::now();
     const data::Samples batch = next();
     waited += Since(w);
-    worker::BuildBatch(index, batch.tokens.data(), kBatch, kSeq, b);  // as training does
+    train::BuildBatch(index, batch.tokens.data(), kBatch, kSeq, b);  // as training does
     model->ZeroGrad();
     model->Forward(b.tokens.data(), b.targets.data(), kBatch, kSeq);
     model->Backward(1.0f);

@@ -18,8 +18,8 @@
 #include "bench/common/bench_info.h"
 #include "bench/common/ranks.h"
 #include "fmt/format.h"
-#include "launcher/worker/parallel_model.h"
 #include "runtime/job/load.h"
+#include "train/parallel_model.h"
 
 namespace {
 
@@ -71,7 +71,7 @@ Result Measure(const Config& c, const Mesh& m) {
   bench::RunRanks(
       m.dp * m.tp * m.pp, fmt::format("mesh-{}-{}-{}-{}", m.dp, m.tp, m.pp, m.bucket_mb),
       [&](comm::Backend& world, int rank) {
-        auto pm = *worker::ParallelModel::Create(spec, &world);
+        auto pm = *train::ParallelModel::Create(spec, &world);
         const int per = static_cast<int>(c.batch / m.dp);
         std::mt19937 gen(3);
         data::Samples mine;

@@ -8,10 +8,10 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <numeric>
 
 #include "absl/strings/numbers.h"
 #include "checkpoint/format/shard.h"
+#include "checkpoint/reshard/reshard.h"
 #include "fmt/format.h"
 #include "runtime/core/file.h"
 #include "runtime/core/hash.h"
@@ -229,23 +229,14 @@ bool PlaceSlice(const TensorSlice& s, FullTensor& full, std::vector<uint8_t>& co
   for (size_t d = 0; d < rank; ++d) {
     if (s.offset[d] < 0 || s.offset[d] + s.shape[d] > full.shape[d]) return false;
   }
-  std::vector<int64_t> stride(rank, 1);
-  for (size_t d = rank - 1; d > 0; --d) stride[d - 1] = stride[d] * full.shape[d];
-  const int64_t row = s.shape[rank - 1];
-  const int64_t rows = static_cast<int64_t>(s.data.size()) / row;
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t at = s.offset[rank - 1], rest = r;  // r's coordinates in the slice's leading dims
-    for (size_t d = rank - 1; d-- > 0;) {
-      at += (s.offset[d] + rest % s.shape[d]) * stride[d];
-      rest /= s.shape[d];
-    }
-    if (std::find(covered.begin() + at, covered.begin() + at + row, 1) !=
-        covered.begin() + at + row) {
-      return false;
-    }
-    std::fill_n(covered.begin() + at, row, 1);
-    std::copy_n(s.data.data() + r * row, row, full.data.data() + at);
+  const std::vector<Run> runs =
+      OverlapRuns({s.offset, s.shape}, {std::vector<int64_t>(rank, 0), full.shape});
+  for (const Run& r : runs) {
+    const auto at = covered.begin() + r.to;
+    if (std::find(at, at + r.n, 1) != at + r.n) return false;
+    std::fill_n(at, r.n, 1);
   }
+  ApplyRuns(runs, s.data.data(), full.data.data());
   return true;
 }
 
@@ -270,8 +261,7 @@ absl::StatusOr<std::map<std::string, FullTensor>> CheckpointStore::ReadTensors(
       std::vector<uint8_t>& mask = covered[s.name];
       if (full.shape.empty()) {
         full.shape = s.global_shape;
-        const int64_t n = std::accumulate(full.shape.begin(), full.shape.end(), int64_t{1},
-                                          std::multiplies<int64_t>());
+        const int64_t n = Volume(full.shape);
         full.data.assign(n, 0.0f);
         mask.assign(n, 0);
       }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "launcher/cli/commands.h"
-#include "launcher/worker/model_io.h"
+#include "train/model_io.h"
 
 namespace mt::cli {
 namespace {
@@ -14,13 +14,13 @@ struct GenerateArgs {
   std::string run_dir;
   std::string model;
   std::string prompt;
-  worker::GenerateOptions options;
+  train::GenerateOptions options;
   bool stop_at_newline = false;
 };
 
 int RunGenerate(const GenerateArgs& args) {
   const std::string path = args.model.empty() ? args.run_dir + "/model.safetensors" : args.model;
-  auto model = worker::LoadModel(path);
+  auto model = train::LoadModel(path);
   if (!model.ok()) {
     std::fprintf(stderr, "meshtrain generate: %s\n", std::string(model.status().message()).c_str());
     return model.status().code() == absl::StatusCode::kNotFound ? kExitInvalid : kExitFailure;
@@ -33,10 +33,10 @@ int RunGenerate(const GenerateArgs& args) {
     }
     prompt.push_back(ch);
   }
-  worker::GenerateOptions o = args.options;
+  train::GenerateOptions o = args.options;
   if (args.stop_at_newline) o.stop = '\n';
   std::string text;
-  for (int32_t t : worker::Generate(**model, prompt, o)) text.push_back(static_cast<char>(t));
+  for (int32_t t : train::Generate(**model, prompt, o)) text.push_back(static_cast<char>(t));
   std::printf("%s%s%s", args.prompt.c_str(), text.c_str(),
               text.empty() || text.back() != '\n' ? "\n" : "");
   return kExitOk;

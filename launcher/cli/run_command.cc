@@ -13,12 +13,13 @@
 #include "launcher/cli/register_run.h"
 #include "launcher/coordinator/data_audit.h"
 #include "launcher/local/supervisor.h"
+#include "launcher/worker/engine_hooks.h"
 #include "launcher/worker/shard_reads.h"
-#include "launcher/worker/trainer.h"
 #include "runtime/core/file.h"
 #include "runtime/job/job_id.h"
 #include "runtime/job/load.h"
 #include "runtime/job/summary.h"
+#include "train/trainer.h"
 
 namespace mt::cli {
 namespace {
@@ -55,7 +56,7 @@ struct RunArgs {
   std::string resume;  // "": the job's checkpoint.resume
 };
 
-std::string SummaryLine(const worker::TrainSummary& s) {
+std::string SummaryLine(const train::TrainSummary& s) {
   std::string line = fmt::format("done: {} steps in {:.1f} s, {:.0f} tokens/s, final loss {:.4f}",
                                  s.steps, s.wall_s, s.tokens_per_s, s.final_loss);
   if (s.eval_loss) line += fmt::format(", eval loss {:.4f}", *s.eval_loss);
@@ -103,7 +104,7 @@ int RunRun(const RunArgs& args) {
     return kExitInvalid;
   }
   std::printf("%s", job::Summarize(r.spec, options).c_str());
-  if (absl::Status st = worker::CheckTrainable(r.spec); !st.ok()) {
+  if (absl::Status st = train::CheckTrainable(r.spec); !st.ok()) {
     return Fail("meshtrain run", st, kExitInvalid);
   }
   const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
@@ -113,11 +114,11 @@ int RunRun(const RunArgs& args) {
   std::remove(audit_path.c_str());  // a new run
   auto audit = coord::DataAudit::Open(audit_path);
   if (!audit.ok()) return Fail("meshtrain run", audit.status(), kExitFailure);
-  worker::TrainOptions train;
+  train::TrainOptions train;
   train.spec = r.spec;
   train.run_dir = args.run_dir;
   train.resume = args.resume;
-  train.registry_db = control::RegistryPath(r.spec.control(), args.run_dir);
+  worker::BindRegistryHooks(r.spec, args.run_dir, train);
   const std::string job_id = job::JobId(r.spec);
   auto feed = ControlFeedFor(r.spec, args.run_dir);
   train.on_shard_read = [&](const data::ShardInfo& shard) {
@@ -128,7 +129,7 @@ int RunRun(const RunArgs& args) {
     feed->Audit("data read",
                 {{"job", job_id}, {"rank", 0}, {"generation", 1}, {"shards", std::move(fresh)}});
   };
-  train.on_metrics = [&](int64_t step, const worker::TrainOptions::Scalars& values) {
+  train.on_metrics = [&](int64_t step, const train::TrainOptions::Scalars& values) {
     std::vector<control::MetricPoint> points;
     for (const auto& [name, value] : values) points.push_back({step, name, value});
     feed->Metrics(std::move(points));
@@ -136,7 +137,7 @@ int RunRun(const RunArgs& args) {
   train.on_commit = [&](const std::string& store, const ckpt::Manifest& m) {
     feed->Audit("checkpoint committed", coord::CommitRecord(job_id, store, m));
   };
-  auto summary = worker::Train(train);
+  auto summary = train::Train(train);
   FlushFeed(*feed);  // the run's audit records before the version they lead to
   if (!summary.ok()) {
     return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));

@@ -27,7 +27,6 @@
 #include "launcher/coordinator/server.h"
 #include "launcher/k8s/render.h"
 #include "launcher/worker/session.h"
-#include "launcher/worker/trainer.h"
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/params.h"
@@ -36,6 +35,7 @@
 #include "runtime/core/text.h"
 #include "runtime/job/job_id.h"
 #include "runtime/kernels/cpu/gemm.h"
+#include "train/trainer.h"
 #ifdef MT_HAVE_BACKEND_MPI
 #include "runtime/comm/mpi/mpi_backend.h"
 #endif
@@ -146,7 +146,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
   const std::optional<int> mpi_world = EnvInt("OMPI_COMM_WORLD_SIZE");
   auto spec = LoadJobForWorld(args.job, mpi_world.value_or(0));
   if (!spec) return kExitInvalid;
-  if (absl::Status st = worker::CheckTrainable(*spec); !st.ok()) {
+  if (absl::Status st = train::CheckTrainable(*spec); !st.ok()) {
     return Fail("meshtrain worker", st, kExitInvalid);  // before the backend (nccl) starts
   }
   const int world = spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();

@@ -48,6 +48,20 @@ std::string_view PhaseName(Phase p) {
   return "?";
 }
 
+std::string_view RankStateName(RankState s) {
+  switch (s) {
+    case RankState::kJoined:
+      return "joined";
+    case RankState::kRunning:
+      return "running";
+    case RankState::kFinished:
+      return "finished";
+    case RankState::kDead:
+      return "dead";
+  }
+  return "?";
+}
+
 std::string Coordinator::StorePrefix(int64_t generation) { return fmt::format("g{}/", generation); }
 
 Coordinator::Coordinator(CoordinatorConfig config, std::shared_ptr<comm::Store> state, Clock clock)
@@ -250,7 +264,7 @@ void Coordinator::CloseRendezvousLocked(Ready& ready) {
     reply.set_restarts(restarts_);
     ready.push_back([done = std::move(m.done), reply] { done(reply); });
     m.last_heartbeat = now;
-    m.state = "running";
+    m.state = RankState::kRunning;
     members_[m.rank] = std::move(m);
   }
   pending_.clear();
@@ -311,7 +325,8 @@ void Coordinator::FailJobLocked(const std::string& error, Ready& ready) {
 
 void Coordinator::FailRankLocked(int rank, const std::string& cause, Ready& ready) {
   const std::string what = fmt::format("{} {}", DescribeLocked(rank), cause);
-  if (rank >= 0 && rank < static_cast<int>(members_.size())) members_[rank].state = "dead";
+  if (rank >= 0 && rank < static_cast<int>(members_.size()))
+    members_[rank].state = RankState::kDead;
   if (restarts_ < config_.max_restarts) {
     ++restarts_;
     MT_LOG(kWarn, kCoord, "generation {}: {}; restart {} of {}", generation_, what, restarts_,
@@ -333,7 +348,7 @@ void Coordinator::ReportExit(int64_t generation, int rank, const std::string& ca
       return;  // a worker of a generation already given up, or a job already over
     }
     if (rank < 0 || rank >= config_.world_size) return;
-    if (phase_ == Phase::kRunning && members_[rank].state == "finished") return;
+    if (phase_ == Phase::kRunning && members_[rank].state == RankState::kFinished) return;
     FailRankLocked(rank, "exited: " + cause, ready);
   }
   RunReady(ready);
@@ -374,7 +389,7 @@ void Coordinator::Tick() {
       const double lease = config_.lease_factor * config_.heartbeat_s;
       for (const Member& m : members_) {
         const double age = SecondsBetween(m.last_heartbeat, now);
-        if (m.state == "running" && age > lease) {
+        if (m.state == RankState::kRunning && age > lease) {
           FailRankLocked(m.rank,
                          fmt::format("missed its heartbeats: none for {:.2f} s (lease {:.2f} s = "
                                      "{} x fault_tolerance.heartbeat_s)",
@@ -495,9 +510,9 @@ absl::Status Coordinator::Finish(const v1::FinishRequest& r) {
     if (!r.ok()) {
       FailRankLocked(r.rank(), "failed: " + r.error(), ready);
     } else {
-      members_[r.rank()].state = "finished";
+      members_[r.rank()].state = RankState::kFinished;
       const bool all = std::all_of(members_.begin(), members_.end(),
-                                   [](const Member& m) { return m.state == "finished"; });
+                                   [](const Member& m) { return m.state == RankState::kFinished; });
       if (all) {
         phase_ = Phase::kSucceeded;
         error_.clear();
@@ -528,7 +543,7 @@ std::vector<std::string> Coordinator::StuckLocked(SteadyTime now) const {
   }
   if (max_seq == 0 || max_age < 2 * config_.heartbeat_s) return stuck;
   for (const Member& m : members_) {
-    if (m.state == "running" && m.last_collective.seq() < max_seq) {
+    if (m.state == RankState::kRunning && m.last_collective.seq() < max_seq) {
       stuck.push_back(fmt::format("rank {}: at {} #{} ({}), others wait in #{} for {:.1f} s",
                                   m.rank, m.last_collective.op(), m.last_collective.seq(),
                                   m.last_collective.state(), max_seq, max_age));
@@ -559,7 +574,7 @@ v1::JobStatus Coordinator::Status() const {
     r->set_worker_id(m.worker_id);
     r->set_host(m.host);
     r->set_pid(m.pid);
-    r->set_state(m.state);
+    r->set_state(std::string(RankStateName(m.state)));
     r->set_step(m.step);
     r->set_phase(m.phase);
     *r->mutable_last_collective() = m.last_collective;

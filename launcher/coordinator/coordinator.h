@@ -75,6 +75,11 @@ inline constexpr char kJoinRefusal[] = "type.meshtrain.dev/join-refusal";
 enum class Phase { kRendezvous, kRunning, kSucceeded, kFailed };
 std::string_view PhaseName(Phase p);
 
+// A member's state in its generation: joined (waiting for the world), running (training),
+// finished (reported success), dead (failed, or its lease ran out). Status shows the name.
+enum class RankState { kJoined, kRunning, kFinished, kDead };
+std::string_view RankStateName(RankState s);
+
 // Upper bounds (seconds) of the step-time histogram: 5 ms to 60 s.
 std::vector<double> StepBuckets();
 
@@ -125,9 +130,9 @@ class Coordinator {
     std::string worker_id, host;
     int slot = 0;
     int64_t pid = 0;
-    int rank = -1;                 // requested (pending) or assigned
-    JoinDone done;                 // pending joins only
-    std::string state = "joined";  // joined, running, finished, failed, dead
+    int rank = -1;  // requested (pending) or assigned
+    JoinDone done;  // pending joins only
+    RankState state = RankState::kJoined;
     int64_t step = 0;
     std::string phase;
     v1::CollectiveInfo last_collective;

@@ -1,8 +1,6 @@
 // Worker session (see session.h).
 #include "launcher/worker/session.h"
 
-#include "control/registry/registry.h"
-
 #include <unistd.h>
 
 #include <atomic>
@@ -11,14 +9,15 @@
 
 #include "fmt/format.h"
 #include "launcher/coordinator/coordinator.h"
+#include "launcher/worker/engine_hooks.h"
 #include "launcher/worker/metric_outbox.h"
 #include "launcher/worker/shard_reads.h"
-#include "launcher/worker/trainer.h"
 #include "parallelism/mesh/mesh.h"
 #include "runtime/comm/factory.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
 #include "runtime/job/validate.h"
+#include "train/trainer.h"
 
 namespace mt::worker {
 namespace {
@@ -34,7 +33,7 @@ constexpr int kAskEvery = 4;
 class Heartbeat {
  public:
   Heartbeat(coord::CoordinatorClient& client, const WorkerOptions& o, const v1::JoinReply& join,
-            const LiveProgress& live, ShardReads& reads, MetricOutbox& metrics)
+            const train::LiveProgress& live, ShardReads& reads, MetricOutbox& metrics)
       : client_(client), o_(o), join_(join), live_(live), reads_(reads), metrics_(metrics) {}
   ~Heartbeat() { Stop(); }
 
@@ -60,7 +59,7 @@ class Heartbeat {
     r.set_generation(join_.generation());
     r.set_rank(join_.rank());
     r.set_step(live_.step.load());
-    r.set_phase(PhaseName(live_.phase.load()));
+    r.set_phase(train::PhaseName(live_.phase.load()));
     r.set_tokens_per_s(live_.tokens_per_s.load());
     if (const comm::Backend* comm = comm_.load()) {
       if (const std::optional<comm::OpRecord> last = comm->recorder().Last()) {
@@ -128,7 +127,7 @@ class Heartbeat {
   coord::CoordinatorClient& client_;
   const WorkerOptions& o_;
   const v1::JoinReply& join_;
-  const LiveProgress& live_;
+  const train::LiveProgress& live_;
   ShardReads& reads_;
   MetricOutbox& metrics_;
   std::atomic<const comm::Backend*> comm_{nullptr};
@@ -189,7 +188,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
   if (join.rank() == 0 && join.world_size() > 1) {
     MT_LOG(kInfo, kCoord, "{}", mesh::Describe({join.dp(), join.tp(), join.pp()}));
   }
-  LiveProgress live;
+  train::LiveProgress live;
   ShardReads reads(o.spec.data().uri());
   MetricOutbox metrics;
   Heartbeat heartbeat(*client, o, join, live, reads, metrics);
@@ -208,15 +207,15 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     }
   }
   if (outcome.ok()) {
-    TrainOptions train;
+    train::TrainOptions train;
     train.spec = o.spec;
     train.run_dir = o.run_dir;
-    train.registry_db = control::RegistryPath(o.spec.control(), o.run_dir);
+    BindRegistryHooks(o.spec, o.run_dir, train);
     train.quiet = join.rank() != 0;
     train.comm = backend.get();
     train.live = &live;
     train.on_shard_read = [&reads](const data::ShardInfo& shard) { reads.Add(shard); };
-    train.on_metrics = [&metrics](int64_t step, const TrainOptions::Scalars& values) {
+    train.on_metrics = [&metrics](int64_t step, const train::TrainOptions::Scalars& values) {
       metrics.Add(step, values);
     };
     // A restarted world continues from the last committed checkpoint (DESIGN §3 recovery).
@@ -231,7 +230,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     };
     train.generation = join.generation();
     train.restarts = join.restarts();
-    auto summary = Train(train);
+    auto summary = train::Train(train);
     outcome = summary.status();
   }
   if (!outcome.ok() && join.world_size() > 1 && LooksLikePeerFailure(outcome)) {

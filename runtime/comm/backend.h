@@ -57,6 +57,10 @@ class Backend {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string_view name() const = 0;
+  // The largest tag Send/Recv match by, with receives postable ahead of their sends in any
+  // order (what the pipeline executor needs); 0 when point-to-point is only ordered per peer
+  // and tags are not matched (NCCL). Callers ask this instead of comparing name().
+  virtual int64_t max_tag() const = 0;
 
   // In-place and out-of-place forms follow NCCL's definitions, so a caller can save the
   // second buffer: in == out for AllReduce and Broadcast; for ReduceScatter out == in +

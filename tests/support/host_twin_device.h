@@ -1,4 +1,4 @@
-// A stand-in for the GPU in the trainer's device path (launcher/worker/device_model.h), so CI
+// A stand-in for the GPU in the trainer's device path (train/device_model.h), so CI
 // tests that path on machines without one: a second host model and optimizer play the device.
 // Create copies the host's values, moments and step into them (as the CUDA model uploads),
 // Step trains them exactly as ParallelModel's host step trains one process, and SyncHost copies
@@ -13,11 +13,11 @@
 #include <memory>
 #include <vector>
 
-#include "launcher/worker/device_model.h"
+#include "train/device_model.h"
 
 namespace mt::testing {
 
-class HostTwinDevice final : public worker::DeviceModel {
+class HostTwinDevice final : public train::DeviceModel {
  public:
   // Steps taken by every twin since the factory was installed (a test checks the twin ran).
   static std::atomic<int>& steps() {
@@ -37,13 +37,13 @@ class HostTwinDevice final : public worker::DeviceModel {
     return std::unique_ptr<DeviceModel>(std::move(d));
   }
 
-  absl::StatusOr<worker::StepResult> Step(const std::vector<worker::Batch>& micro,
-                                          double lr) override {
+  absl::StatusOr<train::StepResult> Step(const std::vector<train::Batch>& micro,
+                                         double lr) override {
     ++steps();
-    worker::StepResult r;
+    train::StepResult r;
     twin_->ZeroGrad();
     const float scale = 1.0f / static_cast<float>(micro.size());
-    for (const worker::Batch& b : micro) {
+    for (const train::Batch& b : micro) {
       r.loss += twin_->Forward(b.tokens.data(), b.targets.data(), b.batch, b.seq) * scale;
       twin_->Backward(scale);
     }
@@ -99,9 +99,9 @@ class ScopedHostTwinDevice {
  public:
   ScopedHostTwinDevice() {
     HostTwinDevice::steps() = 0;
-    worker::DeviceModel::SetFactoryForTesting(&HostTwinDevice::Create);
+    train::DeviceModel::SetFactoryForTesting(&HostTwinDevice::Create);
   }
-  ~ScopedHostTwinDevice() { worker::DeviceModel::SetFactoryForTesting(nullptr); }
+  ~ScopedHostTwinDevice() { train::DeviceModel::SetFactoryForTesting(nullptr); }
 };
 
 }  // namespace mt::testing

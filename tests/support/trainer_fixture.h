@@ -6,10 +6,10 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "launcher/worker/trainer.h"
 #include "runtime/data/addition.h"
 #include "runtime/job/load.h"
 #include "tests/support/temp_dir.h"
+#include "train/trainer.h"
 
 namespace mt::testing {
 
@@ -46,15 +46,14 @@ class TrainerFixture : public ::testing::Test {
   }
 
   // `resume`: TrainOptions::resume ("" follows the job's checkpoint.resume).
-  absl::StatusOr<worker::TrainSummary> Run(const meshtrain::v1::JobSpec& spec,
-                                           const std::string& name,
-                                           const std::string& resume = "") {
-    worker::TrainOptions o;
+  absl::StatusOr<train::TrainSummary> Run(const meshtrain::v1::JobSpec& spec,
+                                          const std::string& name, const std::string& resume = "") {
+    train::TrainOptions o;
     o.spec = spec;
     o.run_dir = dir_ / name;
     o.quiet = true;
     o.resume = resume;
-    return worker::Train(o);
+    return train::Train(o);
   }
 
   TempDir dir_;

@@ -106,6 +106,8 @@ class GlooBackend final : public Backend {
   int rank() const override { return ctx_->rank; }
   int size() const override { return ctx_->size; }
   std::string_view name() const override { return "gloo"; }
+  // Tags are slots above the collective range (PointToPoint): any non-negative int.
+  int64_t max_tag() const override { return (int64_t{1} << 31) - 1; }
   const FlightRecorder& recorder() const override { return recorder_; }
 
   using Backend::AllReduce;

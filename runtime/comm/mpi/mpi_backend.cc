@@ -149,6 +149,8 @@ class MpiBackend final : public Backend {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string_view name() const override { return "mpi"; }
+  // MPI guarantees MPI_TAG_UB >= 32767; more is implementation-defined.
+  int64_t max_tag() const override { return 32767; }
   const FlightRecorder& recorder() const override { return recorder_; }
 
   using Backend::AllReduce;

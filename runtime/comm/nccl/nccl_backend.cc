@@ -147,6 +147,8 @@ class NcclBackend final : public Backend {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string_view name() const override { return "nccl"; }
+  // NCCL matches sends and receives per peer in issue order; it has no tags.
+  int64_t max_tag() const override { return 0; }
   const FlightRecorder& recorder() const override { return recorder_; }
 
   using Backend::AllReduce;

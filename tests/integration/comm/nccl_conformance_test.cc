@@ -85,6 +85,7 @@ class HostStaged final : public Backend {
   int rank() const override { return b_->rank(); }
   int size() const override { return b_->size(); }
   std::string_view name() const override { return b_->name(); }
+  int64_t max_tag() const override { return b_->max_tag(); }
   const FlightRecorder& recorder() const override { return b_->recorder(); }
 
   using Backend::AllReduce;

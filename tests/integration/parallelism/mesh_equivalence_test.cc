@@ -21,14 +21,14 @@
 
 #include "checkpoint/store/committer.h"
 #include "fmt/format.h"
-#include "launcher/worker/checkpointing.h"
-#include "launcher/worker/parallel_model.h"
 #include "runtime/comm/factory.h"
 #include "runtime/comm/store.h"
 #include "runtime/job/load.h"
 #include "runtime/optim/schedule.h"
+#include "train/checkpointing.h"
+#include "train/parallel_model.h"
 
-namespace mt::worker {
+namespace mt::train {
 namespace {
 
 constexpr int kSteps = 20;
@@ -322,4 +322,4 @@ TEST(ZeroOne, OptimizerStatePerRankIsOneOverDp) {
 }
 
 }  // namespace
-}  // namespace mt::worker
+}  // namespace mt::train

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fails when an #include runs against the module layering (DESIGN §2: launcher -> control,
+# train -> checkpoint, parallelism -> runtime -> proto). Each rule: a folder, and the folders
+# its sources must not include. `scripts/check-layering.sh [ROOT]` checks ROOT (default: this
+# repository); tests run it on the tree and on a copy with a violation planted.
+set -euo pipefail
+root="${1:-$(dirname "$0")/..}"
+cd "$root"
+rules=(
+  "runtime/core:runtime/tensor runtime/kernels runtime/nn runtime/optim runtime/comm runtime/storage runtime/data runtime/metrics runtime/rpc runtime/job parallelism checkpoint train launcher control"
+  "runtime:parallelism checkpoint train launcher control"
+  "parallelism:checkpoint train launcher control"
+  "checkpoint:train launcher control"
+  "train:launcher control"
+  "control:launcher"
+)
+bad=0
+for rule in "${rules[@]}"; do
+  folder="${rule%%:*}"
+  [[ -d "$folder" ]] || continue
+  for banned in ${rule#*:}; do
+    # An include of a banned folder: #include "banned/...".
+    if hits=$(grep -rnE --include='*.h' --include='*.cc' --include='*.cu' --include='*.cuh' \
+        "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"${banned}/" "$folder"); then
+      while IFS= read -r hit; do
+        echo "layering: $hit: $folder must not include $banned/" >&2
+        bad=1
+      done <<<"$hits"
+    fi
+  done
+done
+if [[ $bad -ne 0 ]]; then
+  echo "layering: dependencies must point launcher -> control, train -> checkpoint," \
+    "parallelism -> runtime (DESIGN §2); a lower module declares an interface instead" >&2
+  exit 1
+fi
+echo "layering: ok"

@@ -29,6 +29,18 @@ for rule in "${rules[@]}"; do
     fi
   done
 done
+# Above runtime/ models are reached through the interface (runtime/nn/model.h, models.h):
+# no concrete model's header, so the next family needs no change there.
+for folder in parallelism checkpoint train launcher control bench; do
+  [[ -d "$folder" ]] || continue
+  if hits=$(grep -rnE --include='*.h' --include='*.cc' --include='*.cu' --include='*.cuh' \
+      "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"runtime/nn/(gpt|cuda/cuda_gpt)\.h\"" "$folder"); then
+    while IFS= read -r hit; do
+      echo "layering: $hit: $folder must reach models through runtime/nn/model.h" >&2
+      bad=1
+    done <<<"$hits"
+  fi
+done
 if [[ $bad -ne 0 ]]; then
   echo "layering: dependencies must point launcher -> control, train -> checkpoint," \
     "parallelism -> runtime (DESIGN §2); a lower module declares an interface instead" >&2

@@ -33,7 +33,7 @@ struct Held {
 ckpt::Box BoxOf(const ckpt::TensorSlice& t) { return {t.offset, t.shape}; }
 
 // Every tensor of the rank's state, by checkpoint name.
-std::map<std::string, Held> HeldState(nn::Gpt& model, optim::AdamW& opt) {
+std::map<std::string, Held> HeldState(nn::Model& model, optim::AdamW& opt) {
   std::map<std::string, Held> out;
   const auto params = model.Parameters();
   const std::vector<ckpt::HeldParameter> held = ckpt::HeldParameters(model);
@@ -54,7 +54,7 @@ std::string ParameterOf(const std::string& name) {
 
 // Reads the saved slices this rank needs from one file into `held`.
 absl::Status LoadFile(ckpt::CheckpointStore& store, const ckpt::Manifest& m,
-                      const ckpt::FileEntry& f, const nn::GptConfig& config,
+                      const ckpt::FileEntry& f, const nn::Model& model,
                       std::map<std::string, Held>& held) {
   const std::string where = store.Where(m, f);
   MT_ASSIGN_OR_RETURN(auto reader, store.OpenShardForRestore(m, f));
@@ -62,7 +62,7 @@ absl::Status LoadFile(ckpt::CheckpointStore& store, const ckpt::Manifest& m,
   for (const ckpt::TensorSlice& t : reader->tensors()) {
     auto it = held.find(t.name);
     if (it == held.end()) {
-      if (nn::Gpt::IsParameterName(config, ParameterOf(t.name))) continue;  // another rank's
+      if (model.IsParameterName(ParameterOf(t.name))) continue;  // another rank's
       return absl::InvalidArgumentError(
           fmt::format("{}: tensor {} is not part of this model", where, t.name));
     }
@@ -92,14 +92,14 @@ absl::Status LoadFile(ckpt::CheckpointStore& store, const ckpt::Manifest& m,
 }
 
 absl::StatusOr<RestoredState> LoadVersion(ckpt::CheckpointStore& store, int64_t version,
-                                          nn::Gpt& model, optim::AdamW& opt) {
+                                          nn::Model& model, optim::AdamW& opt) {
   MT_ASSIGN_OR_RETURN(ckpt::Manifest m, store.ReadManifest(version));
   std::map<std::string, Held> held = HeldState(model, opt);
   for (const ckpt::FileEntry& f : m.files) {
     const bool needed = std::any_of(f.tensors.begin(), f.tensors.end(), [&](const std::string& t) {
-      return held.count(t) > 0 || !nn::Gpt::IsParameterName(model.config(), ParameterOf(t));
+      return held.count(t) > 0 || !model.IsParameterName(ParameterOf(t));
     });
-    if (needed) MT_RETURN_IF_ERROR(LoadFile(store, m, f, model.config(), held));
+    if (needed) MT_RETURN_IF_ERROR(LoadFile(store, m, f, model, held));
   }
   for (const auto& [name, h] : held) {
     const int64_t have = h.coverage.covered(), want = h.tensor->numel();
@@ -132,7 +132,7 @@ absl::Status Checkpointer::Write(int64_t version, ckpt::Shard shard, ckpt::Manif
   return Annotate(o_.report(fields), fmt::format("committing checkpoint version {}", version));
 }
 
-absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step, int64_t cursor,
+absl::Status Checkpointer::Save(nn::Model& model, optim::AdamW& opt, int64_t step, int64_t cursor,
                                 std::map<std::string, double> metrics) {
   MT_RETURN_IF_ERROR(writer_.Begin());  // at most one save in flight
   const int64_t version = next_version_++;
@@ -176,8 +176,8 @@ absl::Status Checkpointer::Save(nn::Gpt& model, optim::AdamW& opt, int64_t step,
   });
 }
 
-absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t version, nn::Gpt& model,
-                                      optim::AdamW& opt) {
+absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t version,
+                                      nn::Model& model, optim::AdamW& opt) {
   if (version > 0) return LoadVersion(store, version, model, opt);
   MT_ASSIGN_OR_RETURN(std::vector<int64_t> committed, store.Committed());
   if (committed.empty()) {
@@ -199,7 +199,8 @@ absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t vers
 }
 
 absl::StatusOr<RestoredState> RestoreTogether(comm::Backend* world, ckpt::CheckpointStore& store,
-                                              int64_t version, nn::Gpt& model, optim::AdamW& opt) {
+                                              int64_t version, nn::Model& model,
+                                              optim::AdamW& opt) {
   auto mine = Restore(store, version, model, opt);
   if (world == nullptr || world->size() == 1) return mine;
   for (int round = 0; round < 2; ++round) {

@@ -27,7 +27,7 @@
 #include "checkpoint/format/shard.h"
 #include "checkpoint/store/store.h"
 #include "runtime/comm/backend.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 #include "runtime/optim/adamw.h"
 
 namespace mt::train {
@@ -57,7 +57,7 @@ class Checkpointer {
   // Saves the state after `step` steps; `cursor` is the next step's global sample position.
   // Async: copies the state now and writes it in the background, after waiting for the
   // previous save. Errors of a background save surface here or in Wait().
-  absl::Status Save(nn::Gpt& model, optim::AdamW& opt, int64_t step, int64_t cursor,
+  absl::Status Save(nn::Model& model, optim::AdamW& opt, int64_t step, int64_t cursor,
                     std::map<std::string, double> metrics);
   absl::Status Wait();
   // Time Save and Wait kept training waiting, in seconds.
@@ -83,8 +83,8 @@ struct RestoredState {
 // version (DataLoss) is skipped for the newest older one that loads (each skip logged);
 // NotFound when the store has no committed version. An explicit version that is damaged, or
 // whose tensors do not fit the model, is an error naming the file and the tensor.
-absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t version, nn::Gpt& model,
-                                      optim::AdamW& opt);
+absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t version,
+                                      nn::Model& model, optim::AdamW& opt);
 
 // Restore on every rank of `world` (collective; null: one process), to one version: ranks read
 // only the files they need, so with version 0 a damaged file can send some ranks back to an
@@ -92,6 +92,6 @@ absl::StatusOr<RestoredState> Restore(ckpt::CheckpointStore& store, int64_t vers
 // one, and any rank's failure fails every rank (Aborted on the ranks that did not fail).
 // NotFound on every rank when the store has no committed version.
 absl::StatusOr<RestoredState> RestoreTogether(comm::Backend* world, ckpt::CheckpointStore& store,
-                                              int64_t version, nn::Gpt& model, optim::AdamW& opt);
+                                              int64_t version, nn::Model& model, optim::AdamW& opt);
 
 }  // namespace mt::train

@@ -6,8 +6,8 @@ namespace mt::train {
 namespace internal {  // defined by device_model_cuda.cc or device_model_none.cc
 bool CudaBuilt();
 absl::Status CudaCheckDevice();
-absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt, bool bf16,
-                                                        int64_t max_batch);
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Model& host, optim::AdamW& opt,
+                                                        bool bf16, int64_t max_batch);
 }  // namespace internal
 
 namespace {
@@ -23,7 +23,7 @@ absl::Status DeviceModel::CheckDevice() {
   return TestFactory() != nullptr ? absl::OkStatus() : internal::CudaCheckDevice();
 }
 
-absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Gpt& host, optim::AdamW& opt,
+absl::StatusOr<std::unique_ptr<DeviceModel>> DeviceModel::Create(nn::Model& host, optim::AdamW& opt,
                                                                  bool bf16, int64_t max_batch) {
   if (TestFactory() != nullptr) return TestFactory()(host, opt, bf16, max_batch);
   return internal::CudaCreate(host, opt, bf16, max_batch);

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 #include "runtime/optim/adamw.h"
 #include "train/batch.h"
 
@@ -38,14 +38,14 @@ class DeviceModel {
   static absl::Status CheckDevice();
   // `host` and `opt` (whose settings the device's AdamW takes) must outlive the DeviceModel.
   // Micro-batches of up to `max_batch` sequences of the model's seq_len; `bf16`: bf16 GEMMs.
-  static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Gpt& host, optim::AdamW& opt,
+  static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Model& host, optim::AdamW& opt,
                                                              bool bf16, int64_t max_batch);
   virtual ~DeviceModel() = default;
 
   // Tests: Create calls `factory` instead of making the CUDA model, and Built and CheckDevice
   // succeed, until it is reset with nullptr. Not thread-safe: set it before training starts.
   using Factory = std::function<absl::StatusOr<std::unique_ptr<DeviceModel>>(
-      nn::Gpt& host, optim::AdamW& opt, bool bf16, int64_t max_batch)>;
+      nn::Model& host, optim::AdamW& opt, bool bf16, int64_t max_batch)>;
   static void SetFactoryForTesting(Factory factory);
 
   // One optimizer step over the micro-batches (each weighted 1/count): forward and backward,

@@ -1,11 +1,11 @@
-// DeviceModel over runtime/nn/cuda's CudaGpt (see device_model.h). Built with CUDA only.
+// DeviceModel over runtime/nn/cuda's DeviceNet (see device_model.h). Built with CUDA only.
 #include <cmath>
 #include <string>
 
 #include "fmt/format.h"
 #include "runtime/core/status.h"
 #include "runtime/kernels/cuda/device.h"
-#include "runtime/nn/cuda/cuda_gpt.h"
+#include "runtime/nn/cuda/device_net.h"
 #include "train/device_model.h"
 
 namespace mt::train {
@@ -13,7 +13,7 @@ namespace {
 
 class CudaDeviceModel final : public DeviceModel {
  public:
-  CudaDeviceModel(std::unique_ptr<nn::cuda::CudaGpt> gpu, nn::Gpt& host, optim::AdamW& opt)
+  CudaDeviceModel(std::unique_ptr<nn::cuda::DeviceNet> gpu, nn::Model& host, optim::AdamW& opt)
       : gpu_(std::move(gpu)), host_(host), opt_(opt) {}
 
   absl::StatusOr<StepResult> Step(const std::vector<Batch>& micro, double lr) override {
@@ -34,7 +34,7 @@ class CudaDeviceModel final : public DeviceModel {
     const int64_t step = opt_.step() + 1;
     const cpu::AdamWParams a =
         optim::UpdateParams(opt_.config(), lr, /*decay=*/true, step, r.stats.clip_scale);
-    // Weight decay goes only to parameters marked for it (CudaGpt knows which).
+    // Weight decay goes only to parameters marked for it (the device model knows which).
     MT_RETURN_IF_ERROR(
         gpu_->Update({a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step, a.grad_scale}));
     opt_.set_step(step);  // the host optimizer counts the device's updates
@@ -55,8 +55,8 @@ class CudaDeviceModel final : public DeviceModel {
   }
 
  private:
-  std::unique_ptr<nn::cuda::CudaGpt> gpu_;
-  nn::Gpt& host_;
+  std::unique_ptr<nn::cuda::DeviceNet> gpu_;
+  nn::Model& host_;
   optim::AdamW& opt_;
   bool values_current_ = true, moments_current_ = true;  // the host copy, since the last Step
 };
@@ -81,12 +81,10 @@ absl::Status CudaCheckDevice() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt& host, optim::AdamW& opt, bool bf16,
-                                                        int64_t max_batch) {
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Model& host, optim::AdamW& opt,
+                                                        bool bf16, int64_t max_batch) {
   MT_RETURN_IF_ERROR(CudaCheckDevice());
-  nn::cuda::CudaGptOptions o;
-  o.bf16 = bf16;
-  auto gpu = nn::cuda::CudaGpt::Create(host, max_batch, host.config().seq_len, o);
+  auto gpu = nn::cuda::CreateDeviceNet(host, max_batch, host.dims().seq_len, bf16);
   if (!gpu.ok()) return Annotate(gpu.status(), "device: cuda");
   MT_RETURN_IF_ERROR(Annotate((*gpu)->LoadMoments(opt.m(), opt.v()), "device: cuda"));
   return std::unique_ptr<DeviceModel>(new CudaDeviceModel(std::move(*gpu), host, opt));

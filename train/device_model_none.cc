@@ -11,7 +11,7 @@ absl::Status CudaCheckDevice() {
       "use device: cpu");
 }
 
-absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Gpt&, optim::AdamW&, bool, int64_t) {
+absl::StatusOr<std::unique_ptr<DeviceModel>> CudaCreate(nn::Model&, optim::AdamW&, bool, int64_t) {
   return CudaCheckDevice();
 }
 

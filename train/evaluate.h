@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/data/index.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 #include "train/batch.h"
 
 namespace mt::train {

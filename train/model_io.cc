@@ -9,11 +9,12 @@
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "runtime/core/status.h"
+#include "runtime/nn/models.h"
 
 namespace mt::train {
 
-absl::Status SaveModel(const std::string& path, nn::Gpt& model, const meshtrain::v1::JobSpec& spec,
-                       int64_t step) {
+absl::Status SaveModel(const std::string& path, nn::Model& model,
+                       const meshtrain::v1::JobSpec& spec, int64_t step) {
   std::vector<ckpt::NamedTensor> tensors;
   for (nn::Parameter* p : model.Parameters()) tensors.push_back({p->name, &p->value});
   std::string job;
@@ -27,7 +28,7 @@ namespace {
 
 // Every parameter `model` holds from `file` (its tensor-parallel slice of the whole tensor).
 absl::Status CopyWeights(const ckpt::SafetensorsFile& file, const std::string& path,
-                         nn::Gpt& model) {
+                         nn::Model& model) {
   const nn::Placement& at = model.placement();
   for (nn::Parameter* p : model.Parameters()) {
     auto it = file.tensors.find(p->name);
@@ -47,32 +48,34 @@ absl::Status CopyWeights(const ckpt::SafetensorsFile& file, const std::string& p
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<nn::Gpt>> LoadModel(const std::string& path) {
+absl::StatusOr<std::unique_ptr<nn::Model>> LoadModel(const std::string& path) {
   MT_ASSIGN_OR_RETURN(ckpt::SafetensorsFile file, ckpt::ReadSafetensors(path));
   meshtrain::v1::JobSpec spec;
   if (!file.metadata.count("job") ||
       !google::protobuf::util::JsonStringToMessage(file.metadata["job"], &spec).ok()) {
     return absl::InvalidArgumentError(fmt::format("{}: no meshtrain job in its metadata", path));
   }
-  MT_ASSIGN_OR_RETURN(auto model, nn::Gpt::Create(nn::GptConfig::FromSpec(spec.model()), 0));
-  MT_RETURN_IF_ERROR(CopyWeights(file, path, *model));
-  return model;
+  auto model = nn::CreateModel(spec.model(), 0);
+  if (!model.ok()) return Annotate(model.status(), path);
+  MT_RETURN_IF_ERROR(CopyWeights(file, path, **model));
+  return std::move(*model);
 }
 
-absl::Status LoadWeights(const std::string& path, nn::Gpt& model) {
+absl::Status LoadWeights(const std::string& path, nn::Model& model) {
   MT_ASSIGN_OR_RETURN(ckpt::SafetensorsFile file, ckpt::ReadSafetensors(path));
   return CopyWeights(file, path, model);
 }
 
-std::vector<int32_t> Generate(nn::Gpt& model, std::vector<int32_t> context,
+std::vector<int32_t> Generate(nn::Model& model, std::vector<int32_t> context,
                               const GenerateOptions& o) {
   std::mt19937_64 gen(o.seed);
   std::vector<int32_t> out;
-  const int64_t vocab = model.config().vocab_size, limit = model.config().seq_len;
+  const int64_t vocab = model.dims().vocab_size, limit = model.dims().seq_len;
   for (int64_t i = 0; i < o.max_tokens && !context.empty(); ++i) {
     const int64_t seq = std::min<int64_t>(context.size(), limit);
-    model.Forward(context.data() + context.size() - seq, nullptr, 1, seq);
-    const float* logits = model.logits() + (seq - 1) * vocab;
+    const std::vector<float> next_logits =
+        model.NextTokenLogits(context.data() + context.size() - seq, seq);
+    const float* logits = next_logits.data();
     int32_t next = 0;
     if (o.temperature <= 0) {
       for (int64_t v = 1; v < vocab; ++v) next = logits[v] > logits[next] ? v : next;

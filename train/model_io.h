@@ -10,18 +10,18 @@
 
 #include "absl/status/statusor.h"
 #include "meshtrain/v1/job.pb.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 
 namespace mt::train {
 
-absl::Status SaveModel(const std::string& path, nn::Gpt& model, const meshtrain::v1::JobSpec& spec,
-                       int64_t step);
+absl::Status SaveModel(const std::string& path, nn::Model& model,
+                       const meshtrain::v1::JobSpec& spec, int64_t step);
 
 // Loads a saved model; errors name the file and the missing or mismatched tensor.
-absl::StatusOr<std::unique_ptr<nn::Gpt>> LoadModel(const std::string& path);
+absl::StatusOr<std::unique_ptr<nn::Model>> LoadModel(const std::string& path);
 // Copies the weights of a model.safetensors into `model`, each rank taking its tensor-parallel
 // slice of the tensors it holds. DataLoss naming the tensor when one is missing or misshapen.
-absl::Status LoadWeights(const std::string& path, nn::Gpt& model);
+absl::Status LoadWeights(const std::string& path, nn::Model& model);
 
 struct GenerateOptions {
   int64_t max_tokens = 32;
@@ -32,7 +32,7 @@ struct GenerateOptions {
 
 // Continues `prompt` (non-empty, tokens < vocab). The context is cropped to the last seq_len
 // tokens. Returns only the new tokens.
-std::vector<int32_t> Generate(nn::Gpt& model, std::vector<int32_t> prompt,
+std::vector<int32_t> Generate(nn::Model& model, std::vector<int32_t> prompt,
                               const GenerateOptions& options);
 
 }  // namespace mt::train

@@ -1,6 +1,7 @@
 // A rank's part of the mesh and its training step (see parallel_model.h).
 #include "train/parallel_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -8,6 +9,7 @@
 #include "fmt/format.h"
 #include "parallelism/pipeline/partition.h"
 #include "runtime/core/status.h"
+#include "runtime/nn/models.h"
 
 namespace mt::train {
 namespace {
@@ -35,12 +37,13 @@ int StageOfLayer(int64_t n_layer, int stages, int chunks, int64_t l) {
   return stages - 1;
 }
 
-// Which stage holds a parameter of the full model, by name (ln_f: the head's stage).
-int StageOfParameter(const std::string& name, const nn::GptConfig& c, int stages, int chunks) {
-  if (name.rfind("wte.", 0) == 0 || name.rfind("wpe.", 0) == 0) return 0;
-  if (name.rfind("ln_f.", 0) == 0) return StageOfLayer(c.n_layer, stages, chunks, c.n_layer - 1);
-  const int64_t layer = std::stoll(name.substr(2, name.find('.', 2) - 2));  // "h.<l>...."
-  return StageOfLayer(c.n_layer, stages, chunks, layer);
+// Which stage holds a parameter of the whole model, by name: the embedding end the first,
+// the head end the last layer's.
+int StageOfParameter(const nn::Model& model, const std::string& name, int stages, int chunks) {
+  const int64_t n_layer = model.dims().n_layer;
+  const int64_t layer = model.LayerOfParameter(name).value_or(n_layer);
+  if (layer < 0) return 0;
+  return StageOfLayer(n_layer, stages, chunks, std::min(layer, n_layer - 1));
 }
 
 }  // namespace
@@ -50,68 +53,85 @@ absl::StatusOr<ParallelModel::Ptr> ParallelModel::Create(const JobSpec& spec,
   Ptr pm(new ParallelModel());
   pm->spec_ = spec;
   pm->world_ = world;
-  pm->shape_ = {spec.mesh().dp(), spec.mesh().tp(), spec.mesh().pp()};
-  if (world == nullptr) {
-    pm->shape_ = {};
-  } else {
-    MT_ASSIGN_OR_RETURN(pm->groups_, mesh::MakeGroups(*world, pm->shape_));
-    pm->coords_ = mesh::CoordsOf(pm->shape_, world->rank());
-  }
-  const mesh::Shape& shape = pm->shape_;
-  const mesh::Coords& at = pm->coords_;
-  if (shape.pp > 1) {
-    // The tied embedding lives on the first and the last stage: a group per (dp, tp).
-    const bool ends = at.pp == 0 || at.pp == shape.pp - 1;
-    MT_ASSIGN_OR_RETURN(pm->tied_, world->Split(ends ? at.dp * shape.tp + at.tp : -1, at.pp));
-  }
-  const nn::GptConfig config = nn::GptConfig::FromSpec(spec.model());
-  nn::Placement placement;
-  placement.tp = shape.tp;
-  placement.tp_rank = at.tp;
-  if (shape.tp > 1) {
-    pm->tp_ops_ = std::make_unique<tp::TpGroup>(*pm->groups_.tp);
-    placement.group = pm->tp_ops_.get();
-  }
-  const int chunks = VirtualStages(spec);
-  placement.chunks = pipeline::StageChunks(config.n_layer, shape.pp, chunks, at.pp);
-  MT_ASSIGN_OR_RETURN(
-      pm->model_,
-      nn::Gpt::Create(config, static_cast<uint64_t>(spec.train().seed()), std::move(placement)));
-  pm->model_->set_predict(false);  // training needs no arg-max; EvalFn turns it on
-  const auto params = pm->model_->Parameters();
-  for (const nn::Parameter* p : params) {
-    const bool copy = (p->partition.replicated() && at.tp != 0) || pm->model_->IsTiedCopy(p);
-    pm->norm_weights_.push_back(copy ? 0.0 : 1.0);
-  }
-  const optim::AdamWConfig opt = AdamWConfigFrom(spec.train());
-  if (spec.parallel().zero() == 1 && pm->dp_group()) {
-    pm->zero_ = std::make_unique<dp::ZeroOptimizer>(params, opt, *pm->dp_group());
-  } else {
-    pm->adamw_ = std::make_unique<optim::AdamW>(params, opt);
-    if (pm->dp_group()) {
-      pm->buckets_.emplace(params, static_cast<int64_t>(spec.parallel().bucket_mb() * 1048576.0),
-                           *pm->dp_group());
-    }
-  }
-  if (shape.pp > 1) {
-    // The executor matches messages by tag and posts receives ahead: the backend must match
-    // tags (Gloo, MPI; NCCL's in-order point-to-point does not) and have enough of them.
-    const int64_t tags = 2LL * shape.pp * chunks * spec.parallel().micro_batches();
-    if (tags > world->max_tag()) {
-      return absl::UnimplementedError(fmt::format(
-          "mesh.pp = {}: the pipeline executor needs a backend that matches message tags, up to "
-          "{} for this job; backend {} has {}",
-          shape.pp, tags, std::string(world->name()),
-          world->max_tag() == 0 ? std::string("none")
-                                : fmt::format("at most {}", world->max_tag())));
-    }
-    MT_ASSIGN_OR_RETURN(pipeline::Schedule schedule,
-                        pipeline::MakeSchedule(spec.parallel().schedule(), shape.pp,
-                                               spec.parallel().micro_batches(), chunks));
-    pm->executor_ = std::make_unique<pipeline::Executor>(*pm->model_, std::move(schedule), at.pp,
-                                                         pm->pp_group());
-  }
+  MT_RETURN_IF_ERROR(pm->JoinMesh());
+  MT_RETURN_IF_ERROR(pm->MakeModel());
+  pm->MakeOptimizer();
+  MT_RETURN_IF_ERROR(pm->MakeExecutor());
   return pm;
+}
+
+absl::Status ParallelModel::JoinMesh() {
+  shape_ = {spec_.mesh().dp(), spec_.mesh().tp(), spec_.mesh().pp()};
+  if (world_ == nullptr) {
+    shape_ = {};
+    return absl::OkStatus();
+  }
+  MT_ASSIGN_OR_RETURN(groups_, mesh::MakeGroups(*world_, shape_));
+  coords_ = mesh::CoordsOf(shape_, world_->rank());
+  if (shape_.pp > 1) {
+    // The tied embedding lives on the first and the last stage: a group per (dp, tp).
+    const bool ends = coords_.pp == 0 || coords_.pp == shape_.pp - 1;
+    MT_ASSIGN_OR_RETURN(tied_,
+                        world_->Split(ends ? coords_.dp * shape_.tp + coords_.tp : -1, coords_.pp));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParallelModel::MakeModel() {
+  nn::Placement placement;
+  placement.tp = shape_.tp;
+  placement.tp_rank = coords_.tp;
+  if (shape_.tp > 1) {
+    tp_ops_ = std::make_unique<tp::TpGroup>(*groups_.tp);
+    placement.group = tp_ops_.get();
+  }
+  placement.chunks =
+      pipeline::StageChunks(spec_.model().n_layer(), shape_.pp, VirtualStages(spec_), coords_.pp);
+  MT_ASSIGN_OR_RETURN(model_,
+                      nn::CreateModel(spec_.model(), static_cast<uint64_t>(spec_.train().seed()),
+                                      std::move(placement)));
+  model_->set_predict(false);  // training needs no arg-max; EvalFn turns it on
+  for (const nn::Parameter* p : model_->Parameters()) {
+    const bool copy = (p->partition.replicated() && coords_.tp != 0) || model_->IsTiedCopy(p);
+    norm_weights_.push_back(copy ? 0.0 : 1.0);
+  }
+  return absl::OkStatus();
+}
+
+void ParallelModel::MakeOptimizer() {
+  const auto params = model_->Parameters();
+  const optim::AdamWConfig opt = AdamWConfigFrom(spec_.train());
+  if (spec_.parallel().zero() == 1 && dp_group()) {
+    zero_ = std::make_unique<dp::ZeroOptimizer>(params, opt, *dp_group());
+    return;
+  }
+  adamw_ = std::make_unique<optim::AdamW>(params, opt);
+  if (dp_group()) {
+    buckets_.emplace(params, static_cast<int64_t>(spec_.parallel().bucket_mb() * 1048576.0),
+                     *dp_group());
+  }
+}
+
+absl::Status ParallelModel::MakeExecutor() {
+  if (shape_.pp <= 1) return absl::OkStatus();
+  const int chunks = VirtualStages(spec_);
+  // The executor matches messages by tag and posts receives ahead: the backend must match
+  // tags (Gloo, MPI; NCCL's in-order point-to-point does not) and have enough of them.
+  const int64_t tags = 2LL * shape_.pp * chunks * spec_.parallel().micro_batches();
+  if (tags > world_->max_tag()) {
+    return absl::UnimplementedError(fmt::format(
+        "mesh.pp = {}: the pipeline executor needs a backend that matches message tags, up to "
+        "{} for this job; backend {} has {}",
+        shape_.pp, tags, std::string(world_->name()),
+        world_->max_tag() == 0 ? std::string("none")
+                               : fmt::format("at most {}", world_->max_tag())));
+  }
+  MT_ASSIGN_OR_RETURN(pipeline::Schedule schedule,
+                      pipeline::MakeSchedule(spec_.parallel().schedule(), shape_.pp,
+                                             spec_.parallel().micro_batches(), chunks));
+  executor_ =
+      std::make_unique<pipeline::Executor>(*model_, std::move(schedule), coords_.pp, pp_group());
+  return absl::OkStatus();
 }
 
 absl::Status ParallelModel::SumOver(comm::Backend* group, float* data, int64_t n,
@@ -152,7 +172,7 @@ absl::StatusOr<double> ParallelModel::ForwardBackward(const data::Samples& mine,
     // Only the last micro-batch's backward communicates (accumulation is local).
     const bool last = m + 1 == micro;
     if (last && buckets_) buckets_->Begin(loss);
-    model_->Backward(scale, last && buckets_ ? buckets_->Hook() : nn::Gpt::GradsReady{});
+    model_->Backward(scale, last && buckets_ ? buckets_->Hook() : nn::GradsReady{});
   }
   return loss;
 }
@@ -298,8 +318,7 @@ EvalForward ParallelModel::EvalFn() {
   };
 }
 
-absl::StatusOr<std::unique_ptr<nn::Gpt>> ParallelModel::GatherFull() {
-  const nn::GptConfig& c = model_->config();
+absl::StatusOr<std::unique_ptr<nn::Model>> ParallelModel::GatherFull() {
   const int chunks = VirtualStages(spec_);
   if (!lead()) {
     // Ranks of dp 0 send what they hold and no other rank does: the tensor-parallel slices
@@ -321,12 +340,12 @@ absl::StatusOr<std::unique_ptr<nn::Gpt>> ParallelModel::GatherFull() {
     }
     return nullptr;
   }
-  MT_ASSIGN_OR_RETURN(auto full, nn::Gpt::Create(c, 0));
+  MT_ASSIGN_OR_RETURN(std::unique_ptr<nn::Model> full, model_->NewWhole(0));
   std::map<std::string, nn::Parameter*> mine;
   for (nn::Parameter* p : model_->Parameters()) mine[p->name] = p;
   // Received in canonical order per sender, which is each sender's own order.
   for (nn::Parameter* p : full->Parameters()) {
-    const int stage = StageOfParameter(p->name, c, shape_.pp, chunks);
+    const int stage = StageOfParameter(*full, p->name, shape_.pp, chunks);
     const int tps = p->partition.replicated() ? 1 : shape_.tp;
     for (int t = 0; t < tps; ++t) {
       const int from = mesh::RankOf(shape_, {stage, 0, t});

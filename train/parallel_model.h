@@ -28,7 +28,7 @@
 #include "runtime/comm/backend.h"
 #include "runtime/data/index.h"
 #include "runtime/data/loader.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 #include "runtime/optim/adamw.h"
 #include "train/batch.h"
 #include "train/device_model.h"
@@ -66,7 +66,7 @@ class ParallelModel {
 
   // The whole model on world rank 0 (null elsewhere): every parameter gathered from the
   // ranks holding it. Collective over the world.
-  absl::StatusOr<std::unique_ptr<nn::Gpt>> GatherFull();
+  absl::StatusOr<std::unique_ptr<nn::Model>> GatherFull();
 
   // Checkpoints: the optimizer state as whole tensors per parameter. Under ZeRO-1 a full-size
   // copy that GatherState() fills from the shards (collective over dp) before a save and
@@ -78,7 +78,7 @@ class ParallelModel {
   void ScatterState();
   void ReleaseState() { gathered_.reset(); }
 
-  nn::Gpt& model() { return *model_; }
+  nn::Model& model() { return *model_; }
   optim::AdamW* adamw() { return adamw_.get(); }     // null under ZeRO-1
   dp::ZeroOptimizer* zero() { return zero_.get(); }  // null without
   const mesh::Shape& shape() const { return shape_; }
@@ -93,6 +93,12 @@ class ParallelModel {
 
  private:
   ParallelModel() = default;
+  // Create's parts, in order: the mesh groups, this rank's model slice, its optimizer (and
+  // gradient buckets), the pipeline executor.
+  absl::Status JoinMesh();
+  absl::Status MakeModel();
+  void MakeOptimizer();
+  absl::Status MakeExecutor();
   // Marks the model failed (see Deleter) when `s` is an error.
   absl::Status Check(absl::Status s) {
     failed_ |= !s.ok();
@@ -120,7 +126,7 @@ class ParallelModel {
   mesh::Groups groups_;
   std::unique_ptr<comm::Backend> tied_;  // first and last stage, same (dp, tp); pp > 1
   std::unique_ptr<tp::TpGroup> tp_ops_;
-  std::unique_ptr<nn::Gpt> model_;
+  std::unique_ptr<nn::Model> model_;
   std::unique_ptr<optim::AdamW> adamw_;
   std::unique_ptr<dp::ZeroOptimizer> zero_;
   std::unique_ptr<optim::AdamW> gathered_;  // ZeRO-1: the whole moments, for checkpoints

@@ -38,7 +38,7 @@ ckpt::Committer::OnCommit CommitHook(const TrainOptions& o, const ckpt::Checkpoi
 absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelModel& pm) {
   Checkpoints c;
   if (!o.spec.has_checkpoint()) return c;
-  nn::Gpt& model = pm.model();
+  nn::Model& model = pm.model();
   optim::AdamW& opt = pm.CheckpointState();
   auto store = ckpt::CheckpointStore::Open(o.spec.checkpoint().store());
   if (!store.ok()) return Annotate(store.status(), "checkpoint.store");

@@ -17,7 +17,7 @@
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
 #include "runtime/kernels/cpu/gemm.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 #include "runtime/optim/schedule.h"
 #include "train/device_model.h"
 #include "train/model_io.h"
@@ -233,7 +233,7 @@ void LogTotals(Run& run) {
 // when there are any; collective) and summary.json, by the lead rank.
 absl::Status WriteResults(Run& run) {
   ParallelModel& pm = *run.pm;
-  std::unique_ptr<nn::Gpt> full;
+  std::unique_ptr<nn::Model> full;
   MT_RETURN_IF_ERROR(pm.SyncHost(/*optimizer=*/false));  // the model file holds values only
   if (pm.shape().tp > 1 || pm.shape().pp > 1) {
     MT_ASSIGN_OR_RETURN(full, pm.GatherFull());

@@ -25,10 +25,10 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/bench_model.h"
 #include "bench/common/util.h"
 #include "checkpoint/store/committer.h"
 #include "fmt/format.h"
-#include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 #include "train/checkpointing.h"
 
@@ -55,14 +55,14 @@ double TimeShell(const std::string& cmd) {
 }
 
 struct Model {
-  std::unique_ptr<nn::Gpt> gpt;
+  std::unique_ptr<nn::Model> gpt;
   std::unique_ptr<optim::AdamW> opt;
 };
 
 Model MakeModel(int64_t layers, int64_t d, uint64_t seed) {
-  nn::GptConfig c{layers, d / 64 > 0 ? d / 64 : 1, d, 4 * d, 64, 256};
+  const bench::ModelSize size{layers, d / 64 > 0 ? d / 64 : 1, d, 64, 256};
   Model m;
-  m.gpt = *nn::Gpt::Create(c, seed);
+  m.gpt = bench::MakeModel(size, seed);
   m.opt = std::make_unique<optim::AdamW>(m.gpt->Parameters(), optim::AdamWConfig{});
   std::mt19937 rng(seed);
   std::normal_distribution<float> n(0, 1e-3f);
@@ -96,8 +96,7 @@ struct Trained {
 // `steps` quickstart training steps, with an async save every `every` steps if `store`.
 Trained TrainQuickstart(int64_t steps, int64_t every,
                         std::shared_ptr<ckpt::CheckpointStore> store) {
-  nn::GptConfig c{4, 4, 128, 512, 12, 256};
-  auto model = *nn::Gpt::Create(c, 42);
+  auto model = bench::MakeModel({4, 4, 128, 12, 256}, 42);
   optim::AdamW opt(model->Parameters(), optim::AdamWConfig{});
   std::vector<int32_t> tokens(128 * 12), targets(128 * 12);
   std::mt19937 rng(1);

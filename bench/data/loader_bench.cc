@@ -17,6 +17,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/bench_model.h"
 #include "bench/common/util.h"
 #include "fmt/format.h"
 #include "runtime/core/file.h"
@@ -24,7 +25,6 @@
 #include "runtime/data/dataset.h"
 #include "runtime/data/loader.h"
 #include "runtime/data/writer.h"
-#include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/storage/azure_store.h"
 #include "train/batch.h"
@@ -98,8 +98,7 @@ Stream StreamCold(std::shared_ptr<storage::BlobStore> store, int64_t batch, int6
 // tokens/s and the seconds `next` took in all.
 std::pair<double, double> Train(const data::DatasetIndex& index, int64_t steps,
                                 const std::function<data::Samples()>& next) {
-  nn::GptConfig c{4, 4, 128, 4 * 128, kSeq, 256};
-  auto model = *nn::Gpt::Create(c, 42);
+  auto model = bench::MakeModel({4, 4, 128, kSeq, 256}, 42);
   optim::AdamW opt(model->Parameters(), optim::AdamWConfig{});
   train::Batch b;
   double waited = 0;

@@ -17,6 +17,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/bench_model.h"
 #include "bench/common/ranks.h"
 #include "fmt/format.h"
 #include "parallelism/pipeline/executor.h"
@@ -52,14 +53,14 @@ Row Measure(const Config& c, const std::string& name, int p, int v, int m) {
     std::exit(1);
   }
   row.formula = double(p - 1) / (double(v) * m + p - 1);
-  nn::GptConfig g{c.layers_per_chunk * p * v, 4, c.d_model, 4 * c.d_model, c.seq, 256};
+  const bench::ModelSize size{c.layers_per_chunk * p * v, 4, c.d_model, c.seq, 256};
   std::vector<double> bubbles, steps;  // per step: mean bubble over stages, step time
   std::vector<std::vector<double>> per_stage(p), totals(p);
   bench::RunRanks(p, fmt::format("pipe-{}-{}-{}-{}", name, p, v, m),
                   [&](comm::Backend& world, int stage) {
                     nn::Placement placement;
-                    placement.chunks = pipeline::StageChunks(g.n_layer, p, v, stage);
-                    auto model = *nn::Gpt::Create(g, 1, placement);
+                    placement.chunks = pipeline::StageChunks(size.layers, p, v, stage);
+                    auto model = bench::MakeModel(size, 1, placement);
                     pipeline::Executor exec(*model, *schedule, stage, &world);
                     std::mt19937 gen(7);
                     std::vector<std::vector<int32_t>> tokens(m), targets(m);

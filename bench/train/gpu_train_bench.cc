@@ -19,12 +19,13 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/bench_model.h"
 #include "bench/common/gpt_step.h"
 #include "bench/common/util.h"
 #include "runtime/kernels/cuda/blas.h"
 #include "runtime/kernels/cuda/cast.h"
 #include "runtime/kernels/cuda/device.h"
-#include "runtime/nn/cuda/cuda_gpt.h"
+#include "runtime/nn/cuda/device_net.h"
 
 namespace {
 
@@ -114,18 +115,10 @@ int Run(const Config& c) {
     return 0;
   }
   const std::string device = mt::cuda::DeviceName(0).value_or("?");
-  mt::nn::GptConfig g;
-  g.n_layer = c.layers;
-  g.n_head = c.heads;
-  g.d_model = c.d_model;
-  g.d_ff = 4 * c.d_model;
-  g.seq_len = c.seq;
-  g.vocab_size = c.vocab;
-  auto host = mt::nn::Gpt::Create(g, 1);
-  Check(host.status());
-  auto model = mt::nn::cuda::CudaGpt::Create(**host, c.batch, c.seq, {.bf16 = !c.fp32});
+  auto host = mt::bench::MakeModel({c.layers, c.heads, c.d_model, c.seq, c.vocab}, 1);
+  auto model = mt::nn::cuda::CreateDeviceNet(*host, c.batch, c.seq, /*bf16=*/!c.fp32);
   Check(model.status());
-  mt::nn::cuda::CudaGpt& m = **model;
+  mt::nn::cuda::DeviceNet& m = **model;
   std::mt19937 gen(3);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(c.vocab - 1));
   std::vector<int32_t> tokens(c.batch * c.seq), targets(c.batch * c.seq);

@@ -14,11 +14,11 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/common/bench_info.h"
+#include "bench/common/bench_model.h"
 #include "bench/common/gpt_step.h"
 #include "bench/common/util.h"
 #include "fmt/format.h"
 #include "runtime/kernels/cpu/gemm.h"
-#include "runtime/nn/gpt.h"
 #include "runtime/optim/adamw.h"
 
 namespace {
@@ -62,8 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", c.json, "Write results as JSON to FILE");
   CLI11_PARSE(app, argc, argv);
 
-  mt::nn::GptConfig g{c.layers, c.heads, c.d_model, 4 * c.d_model, c.seq, c.vocab};
-  auto model = mt::nn::Gpt::Create(g, 1).value();
+  auto model = mt::bench::MakeModel({c.layers, c.heads, c.d_model, c.seq, c.vocab}, 1);
   mt::optim::AdamW opt(model->Parameters(), {});
   std::mt19937 gen(3);
   std::vector<int32_t> tokens(c.batch * c.seq), targets(c.batch * c.seq);

@@ -3,7 +3,7 @@
 
 namespace mt::ckpt {
 
-std::vector<HeldParameter> HeldParameters(nn::Gpt& model) {
+std::vector<HeldParameter> HeldParameters(nn::Model& model) {
   const nn::Placement& at = model.placement();
   std::vector<HeldParameter> out;
   for (nn::Parameter* p : model.Parameters()) {

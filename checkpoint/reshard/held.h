@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "checkpoint/reshard/reshard.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 
 namespace mt::ckpt {
 
 // In the model's canonical parameter order (Parameters()). The tied copy of the embedding is
 // the first stage's to save; tensors replicated over tp are tp rank 0's.
-std::vector<HeldParameter> HeldParameters(nn::Gpt& model);
+std::vector<HeldParameter> HeldParameters(nn::Model& model);
 
 }  // namespace mt::ckpt

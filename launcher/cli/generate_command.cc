@@ -27,7 +27,7 @@ int RunGenerate(const GenerateArgs& args) {
   }
   std::vector<int32_t> prompt;
   for (unsigned char ch : args.prompt) {
-    if (ch >= (*model)->config().vocab_size) {
+    if (ch >= (*model)->dims().vocab_size) {
       std::fprintf(stderr, "--prompt: byte %u is outside the model's vocabulary\n", ch);
       return kExitInvalid;
     }

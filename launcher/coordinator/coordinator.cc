@@ -261,6 +261,7 @@ void Coordinator::CloseRendezvousLocked(Ready& ready) {
     reply.set_pp(config_.pp);
     reply.set_store_prefix(StorePrefix(generation_));
     reply.set_heartbeat_s(config_.heartbeat_s);
+    reply.set_lease_factor(config_.lease_factor);
     reply.set_restarts(restarts_);
     ready.push_back([done = std::move(m.done), reply] { done(reply); });
     m.last_heartbeat = now;

@@ -236,7 +236,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
   if (!outcome.ok() && join.world_size() > 1 && LooksLikePeerFailure(outcome)) {
     // Keep heartbeating: if a peer died, the coordinator's STOP arrives within a lease plus
     // the beats between two answered ones.
-    const double wait_s = (1.5 + kAskEvery + 1) * join.heartbeat_s() + 1;
+    const double wait_s = (join.lease_factor() + kAskEvery + 1) * join.heartbeat_s() + 1;
     MT_LOG(kWarn, kCoord, "{}; waiting up to {:.0f} s for the coordinator's verdict",
            std::string(outcome.message()), wait_s);
     std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));

@@ -38,7 +38,7 @@ void GradBuckets::Begin(double loss) {
   buckets_.back().flat.back() = static_cast<float>(loss);
 }
 
-nn::Gpt::GradsReady GradBuckets::Hook() {
+nn::GradsReady GradBuckets::Hook() {
   return [this](const std::vector<nn::Parameter*>& done) {
     for (nn::Parameter* p : done) MarkReady(p);
   };

@@ -1,6 +1,6 @@
 // Data-parallel gradient averaging overlapped with backward (DESIGN §3; PyTorch DDP's
 // buckets). Parameters are packed, in reverse model order, into buckets of about
-// `bucket_bytes`; when backward reports the last gradient of a bucket final (Gpt::Backward's
+// `bucket_bytes`; when backward reports the last gradient of a bucket final (Model::Backward's
 // `ready` hook), the bucket's values are copied into its flat buffer and an asynchronous
 // all-reduce (average) starts while backward goes on. Finish() waits for all of them and writes
 // the averages back. The step's loss rides in the last bucket, so the whole step costs one
@@ -18,7 +18,7 @@
 
 #include "absl/status/status.h"
 #include "runtime/comm/backend.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 
 namespace mt::dp {
 
@@ -27,7 +27,7 @@ class GradBuckets {
   GradBuckets(std::vector<nn::Parameter*> params, int64_t bucket_bytes, comm::Backend& comm);
 
   void Begin(double loss);
-  nn::Gpt::GradsReady Hook();
+  nn::GradsReady Hook();
   // Launches what backward did not (a batch without counted targets reports nothing), waits
   // for every bucket, writes the averages into the gradients and returns the mean loss.
   absl::StatusOr<double> Finish();

@@ -17,7 +17,7 @@ double Since(Clock::time_point t) {
 
 }  // namespace
 
-Executor::Executor(nn::Gpt& model, Schedule schedule, int stage, comm::Backend* group)
+Executor::Executor(nn::Model& model, Schedule schedule, int stage, comm::Backend* group)
     : model_(model), schedule_(std::move(schedule)), stage_(stage), group_(group) {
   MT_CHECK(model.chunks() == schedule_.chunks && (group != nullptr || schedule_.stages == 1));
   for (auto* v : {&activations_, &gradients_}) {
@@ -50,7 +50,7 @@ absl::Status Executor::Await(std::shared_ptr<comm::Work>& work, int from_piece) 
 void Executor::PostAll(const std::vector<MicroBatch>& micro) {
   for (const Action& a : schedule_.per_stage[stage_]) {
     const int piece = Piece(a.chunk);
-    const int64_t n = micro[a.micro].batch * micro[a.micro].seq * model_.config().d_model;
+    const int64_t n = micro[a.micro].batch * micro[a.micro].seq * model_.dims().d_model;
     if (a.op == Op::kForward && !model_.has_embedding(a.chunk)) {
       act_recv_[a.chunk][a.micro] =
           Post(activations_[a.chunk][a.micro], n, piece - 1, Tag(piece - 1, a.micro, 0));
@@ -67,7 +67,7 @@ void Executor::Send(const float* data, int64_t n, int to_piece, int tag) {
 
 absl::StatusOr<float> Executor::DoForward(const Action& a, const MicroBatch& mb) {
   const int piece = Piece(a.chunk);
-  const int64_t n = mb.batch * mb.seq * model_.config().d_model;
+  const int64_t n = mb.batch * mb.seq * model_.dims().d_model;
   const float* x = nullptr;
   if (!model_.has_embedding(a.chunk)) {
     auto& work = act_recv_[a.chunk][a.micro];
@@ -87,7 +87,7 @@ absl::StatusOr<float> Executor::DoForward(const Action& a, const MicroBatch& mb)
 
 absl::Status Executor::DoBackward(const Action& a, const MicroBatch& mb, float loss_scale) {
   const int piece = Piece(a.chunk);
-  const int64_t n = mb.batch * mb.seq * model_.config().d_model;
+  const int64_t n = mb.batch * mb.seq * model_.dims().d_model;
   const float* dy = nullptr;
   if (!model_.has_head(a.chunk)) {
     auto& work = grad_recv_[a.chunk][a.micro];

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "parallelism/pipeline/schedule.h"
 #include "runtime/comm/backend.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/model.h"
 
 namespace mt::pipeline {
 
@@ -42,7 +42,7 @@ class Executor {
  public:
   // `group` is the pipeline group (ranked by stage); null with one stage. The model's chunks
   // must be the stage's chunks of the schedule (partition.h).
-  Executor(nn::Gpt& model, Schedule schedule, int stage, comm::Backend* group);
+  Executor(nn::Model& model, Schedule schedule, int stage, comm::Backend* group);
 
   // One training step: the stage's actions over `micro` (schedule.micro_batches of them). Each
   // backward scales its micro-batch's loss by `loss_scale`. Returns the sum of the head's
@@ -73,7 +73,7 @@ class Executor {
   absl::Status WaitSends();
   absl::Status Fail(absl::Status status);
 
-  nn::Gpt& model_;
+  nn::Model& model_;
   Schedule schedule_;
   int stage_;
   comm::Backend* group_;

@@ -27,7 +27,14 @@ GptConfig GptConfig::FromSpec(const meshtrain::v1::ModelSpec& s) {
 }
 
 Gpt::Gpt(const GptConfig& config, Placement placement)
-    : config_(config), placement_(std::move(placement)) {}
+    : config_(config),
+      dims_{config.n_layer, config.d_model, config.seq_len, config.vocab_size},
+      placement_(std::move(placement)) {}
+
+absl::StatusOr<std::unique_ptr<Model>> Gpt::NewWhole(uint64_t seed) const {
+  MT_ASSIGN_OR_RETURN(std::unique_ptr<Gpt> whole, Create(config_, seed));
+  return std::unique_ptr<Model>(std::move(whole));
+}
 
 namespace {
 
@@ -95,23 +102,35 @@ absl::StatusOr<std::unique_ptr<Gpt>> Gpt::Create(const GptConfig& c, uint64_t se
   return m;
 }
 
-bool Gpt::IsParameterName(const GptConfig& c, const std::string& name) {
-  if (name == "wte.weight" || name == "wpe.weight" || name == "ln_f.weight" ||
-      name == "ln_f.bias") {
-    return true;
-  }
+namespace {
+
+// The layer of a parameter name of a GPT of `c` (see LayerOfParameter).
+std::optional<int64_t> GptLayerOf(const GptConfig& c, const std::string& name) {
+  if (name == "wte.weight" || name == "wpe.weight") return -1;
+  if (name == "ln_f.weight" || name == "ln_f.bias") return c.n_layer;
   int64_t layer = -1;
   size_t used = 0;
-  if (name.rfind("h.", 0) != 0) return false;
+  if (name.rfind("h.", 0) != 0) return std::nullopt;
   try {
     layer = std::stoll(name.substr(2), &used);
   } catch (const std::exception&) {
-    return false;
+    return std::nullopt;
   }
   const std::string suffix = name.substr(2 + used);
   const auto& known = Block::ParameterSuffixes();
-  return layer >= 0 && layer < c.n_layer &&
-         std::find(known.begin(), known.end(), suffix) != known.end();
+  if (layer < 0 || layer >= c.n_layer) return std::nullopt;
+  if (std::find(known.begin(), known.end(), suffix) == known.end()) return std::nullopt;
+  return layer;
+}
+
+}  // namespace
+
+bool Gpt::IsParameterName(const GptConfig& c, const std::string& name) {
+  return GptLayerOf(c, name).has_value();
+}
+
+std::optional<int64_t> Gpt::LayerOfParameter(const std::string& name) const {
+  return GptLayerOf(config_, name);
 }
 
 std::vector<Parameter*> Gpt::Parameters() {

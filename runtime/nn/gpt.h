@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "meshtrain/v1/job.pb.h"
 #include "runtime/nn/block.h"
+#include "runtime/nn/model.h"
 #include "runtime/nn/parameter.h"
 #include "runtime/nn/placement.h"
 
@@ -29,7 +30,7 @@ struct GptConfig {
   static GptConfig FromSpec(const meshtrain::v1::ModelSpec& spec);
 };
 
-class Gpt {
+class Gpt final : public Model {
  public:
   // Parameters are initialised deterministically from `seed` (GPT-2 scheme), the same values
   // whatever the placement. InvalidArgument for a config or placement that does not divide.
@@ -39,7 +40,7 @@ class Gpt {
   // Runs the model on tokens [batch, seq] (seq <= seq_len). With targets (same shape; < 0 =
   // ignored) returns the mean cross-entropy over counted positions; without, returns 0 and only
   // the logits are meaningful. Token values must be in [0, vocab_size).
-  float Forward(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq);
+  float Forward(const int32_t* tokens, const int32_t* targets, int64_t batch, int64_t seq) override;
 
   // Backward of the last Forward (which had targets). Gradients += loss_scale * dloss/dparam,
   // where loss is that Forward's mean: loss_scale = 1 / micro_batches averages micro-batches.
@@ -47,51 +48,55 @@ class Gpt {
   // has finished: ln_f, then each block from the last to the first, then wte and wpe (wte
   // last: the tied head and the embedding both add to it). Data parallelism starts
   // communicating those while the rest of backward runs.
-  using GradsReady = std::function<void(const std::vector<Parameter*>&)>;
-  void Backward(float loss_scale, const GradsReady& ready = {});
+  void Backward(float loss_scale, const GradsReady& ready = {}) override;
 
   // ---- chunks (pipeline parallelism) ----
-  int chunks() const { return static_cast<int>(chunks_.size()); }
-  bool has_embedding(int chunk) const { return chunks_[chunk].embedding; }
-  bool has_head(int chunk) const { return chunks_[chunk].head; }
+  int chunks() const override { return static_cast<int>(chunks_.size()); }
+  bool has_embedding(int chunk) const override { return chunks_[chunk].embedding; }
+  bool has_head(int chunk) const override { return chunks_[chunk].head; }
   // Runs `chunk` on `slot`. tokens [batch, seq] are needed by every chunk (the embedding chunk
   // embeds them), targets by the head chunk (may be null: no loss); `x` [batch*seq, C] is the
   // previous chunk's output (ignored by the embedding chunk). tokens and targets must stay
   // valid until the slot's backward. Returns the head chunk's loss, else 0.
   float ForwardChunk(int chunk, int slot, const int32_t* tokens, const int32_t* targets,
-                     int64_t batch, int64_t seq, const float* x);
+                     int64_t batch, int64_t seq, const float* x) override;
   // The chunk's output [batch*seq, C] (chunks without the head).
-  const float* Output(int chunk, int slot) const;
+  const float* Output(int chunk, int slot) const override;
   // Backward of that slot's forward: `dy` is the gradient of Output (ignored by the head
   // chunk, which starts from its loss scaled by loss_scale).
   void BackwardChunk(int chunk, int slot, const float* dy, float loss_scale,
-                     const GradsReady& ready = {});
+                     const GradsReady& ready = {}) override;
   // The gradient of the chunk's input x [batch*seq, C] (chunks without the embedding).
-  const float* InputGrad(int chunk, int slot) const;
+  const float* InputGrad(int chunk, int slot) const override;
 
-  void ZeroGrad();
+  void ZeroGrad() override;
   // Canonical order of what this rank holds: wte, wpe, blocks in order, ln_f (checkpoints and
   // the optimizer use it). The head chunk of a pipeline holds wte (tied) without wpe.
-  std::vector<Parameter*> Parameters();
+  std::vector<Parameter*> Parameters() override;
   // Whether `name` is a parameter of a model of `config` (on whichever rank holds it).
   static bool IsParameterName(const GptConfig& config, const std::string& name);
+  // -1: wte, wpe; n_layer: ln_f; else the block of "h.<l>.*".
+  std::optional<int64_t> LayerOfParameter(const std::string& name) const override;
+  absl::StatusOr<std::unique_ptr<Model>> NewWhole(uint64_t seed) const override;
+  const char* family() const override { return "gpt"; }
+  const ModelDims& dims() const override { return dims_; }
   // True for the LM head's copy of the tied embedding on a pipeline stage without the
   // embedding (its gradient is summed with the first stage's; count the norm there only).
-  bool IsTiedCopy(const Parameter* p) const { return p == &wte_ && !holds_wpe_; }
+  bool IsTiedCopy(const Parameter* p) const override { return p == &wte_ && !holds_wpe_; }
   const GptConfig& config() const { return config_; }
-  const Placement& placement() const { return placement_; }
+  const Placement& placement() const override { return placement_; }
   // The vocabulary columns this rank's logits hold: [vocab_begin, vocab_begin + local_vocab).
-  int64_t vocab_begin() const { return vocab_begin_; }
-  int64_t local_vocab() const { return config_.vocab_size / placement_.tp; }
+  int64_t vocab_begin() const override { return vocab_begin_; }
+  int64_t local_vocab() const override { return config_.vocab_size / placement_.tp; }
   // Of the last head forward in `slot`: logits and probabilities [rows, local_vocab], the
   // arg-max over the whole vocabulary per row, the counted target positions.
-  const float* logits(int slot = 0) const;
-  const float* probs(int slot = 0) const;
-  const int32_t* predictions(int slot = 0) const;
+  const float* logits(int slot = 0) const override;
+  const float* probs(int slot = 0) const override;
+  const int32_t* predictions(int slot = 0) const override;
   // Whether head forwards compute predictions (default on; under tp it costs an all-reduce
   // per forward, which training does not need). Every tp rank must set the same.
-  void set_predict(bool on) { predict_ = on; }
-  int64_t counted(int slot = 0) const;
+  void set_predict(bool on) override { predict_ = on; }
+  int64_t counted(int slot = 0) const override;
 
  private:
   // Everything one forward keeps for its backward.
@@ -121,6 +126,7 @@ class Gpt {
   const Slot& HeadSlot(int slot) const;
 
   GptConfig config_;
+  ModelDims dims_;
   Placement placement_;
   int64_t vocab_begin_ = 0;
   bool holds_wte_ = false, holds_wpe_ = false, holds_lnf_ = false;

@@ -25,9 +25,9 @@ class HostTwinDevice final : public train::DeviceModel {
     return n;
   }
 
-  static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Gpt& host, optim::AdamW& opt,
+  static absl::StatusOr<std::unique_ptr<DeviceModel>> Create(nn::Model& host, optim::AdamW& opt,
                                                              bool /*bf16*/, int64_t /*max*/) {
-    auto twin = nn::Gpt::Create(host.config(), 0);
+    auto twin = host.NewWhole(0);
     if (!twin.ok()) return twin.status();
     std::unique_ptr<HostTwinDevice> d(new HostTwinDevice(host, opt, std::move(*twin)));
     Copy(host.Parameters(), d->twin_->Parameters());
@@ -69,7 +69,7 @@ class HostTwinDevice final : public train::DeviceModel {
   }
 
  private:
-  HostTwinDevice(nn::Gpt& host, optim::AdamW& opt, std::unique_ptr<nn::Gpt> twin)
+  HostTwinDevice(nn::Model& host, optim::AdamW& opt, std::unique_ptr<nn::Model> twin)
       : host_(host),
         opt_(opt),
         twin_(std::move(twin)),
@@ -88,9 +88,9 @@ class HostTwinDevice final : public train::DeviceModel {
     }
   }
 
-  nn::Gpt& host_;
+  nn::Model& host_;
   optim::AdamW& opt_;
-  std::unique_ptr<nn::Gpt> twin_;
+  std::unique_ptr<nn::Model> twin_;
   optim::AdamW twin_opt_;
 };
 

@@ -23,19 +23,13 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/kernels/cuda/blas.h"
+#include "runtime/nn/cuda/device_net.h"
 #include "runtime/nn/gpt.h"
 
 namespace mt::nn::cuda {
 
 struct CudaGptOptions {
   bool bf16 = true;  // bf16 GEMMs (fp32 accumulate); false: fp32 GEMMs
-};
-
-// AdamW with decoupled weight decay (applied to parameters marked weight_decay only).
-struct AdamWStep {
-  float lr = 0, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0;
-  int64_t step = 1;         // 1-based, for bias correction
-  float grad_scale = 1.0f;  // global-norm clipping factor
 };
 
 class CudaGpt {

@@ -4,6 +4,7 @@
 // used, micro-batches before the last do not communicate, and a batch without targets still
 // completes the step.
 #include "parallelism/data_parallel/buckets.h"
+#include "runtime/nn/gpt.h"
 
 #include <gtest/gtest.h>
 
@@ -87,7 +88,7 @@ void CheckWorld(int world, int micro) {
         loss += model->Forward(tokens.data(), targets.data(), kBatch, kSeq) / micro;
         if (mb + 1 == micro) buckets.Begin(loss);
         // Only the last micro-batch's backward communicates.
-        model->Backward(1.0f / micro, mb + 1 == micro ? buckets.Hook() : nn::Gpt::GradsReady{});
+        model->Backward(1.0f / micro, mb + 1 == micro ? buckets.Hook() : nn::GradsReady{});
       }
       auto mean = buckets.Finish();
       ASSERT_TRUE(mean.ok()) << mean.status();

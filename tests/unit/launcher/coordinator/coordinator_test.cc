@@ -105,6 +105,7 @@ TEST(Coordinator, RendezvousAssignsRequestedThenFreeRanks) {
   CoordinatorConfig cfg = Config(4);
   cfg.dp = 2;
   cfg.tp = 2;
+  cfg.lease_factor = 2.5;  // not the default: the reply must carry this one
   Fixture f(cfg);
   const size_t a = f.Join("a");
   const size_t b = f.Join("b", 2);
@@ -123,6 +124,9 @@ TEST(Coordinator, RendezvousAssignsRequestedThenFreeRanks) {
   EXPECT_EQ(f.replies[c]->generation(), 1);
   EXPECT_EQ(f.replies[c]->store_prefix(), "g1/");
   EXPECT_EQ(f.replies[c]->world_size(), 4);
+  // Workers size their waits from the coordinator's own lease, not a copy of the default.
+  EXPECT_EQ(f.replies[c]->heartbeat_s(), cfg.heartbeat_s);
+  EXPECT_EQ(f.replies[c]->lease_factor(), cfg.lease_factor);
 }
 
 TEST(Coordinator, RefusesOtherJobTakenRankAndClosedRendezvous) {

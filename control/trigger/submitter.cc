@@ -67,14 +67,45 @@ absl::StatusOr<meshtrain::v1::JobSpec> RetrainJobSpec(const std::string& base_jo
 }
 
 LocalSubmitter::~LocalSubmitter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();  // after it, this thread alone touches jobs_
   // Stop what still runs: SIGTERM to each job's process group (its ranks too), SIGKILL to
   // what has not ended after the grace period.
+  for (const auto& e : jobs_.Stop(std::chrono::seconds(10))) Finish(e);
+}
+
+void LocalSubmitter::Reap() {
   std::unique_lock<std::mutex> lock(mu_);
-  for (pid_t pid : running_) kill(-pid, SIGTERM);
-  if (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return waiting_ == 0; })) {
-    for (pid_t pid : running_) kill(-pid, SIGKILL);
+  while (!closing_) {
+    const auto ended = jobs_.Next(std::chrono::milliseconds(0));
+    if (!ended) {
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      continue;
+    }
+    lock.unlock();
+    Finish(*ended);
+    lock.lock();
   }
-  cv_.wait(lock, [&] { return waiting_ == 0; });
+}
+
+void LocalSubmitter::Finish(const process::ChildGroup::Ended& e) {
+  Job job;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job = std::move(pending_.at(e.pid));
+  }
+  JobOutcome o;
+  o.exit_code = e.code;  // -1: reaped elsewhere, the outcome is unknown, not a success
+  o.ok = e.code == 0;
+  o.version = RegisteredVersion(job.run_dir);
+  job.done(o);
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase(e.pid);
+  cv_.notify_all();
 }
 
 absl::Status LocalSubmitter::Submit(const RetrainInfo& r, const meshtrain::v1::JobSpec& spec,
@@ -100,37 +131,22 @@ absl::Status LocalSubmitter::Submit(const RetrainInfo& r, const meshtrain::v1::J
   // Its own process group: a signal to the service does not reach it, nor it us. The
   // service blocks SIGINT/SIGTERM in all its threads (it waits for them with sigwait); the
   // mask would survive exec, so the job gets clean signals or it could never be stopped.
-  auto spawned = process::Spawn(
-      {.argv = args, .own_group = true, .clean_signals = true, .stdout_fd = fd, .stderr_fd = fd});
+  auto spawned = jobs_.Start(
+      {.argv = args, .own_group = true, .clean_signals = true, .stdout_fd = fd, .stderr_fd = fd},
+      static_cast<int>(r.id));
   close(fd);
   MT_RETURN_IF_ERROR(spawned.status());
   const pid_t pid = *spawned;
   MT_LOG(kInfo, kInit, "retrain {}: {} (pid {}, log {})", r.id, fmt::join(args, " "), pid, log);
-  running_.push_back(pid);
-  ++waiting_;
-  // Detached: a long-lived service does not collect one finished thread per retrain. The
-  // destructor and WaitAll wait for waiting_ to reach 0 instead of joining.
-  std::thread([this, pid, run_dir = r.run_dir, done = std::move(done)] {
-    const absl::StatusOr<int> rc = process::WaitExit(pid);
-    JobOutcome o;
-    o.exit_code = rc.ok() ? *rc : -1;  // waitpid failed: the outcome is unknown, not a success
-    o.ok = rc.ok() && *rc == 0;
-    o.version = RegisteredVersion(run_dir);
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      running_.erase(std::find(running_.begin(), running_.end(), pid));
-    }
-    done(o);
-    std::lock_guard<std::mutex> l(mu_);
-    --waiting_;
-    cv_.notify_all();
-  }).detach();
+  pending_[pid] = Job{r.run_dir, std::move(done)};
+  // One reaper for every job: a long-lived service does not keep a thread per retrain.
+  if (!reaper_.joinable()) reaper_ = std::thread([this] { Reap(); });
   return absl::OkStatus();
 }
 
 void LocalSubmitter::WaitAll() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return waiting_ == 0; });
+  cv_.wait(lock, [&] { return pending_.empty(); });
 }
 
 }  // namespace mt::control

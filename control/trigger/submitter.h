@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "control/registry/registry.h"
 #include "meshtrain/v1/job.pb.h"
+#include "runtime/core/process.h"
 
 namespace mt::control {
 
@@ -43,7 +45,8 @@ class Submitter {
  public:
   virtual ~Submitter() = default;
   // Starts the job for retrain `r` (r.run_dir is its run dir) and returns once it runs (or
-  // could not start). `done` runs once, on another thread, when the job has ended.
+  // could not start). `done` runs once, on another thread (or the destructor's), when the job
+  // has ended.
   virtual absl::Status Submit(const RetrainInfo& r, const meshtrain::v1::JobSpec& spec,
                               const std::string& db,
                               std::function<void(const JobOutcome&)> done) = 0;
@@ -53,8 +56,10 @@ class Submitter {
 
 // `MESHTRAIN_EXE finetune RUN_DIR/retrain-job.yaml --base MODEL@V --data URI --db DB --run-dir
 // RUN_DIR` in a process group of its own, with a clean signal mask, output to
-// RUN_DIR/retrain.log. The destructor stops jobs still running (SIGTERM to the group, SIGKILL
-// after 10 s) and waits until their `done` returned.
+// RUN_DIR/retrain.log. One reaper thread (from the first Submit) runs each job's `done` when
+// it ends. The destructor stops jobs still running as every supervisor here does
+// (process::ChildGroup::Stop: SIGTERM to the group, SIGKILL after 10 s) and runs their `done`
+// itself before it returns.
 class LocalSubmitter final : public Submitter {
  public:
   explicit LocalSubmitter(std::string meshtrain_exe) : exe_(std::move(meshtrain_exe)) {}
@@ -64,11 +69,20 @@ class LocalSubmitter final : public Submitter {
   void WaitAll() override;
 
  private:
+  struct Job {
+    std::string run_dir;
+    std::function<void(const JobOutcome&)> done;
+  };
+  void Reap();                                       // the reaper thread's loop
+  void Finish(const process::ChildGroup::Ended& e);  // `done` of the job that ended (unlocked)
+
   std::string exe_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<pid_t> running_;
-  int waiting_ = 0;  // waiter threads whose `done` has not returned
+  process::ChildGroup jobs_;      // guarded by mu_
+  std::map<pid_t, Job> pending_;  // guarded by mu_: until the job's `done` returned
+  std::thread reaper_;
+  bool closing_ = false;  // guarded by mu_
 };
 
 }  // namespace mt::control

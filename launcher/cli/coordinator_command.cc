@@ -51,11 +51,7 @@ int RunCoordinator(const CoordinatorArgs& args) {
   const std::string run_dir = args.state_dir.empty() ? "." : args.state_dir;
   config.feed = ControlFeedFor(*spec, run_dir);
   config.protect = ProtectFor(*spec, run_dir);
-  auto coordinator = coord::Coordinator::Create(config, state);
-  if (!coordinator.ok()) {
-    return Fail("meshtrain coordinator", coordinator.status(), kExitFailure);
-  }
-  auto server = coord::CoordinatorServer::Start(std::move(*coordinator), *server_options);
+  auto server = coord::CoordinatorServer::Host(config, state, *server_options);
   if (!server.ok()) {
     return Fail("meshtrain coordinator", server.status(), kExitFailure);
   }

@@ -7,11 +7,11 @@
 // workers, ranks JOB_COMPLETION_INDEX * N + 0..N-1 on slots 0..N-1, and exits with the
 // first failure (2 when any found the input invalid).
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -115,9 +115,7 @@ absl::StatusOr<std::string> HostCoordinatorUnderMpi(
     coord::CoordinatorConfig config = CoordinatorConfigFor(spec, world);
     MT_RETURN_IF_ERROR(MakeDirs(run_dir));
     config.data_audit_path = run_dir + "/data-audit.jsonl";
-    std::remove(config.data_audit_path.c_str());  // a new run (as `meshtrain run`)
-    MT_ASSIGN_OR_RETURN(auto made, coord::Coordinator::Create(config, nullptr));
-    MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Start(std::move(made), o));
+    MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Host(config, nullptr, o));  // a new run
     address = out->address();
     if (!one_node) {
       address = fmt::format("{}:{}", log::HostName(), address.substr(address.rfind(':') + 1));
@@ -208,6 +206,10 @@ int RunWorkerCommand(const WorkerArgs& args) {
   return kExitOk;
 }
 
+// A pod's ranks get this long after SIGTERM before SIGKILL: under Kubernetes' default 30 s
+// termination grace, so the pod ends its ranks itself before the kubelet kills it.
+constexpr std::chrono::seconds kPodGrace{20};
+
 // --ranks-per-pod N: N workers of consecutive ranks in this pod, supervised together.
 int RunPodRanks(const WorkerArgs& args) {
   const auto index = EnvInt("JOB_COMPLETION_INDEX");
@@ -222,7 +224,7 @@ int RunPodRanks(const WorkerArgs& args) {
   const std::string threads = std::to_string(std::max(1, cores / args.ranks_per_pod));
   const std::vector<std::string> thread_env = {"OMP_NUM_THREADS=" + threads,
                                                "OPENBLAS_NUM_THREADS=" + threads};
-  std::vector<pid_t> live;
+  process::ChildGroup ranks;
   int code = kExitOk;
   for (int i = 0; i < args.ranks_per_pod; ++i) {
     std::vector<std::string> argv = {"/proc/self/exe",
@@ -236,28 +238,22 @@ int RunPodRanks(const WorkerArgs& args) {
     if (!args.coordinator.empty()) argv.insert(argv.end(), {"--coordinator", args.coordinator});
     if (!args.resume.empty()) argv.insert(argv.end(), {"--resume", args.resume});
     if (args.register_model) argv.push_back("--register");
-    auto pid = process::Spawn({.argv = argv, .env_defaults = thread_env});
+    auto pid = ranks.Start({.argv = argv, .env_defaults = thread_env}, i);
     if (!pid.ok()) {  // a pod with missing ranks could never finish
       std::fprintf(stderr, "meshtrain worker: %s\n", std::string(pid.status().message()).c_str());
       code = kExitFailure;
       break;
     }
-    live.push_back(*pid);
   }
-  if (code != kExitOk) {
-    for (pid_t c : live) kill(c, SIGTERM);
+  // The pod's code: the first failure's (an invalid job's 2 wins over others), else 0.
+  auto record = [&code](const process::ChildGroup::Ended& e) {
+    if (e.code != 0 && (code == kExitOk || e.code == kExitInvalid)) code = e.code;
+  };
+  // One rank failed (or could not start): the pod fails as a whole, the others are stopped.
+  while (code == kExitOk && ranks.running() > 0) {
+    if (auto e = ranks.Next(std::chrono::seconds(1))) record(*e);
   }
-  while (!live.empty()) {
-    int status = 0;
-    const pid_t pid = wait(&status);
-    if (pid < 0) break;
-    live.erase(std::remove(live.begin(), live.end(), pid), live.end());
-    const int rc = process::ExitCode(status);
-    if (rc != 0 && (code == kExitOk || rc == kExitInvalid)) code = rc;
-    if (rc != 0) {  // one failed: the pod fails as a whole (only live children are signalled)
-      for (pid_t c : live) kill(c, SIGTERM);
-    }
-  }
+  for (const auto& e : ranks.Stop(kPodGrace)) record(e);
   return code;
 }
 

@@ -1,6 +1,8 @@
 // The coordinator's gRPC service (see server.h).
 #include "launcher/coordinator/server.h"
 
+#include <cstdio>
+
 #include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 #include "meshtrain/v1/coordinator.grpc.pb.h"
@@ -204,6 +206,16 @@ class Service final : public v1::Coordinator::CallbackService {
 };
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Host(
+    CoordinatorConfig config, std::shared_ptr<comm::Store> state, const ServerOptions& options) {
+  if (state == nullptr && !config.data_audit_path.empty()) {
+    std::remove(config.data_audit_path.c_str());  // a new run's audit starts empty
+  }
+  MT_ASSIGN_OR_RETURN(std::unique_ptr<Coordinator> made,
+                      Coordinator::Create(std::move(config), std::move(state)));
+  return Start(std::move(made), options);
+}
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     std::shared_ptr<Coordinator> coordinator, const ServerOptions& options) {

@@ -23,6 +23,14 @@ class CoordinatorServer {
   // coordinator on the same port: SO_REUSEPORT is off, so the port is really ours).
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
       std::shared_ptr<Coordinator> coordinator, const ServerOptions& options);
+  // The one way a launcher hosts a coordinator: `meshtrain run` (around its local workers),
+  // `meshtrain coordinator` and rank 0 under mpirun all call it. Without `state` the
+  // coordinator lives as long as this run, a new job run: a data audit an earlier run left at
+  // config.data_audit_path is removed. With a state store (--state-dir) it is a restarted
+  // coordinator of the same job and continues both. Create's and Start's errors.
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Host(CoordinatorConfig config,
+                                                                 std::shared_ptr<comm::Store> state,
+                                                                 const ServerOptions& options);
   ~CoordinatorServer();  // Shutdown()
 
   // "host:port" with the port actually bound.

@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <thread>
 
 #include "fmt/format.h"
+#include "runtime/core/status.h"
 
 extern char** environ;
 
@@ -123,6 +125,74 @@ absl::StatusOr<int> WaitExit(pid_t pid) {
     return absl::InternalError(fmt::format("waitpid {}: {}", pid, strerror(errno)));
   }
   return ExitCode(status);
+}
+
+std::string DescribeExit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return fmt::format("killed by signal {} ({})", sig,
+                       sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+  }
+  return fmt::format("exit code {}", WEXITSTATUS(status));
+}
+
+ChildGroup::~ChildGroup() {
+  if (!children_.empty()) Stop();
+}
+
+absl::StatusOr<pid_t> ChildGroup::Start(const SpawnOptions& options, int tag) {
+  MT_ASSIGN_OR_RETURN(const pid_t pid, Spawn(options));
+  children_.push_back({pid, tag, options.own_group});
+  return pid;
+}
+
+std::optional<ChildGroup::Ended> ChildGroup::Reap() {
+  for (size_t i = 0; i < children_.size(); ++i) {
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(children_[i].pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    // got < 0 (ECHILD): someone else reaped it; it has ended all the same, how is unknown.
+    if (got == 0) continue;
+    Ended e{children_[i].pid, children_[i].tag, got < 0 ? 0 : status, -1};
+    if (got > 0) e.code = ExitCode(status);
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(i));
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<ChildGroup::Ended> ChildGroup::Next(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!children_.empty()) {
+    if (auto e = Reap()) return e;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+void ChildGroup::Signal(int sig) {
+  for (const Child& c : children_) kill(c.group ? -c.pid : c.pid, sig);
+}
+
+std::vector<ChildGroup::Ended> ChildGroup::Stop(std::chrono::milliseconds grace) {
+  std::vector<Ended> ended;
+  Signal(SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  bool killed = false;
+  while (!children_.empty()) {
+    if (auto e = Reap()) {
+      ended.push_back(*e);
+      continue;
+    }
+    if (!killed && std::chrono::steady_clock::now() >= deadline) {
+      Signal(SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ended;
 }
 
 }  // namespace mt::process

@@ -276,6 +276,35 @@ TEST_F(Launch, KillNineIsDetectedByTheLeaseAndFailsNamingTheRank) {
   }
 }
 
+// `--ranks-per-pod 2`: two pods of two ranks each (an Indexed Job with resources.ranks_per_pod).
+// Killing one rank fails its pod with that rank's code after the pod stopped its sibling
+// (process::ChildGroup), and the job fails naming the rank.
+TEST_F(Launch, APodStopsItsOtherRanksWhenOneDies) {
+  const std::string job = ShortJob("pods", 0);
+  std::string address;
+  const pid_t coordinator = StartCoordinator(job, dir_ + "/pods-coord.log", address);
+  ASSERT_FALSE(address.empty());
+  std::vector<pid_t> pods;
+  for (int i = 0; i < 2; ++i) {
+    pods.push_back(Spawn("env JOB_COMPLETION_INDEX=" + std::to_string(i) +
+                             " MT_COORDINATOR=" + address + " " + kBin + " worker " + job +
+                             " --run-dir " + dir_ + "/pods --ranks-per-pod 2",
+                         dir_ + "/pod" + std::to_string(i) + ".log"));
+  }
+  const json s = WaitForStep("--coordinator " + address, 10, 120);
+  ASSERT_FALSE(s.is_null()) << Slurp(dir_ + "/pod0.log") << Slurp(dir_ + "/pod1.log");
+  ASSERT_EQ(s["ranks"].size(), 4u);
+  for (const auto& r : s["ranks"]) {  // rank 3: pod 1, slot 1
+    if (r.value("rank", -1) == 3) kill(std::stoi(r.value("pid", "0")), SIGKILL);
+  }
+  EXPECT_EQ(Wait(pods[1], 90), 128 + SIGKILL) << Slurp(dir_ + "/pod1.log");
+  EXPECT_NE(Wait(pods[0], 90), 0) << Slurp(dir_ + "/pod0.log");  // told the job failed
+  EXPECT_EQ(Wait(coordinator, 60), 1);
+  // Rank 3 died and its pod stopped rank 2 at once: the lease finds either first.
+  EXPECT_THAT(Slurp(dir_ + "/pods-coord.log"),
+              ::testing::ContainsRegex("job failed: rank [23] \\(worker"));
+}
+
 // Starts `meshtrain run --nproc 4` in the background, waits for step 20, kills rank 2.
 int RunAndKillRankTwo(const std::string& job, const std::string& run, const std::string& log) {
   const pid_t launcher = Spawn(kBin + " run " + job + " --run-dir " + run, log);

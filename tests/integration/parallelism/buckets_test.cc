@@ -4,7 +4,6 @@
 // used, micro-batches before the last do not communicate, and a batch without targets still
 // completes the step.
 #include "parallelism/data_parallel/buckets.h"
-#include "runtime/nn/gpt.h"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +16,7 @@
 #include "runtime/comm/factory.h"
 #include "runtime/comm/store.h"
 #include "runtime/kernels/cpu/gemm.h"
+#include "runtime/nn/models.h"
 
 namespace mt::dp {
 namespace {
@@ -24,7 +24,16 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int64_t kBatch = 4, kSeq = 8;
-const nn::GptConfig kConfig{2, 2, 32, 128, kSeq, 64};
+meshtrain::v1::ModelSpec ModelOf(int layers, int heads, int d_model, int seq, int vocab) {
+  meshtrain::v1::ModelSpec s;
+  s.set_n_layer(layers);
+  s.set_n_head(heads);
+  s.set_d_model(d_model);
+  s.set_seq_len(seq);
+  s.set_vocab_size(vocab);
+  return s;
+}
+const meshtrain::v1::ModelSpec kModel = ModelOf(2, 2, 32, kSeq, 64);
 
 // Rank r's micro-batch mb: tokens and targets from a seed, all targets ignored if `none`.
 void MakeBatch(int r, int mb, std::vector<int32_t>& tokens, std::vector<int32_t>& targets,
@@ -40,7 +49,7 @@ void MakeBatch(int r, int mb, std::vector<int32_t>& tokens, std::vector<int32_t>
 
 // One rank's gradients and loss for `micro` micro-batches, alone.
 std::pair<std::vector<std::vector<float>>, double> Alone(int r, int micro) {
-  auto model = *nn::Gpt::Create(kConfig, 7);
+  auto model = *nn::CreateModel(kModel, 7);
   model->ZeroGrad();
   double loss = 0;
   std::vector<int32_t> tokens, targets;
@@ -77,7 +86,7 @@ void CheckWorld(int world, int micro) {
     threads.emplace_back([&, r] {
       auto backend = comm::CreateBackend("gloo", store, r, world);
       ASSERT_TRUE(backend.ok()) << backend.status();
-      auto model = *nn::Gpt::Create(kConfig, 7);
+      auto model = *nn::CreateModel(kModel, 7);
       GradBuckets buckets(model->Parameters(), 16 << 10, **backend);  // 16 KiB: many buckets
       EXPECT_GE(buckets.size(), 3);
       model->ZeroGrad();

@@ -13,7 +13,7 @@
 #include "checkpoint/reshard/held.h"
 #include "fmt/format.h"
 #include "parallelism/pipeline/partition.h"
-#include "runtime/nn/gpt.h"
+#include "runtime/nn/models.h"
 
 namespace mt::ckpt {
 namespace {
@@ -126,7 +126,16 @@ struct Mesh {
 };
 
 // 12 heads, d_ff 96, vocabulary 48: every tp in 1..4 divides them; 8 layers: pp * chunks <= 8.
-const nn::GptConfig kConfig{8, 12, 24, 96, 16, 48};
+meshtrain::v1::ModelSpec ModelOf(int layers, int heads, int d_model, int seq, int vocab) {
+  meshtrain::v1::ModelSpec s;
+  s.set_n_layer(layers);
+  s.set_n_head(heads);
+  s.set_d_model(d_model);
+  s.set_seq_len(seq);
+  s.set_vocab_size(vocab);
+  return s;
+}
+const meshtrain::v1::ModelSpec kModel = ModelOf(8, 12, 24, 16, 48);
 
 // What rank (pp, tp) of `mesh` holds (the same on each dp replica).
 std::vector<HeldParameter> Holding(const Mesh& mesh, int stage, int tp_rank) {
@@ -135,8 +144,8 @@ std::vector<HeldParameter> Holding(const Mesh& mesh, int stage, int tp_rank) {
   at.tp = mesh.tp;
   at.tp_rank = tp_rank;
   at.group = &none;
-  at.chunks = pipeline::StageChunks(kConfig.n_layer, mesh.pp, mesh.chunks, stage);
-  auto model = nn::Gpt::Create(kConfig, 1, at);
+  at.chunks = pipeline::StageChunks(kModel.n_layer(), mesh.pp, mesh.chunks, stage);
+  auto model = nn::CreateModel(kModel, 1, at);
   EXPECT_TRUE(model.ok()) << model.status();
   return HeldParameters(**model);
 }
@@ -207,7 +216,7 @@ void LoadPlan(const std::multimap<std::string, SavedBox>& saved, const Mesh& mes
 Mesh RandomMesh(std::mt19937& gen) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<>(lo, hi)(gen); };
   Mesh m{pick(1, 4), pick(1, 4), pick(1, 4), 1};
-  if (m.pp > 1 && m.pp * 2 <= kConfig.n_layer && pick(0, 1)) m.chunks = 2;
+  if (m.pp > 1 && m.pp * 2 <= kModel.n_layer() && pick(0, 1)) m.chunks = 2;
   return m;
 }
 

@@ -15,31 +15,28 @@ rules=(
   "control:launcher"
 )
 bad=0
+# Reports every #include in FOLDER of a path matching the regex PATH_RE, with WHY.
+refuse() {
+  local folder="$1" path_re="$2" why="$3" hits hit
+  [[ -d "$folder" ]] || return 0
+  if hits=$(grep -rnE --include='*.h' --include='*.cc' --include='*.cu' --include='*.cuh' \
+      "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"${path_re}" "$folder"); then
+    while IFS= read -r hit; do
+      echo "layering: $hit: $folder $why" >&2
+      bad=1
+    done <<<"$hits"
+  fi
+}
 for rule in "${rules[@]}"; do
   folder="${rule%%:*}"
-  [[ -d "$folder" ]] || continue
   for banned in ${rule#*:}; do
-    # An include of a banned folder: #include "banned/...".
-    if hits=$(grep -rnE --include='*.h' --include='*.cc' --include='*.cu' --include='*.cuh' \
-        "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"${banned}/" "$folder"); then
-      while IFS= read -r hit; do
-        echo "layering: $hit: $folder must not include $banned/" >&2
-        bad=1
-      done <<<"$hits"
-    fi
+    refuse "$folder" "${banned}/" "must not include $banned/"
   done
 done
 # Above runtime/ models are reached through the interface (runtime/nn/model.h, models.h):
 # no concrete model's header, so the next family needs no change there.
 for folder in parallelism checkpoint train launcher control bench; do
-  [[ -d "$folder" ]] || continue
-  if hits=$(grep -rnE --include='*.h' --include='*.cc' --include='*.cu' --include='*.cuh' \
-      "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"runtime/nn/(gpt|cuda/cuda_gpt)\.h\"" "$folder"); then
-    while IFS= read -r hit; do
-      echo "layering: $hit: $folder must reach models through runtime/nn/model.h" >&2
-      bad=1
-    done <<<"$hits"
-  fi
+  refuse "$folder" 'runtime/nn/(gpt|cuda/cuda_gpt)\.h"' "must reach models through runtime/nn/model.h"
 done
 if [[ $bad -ne 0 ]]; then
   echo "layering: dependencies must point launcher -> control, train -> checkpoint," \

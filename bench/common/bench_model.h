@@ -13,21 +13,13 @@
 
 namespace mt::bench {
 
-struct ModelSize {
-  int64_t layers, heads, d_model, seq, vocab;  // d_ff = 4 * d_model
-};
+using ModelSize = nn::ModelSizes;  // d_ff = 4 * d_model
 
 // Exits with the reason when the sizes do not make a model (a benchmark's bad flags).
 inline std::unique_ptr<nn::Model> MakeModel(const ModelSize& s, uint64_t seed,
                                             nn::Placement placement = {},
                                             const std::string& arch = "gpt") {
-  meshtrain::v1::ModelSpec spec;
-  spec.set_arch(arch);
-  spec.set_n_layer(static_cast<int32_t>(s.layers));
-  spec.set_n_head(static_cast<int32_t>(s.heads));
-  spec.set_d_model(static_cast<int32_t>(s.d_model));
-  spec.set_seq_len(static_cast<int32_t>(s.seq));
-  spec.set_vocab_size(static_cast<int32_t>(s.vocab));
+  const meshtrain::v1::ModelSpec spec = nn::SpecOf(s, arch);
   auto model = nn::CreateModel(spec, seed, std::move(placement));
   if (!model.ok()) {
     std::fprintf(stderr, "model: %s\n", model.status().ToString().c_str());

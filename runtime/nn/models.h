@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "meshtrain/v1/job.pb.h"
@@ -17,5 +18,12 @@ namespace mt::nn {
 // family, or the sizes that do not divide over the placement.
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const meshtrain::v1::ModelSpec& spec,
                                                    uint64_t seed, Placement placement = {});
+
+// A model block with these sizes (d_ff 4 * d_model), for code that makes a model without a
+// job file: benchmarks and tests.
+struct ModelSizes {
+  int64_t layers, heads, d_model, seq, vocab;
+};
+meshtrain::v1::ModelSpec SpecOf(const ModelSizes& sizes, const std::string& arch = "gpt");
 
 }  // namespace mt::nn

@@ -24,16 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int64_t kBatch = 4, kSeq = 8;
-meshtrain::v1::ModelSpec ModelOf(int layers, int heads, int d_model, int seq, int vocab) {
-  meshtrain::v1::ModelSpec s;
-  s.set_n_layer(layers);
-  s.set_n_head(heads);
-  s.set_d_model(d_model);
-  s.set_seq_len(seq);
-  s.set_vocab_size(vocab);
-  return s;
-}
-const meshtrain::v1::ModelSpec kModel = ModelOf(2, 2, 32, kSeq, 64);
+const meshtrain::v1::ModelSpec kModel = nn::SpecOf({2, 2, 32, kSeq, 64});
 
 // Rank r's micro-batch mb: tokens and targets from a seed, all targets ignored if `none`.
 void MakeBatch(int r, int mb, std::vector<int32_t>& tokens, std::vector<int32_t>& targets,

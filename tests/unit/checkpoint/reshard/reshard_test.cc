@@ -126,16 +126,7 @@ struct Mesh {
 };
 
 // 12 heads, d_ff 96, vocabulary 48: every tp in 1..4 divides them; 8 layers: pp * chunks <= 8.
-meshtrain::v1::ModelSpec ModelOf(int layers, int heads, int d_model, int seq, int vocab) {
-  meshtrain::v1::ModelSpec s;
-  s.set_n_layer(layers);
-  s.set_n_head(heads);
-  s.set_d_model(d_model);
-  s.set_seq_len(seq);
-  s.set_vocab_size(vocab);
-  return s;
-}
-const meshtrain::v1::ModelSpec kModel = ModelOf(8, 12, 24, 16, 48);
+const meshtrain::v1::ModelSpec kModel = nn::SpecOf({8, 12, 24, 16, 48});
 
 // What rank (pp, tp) of `mesh` holds (the same on each dp replica).
 std::vector<HeldParameter> Holding(const Mesh& mesh, int stage, int tp_rank) {

@@ -13,16 +13,7 @@
 namespace mt::nn {
 namespace {
 
-meshtrain::v1::ModelSpec Spec() {
-  meshtrain::v1::ModelSpec s;
-  s.set_arch("gpt");
-  s.set_n_layer(3);
-  s.set_n_head(2);
-  s.set_d_model(16);
-  s.set_seq_len(8);
-  s.set_vocab_size(32);
-  return s;
-}
+meshtrain::v1::ModelSpec Spec() { return SpecOf({3, 2, 16, 8, 32}); }
 
 TEST(CreateModel, MakesTheJobsFamilyWithItsSizes) {
   auto m = CreateModel(Spec(), 5);

@@ -115,6 +115,8 @@ absl::StatusOr<std::string> HostCoordinatorUnderMpi(
     coord::CoordinatorConfig config = CoordinatorConfigFor(spec, world);
     MT_RETURN_IF_ERROR(MakeDirs(run_dir));
     config.data_audit_path = run_dir + "/data-audit.jsonl";
+    // Retention keeps what the registry references, as under `run` and `coordinator`.
+    config.protect = ProtectFor(spec, run_dir);
     MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Host(config, nullptr, o));  // a new run
     address = out->address();
     if (!one_node) {

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${MESHTRAIN_BIN:-build/default/bin/meshtrain}
 [[ -x "$bin" ]] || { echo "gen-docs: build first ($bin missing)" >&2; exit 1; }
-"$bin" docs job-file --out docs/job-file.md
-"$bin" docs params --out docs/parameters.md
+"$bin" docs job-file --force --out docs/job-file.md
+"$bin" docs params --force --out docs/parameters.md
 "$bin" k8s render examples/k8s/job.yaml > k8s/base/meshtrain.yaml
 echo "gen-docs: wrote docs/job-file.md docs/parameters.md k8s/base/meshtrain.yaml"

@@ -1,7 +1,6 @@
 // Resume, saver and fine-tune base of a run (see run_checkpoints.h).
 #include "train/run_checkpoints.h"
 
-#include "absl/strings/numbers.h"
 #include "checkpoint/store/committer.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
@@ -10,22 +9,10 @@
 #include "runtime/job/job_id.h"
 #include "runtime/storage/azure_store.h"
 #include "train/model_io.h"
+#include "train/start_check.h"
 
 namespace mt::train {
 namespace {
-
-// The version to resume: 0 for the latest, -1 for none, else the number.
-absl::StatusOr<int64_t> ResumeVersion(const TrainOptions& o) {
-  const std::string mode = o.resume.empty() ? o.spec.checkpoint().resume() : o.resume;
-  if (mode == "latest") return 0;
-  if (mode == "never") return -1;
-  int64_t v = 0;
-  if (!absl::SimpleAtoi(mode, &v) || v <= 0) {
-    return absl::InvalidArgumentError(
-        fmt::format("--resume: '{}' is not latest, never or a version number", mode));
-  }
-  return v;
-}
 
 // TrainOptions::on_commit with the store's URI bound (null without a hook).
 ckpt::Committer::OnCommit CommitHook(const TrainOptions& o, const ckpt::CheckpointStore& store) {
@@ -46,7 +33,7 @@ absl::StatusOr<Checkpoints> SetUpCheckpoints(const TrainOptions& o, ParallelMode
     MT_RETURN_IF_ERROR(
         Annotate(storage::EnsureContainer(o.spec.checkpoint().store()), "checkpoint.store"));
   }
-  MT_ASSIGN_OR_RETURN(int64_t version, ResumeVersion(o));
+  MT_ASSIGN_OR_RETURN(int64_t version, ResumeVersion(o.spec, o.resume));
   if (version >= 0) {
     auto restored = RestoreTogether(o.comm, **store, version, model, opt);
     if (restored.ok()) {

@@ -27,6 +27,7 @@
 #include "train/run_data.h"
 #include "train/run_eval.h"
 #include "train/run_report.h"
+#include "train/start_check.h"
 
 namespace mt::train {
 namespace {
@@ -299,6 +300,15 @@ absl::Status CheckTrainable(const JobSpec& spec) {
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   MT_RETURN_IF_ERROR(CheckTrainable(o.spec));  // refused before any work (exit 2)
+  // A changed job is refused, and a finished one changes nothing, before any state is built.
+  MT_ASSIGN_OR_RETURN(StartCheck begin, CheckStart(o.spec, o.resume, o.allow_job_change));
+  if (begin.complete) {
+    TrainSummary done;
+    done.already_complete = true;
+    done.steps = begin.step;
+    done.resumed_from = begin.version;
+    return done;
+  }
   Run run(o);
   MT_RETURN_IF_ERROR(Start(run));
   SetPhase(o.live, Phase::kTrain);

@@ -54,6 +54,8 @@ struct TrainOptions {
   std::function<void(const data::ShardInfo&)> on_shard_read;
   // Resume: "" (the job's checkpoint.resume), "latest", "never" or a version number.
   std::string resume;
+  // Resume even when the job changes the checkpoint's trajectory (CheckStart); else refused.
+  bool allow_job_change = false;
   // Reports each written checkpoint shard for commit (the coordinator, multi-process); when
   // unset, a single process commits its own versions.
   std::function<absl::Status(const ckpt::Manifest&)> report_checkpoint;
@@ -86,6 +88,9 @@ struct TrainSummary {
   double checkpoint_blocked_s = 0;  // time training waited for checkpoint saves
   int64_t resumed_from = 0;         // checkpoint version resumed from (0: fresh)
   double allreduce_exposed_s = 0;   // dp > 1: time steps waited for gradient all-reduces
+  // The checkpoint resumed is at train.steps already: nothing was trained or written (the
+  // run dir's summary and model are the finished run's). steps and resumed_from say where.
+  bool already_complete = false;
 };
 
 absl::StatusOr<TrainSummary> Train(const TrainOptions& options);

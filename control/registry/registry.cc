@@ -72,8 +72,8 @@ json VersionJson(const VersionInfo& v) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& db_path) {
-  MT_ASSIGN_OR_RETURN(auto db, Db::Open(db_path));
+absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const std::string& db_path, bool create) {
+  MT_ASSIGN_OR_RETURN(auto db, Db::Open(db_path, create));
   MT_RETURN_IF_ERROR(db->Transaction([&]() -> absl::Status {
     MT_RETURN_IF_ERROR(db->Exec(kSchema));
     return AuditLog::CreateSchema(*db);

@@ -64,7 +64,9 @@ struct Decision {
 
 class Registry {
  public:
-  static absl::StatusOr<std::unique_ptr<Registry>> Open(const std::string& db_path);
+  // `create`: make the file when missing (a run's registry); false: NotFound (readers).
+  static absl::StatusOr<std::unique_ptr<Registry>> Open(const std::string& db_path,
+                                                        bool create = true);
 
   // Adds the next version of `v.model` (the model exists from its first version on).
   // InvalidArgument for an unknown parent.

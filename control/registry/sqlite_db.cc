@@ -2,6 +2,7 @@
 #include "control/registry/sqlite_db.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "fmt/format.h"
 #include "runtime/core/status.h"
@@ -59,11 +60,14 @@ std::string Stmt::Text(int col) const {
 }
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
-absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create) {
+  if (!create && ::access(path.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(fmt::format("{}: no such registry file", path));
+  }
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Db> db(new Db(raw, path));
   if (rc != SQLITE_OK) return db->Error("opening");
   sqlite3_busy_timeout(raw, 30000);

@@ -47,7 +47,9 @@ class Stmt {
 class Db {
  public:
   // Creates the file if needed. Errors name the file.
-  static absl::StatusOr<std::unique_ptr<Db>> Open(const std::string& path);
+  // `create`: make the file when missing; else a missing file is NotFound naming it (readers
+  // never create a registry where a typo points).
+  static absl::StatusOr<std::unique_ptr<Db>> Open(const std::string& path, bool create = true);
   ~Db();
   absl::Status Exec(const std::string& sql);
   absl::StatusOr<Stmt> Prepare(const std::string& sql);

@@ -79,7 +79,7 @@ absl::Status WriteSecret(const std::string& path, const std::string& text) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalControl>> LocalControl::Open(LocalControlOptions o) {
-  MT_ASSIGN_OR_RETURN(auto registry, Registry::Open(o.db));
+  MT_ASSIGN_OR_RETURN(auto registry, Registry::Open(o.db, o.create));
   if (o.runs_dir.empty()) {
     o.runs_dir = std::filesystem::absolute(o.db).parent_path().lexically_normal().string();
   }

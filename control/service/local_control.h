@@ -21,7 +21,8 @@
 namespace mt::control {
 
 struct LocalControlOptions {
-  std::string db;  // the registry file (created if missing)
+  std::string db;      // the registry file
+  bool create = true;  // create it when missing; false: NotFound (commands that read)
   // Where retrains run (RUNS_DIR/MODEL-retrain-ID) and reported training metrics are written
   // (RUNS_DIR/metrics/JOB.jsonl, RUNS_DIR/tb/JOB); default: the registry file's directory.
   std::string runs_dir;

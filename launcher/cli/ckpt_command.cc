@@ -12,6 +12,7 @@
 #include "launcher/cli/job_setup.h"
 #include "runtime/core/file.h"
 #include "runtime/core/status.h"
+#include "runtime/storage/blob_store.h"
 
 namespace mt::cli {
 namespace {
@@ -21,6 +22,7 @@ struct CkptArgs {
   std::string version = "latest";  // or a number; verify also takes "all"
   std::string out;
   std::string format = "safetensors";
+  bool force = false;
 };
 
 absl::StatusOr<int64_t> PickVersion(ckpt::CheckpointStore& store, const std::string& v) {
@@ -120,6 +122,9 @@ int RunVerify(ckpt::CheckpointStore& store, const CkptArgs& a) {
 // The model's parameters (not the optimizer state) as one safetensors file, with the job in
 // its metadata like RUN_DIR/model.safetensors, so `meshtrain generate` loads it.
 int RunExport(ckpt::CheckpointStore& store, const CkptArgs& a) {
+  if (absl::Status free = CheckOutputFree(a.out, a.force, "--out"); !free.ok()) {
+    return Fail("meshtrain ckpt export", free, kExitInvalid);
+  }
   auto v = PickVersion(store, a.version);
   if (!v.ok()) return Fail("meshtrain ckpt export", v.status(), kExitInvalid);
   auto m = store.ReadManifest(*v);
@@ -182,7 +187,15 @@ Command AddCkptCommand(CLI::App& root) {
   exp->add_option("--version", args->version, "latest or a version number");
   exp->add_option("--format", args->format, "Output format")->check(CLI::IsMember({"safetensors"}));
   exp->add_option("--out", args->out, "Output file")->required();
+  exp->add_flag("--force", args->force, "Replace the output file when it exists");
   return Command{ckpt, [args, list, inspect, verify, exp] {
+                   // Every ckpt subcommand reads the store: one that is not there fails
+                   // naming it (a typo is not an empty store).
+                   auto blobs = storage::OpenBlobStore(args->store);
+                   if (!blobs.ok()) return Fail("meshtrain ckpt", blobs.status(), kExitInvalid);
+                   if (absl::Status there = (*blobs)->CheckExists(); !there.ok()) {
+                     return Fail("meshtrain ckpt", there, kExitInvalid);
+                   }
                    auto store = ckpt::CheckpointStore::Open(args->store);
                    if (!store.ok()) return Fail("meshtrain ckpt", store.status(), kExitInvalid);
                    if (*list) return RunList(**store);

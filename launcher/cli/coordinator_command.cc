@@ -10,6 +10,7 @@
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
 #include "launcher/coordinator/client.h"
 #include "launcher/coordinator/server.h"
@@ -46,6 +47,9 @@ int RunCoordinator(const CoordinatorArgs& args) {
     }
     state = *made;
   }
+  // One live coordinator per checkpoint store (and state dir).
+  auto holds = HoldRunOrSay(*spec, args.state_dir, "meshtrain coordinator");
+  if (!holds.ok()) return TrainingExitCode(holds.status());
   coord::CoordinatorConfig config = CoordinatorConfigFor(*spec, world);
   if (!args.state_dir.empty()) config.data_audit_path = args.state_dir + "/data-audit.jsonl";
   const std::string run_dir = args.state_dir.empty() ? "." : args.state_dir;
@@ -166,8 +170,7 @@ Command AddCoordinatorCommand(CLI::App& root) {
       "succeeds (exit 0) or fails (exit 1). Workers find it through MT_COORDINATOR.");
   app->add_option("job", args->job, "Job file (YAML)")->required();
   app->add_option("--listen", args->listen, "HOST:PORT to serve on")->capture_default_str();
-  app->add_option("--world", args->world, "World size; default: the mesh size")
-      ->check(CLI::PositiveNumber);
+  app->add_option("--world", args->world, "World size; default: the mesh size")->check(AtLeast(1));
   app->add_flag("--stay", args->stay,
                 "After the job ends, keep serving its status until terminated (Kubernetes "
                 "Deployments restart processes that exit)");

@@ -2,10 +2,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "fmt/format.h"
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
+#include "runtime/core/file.h"
+#include "runtime/core/status.h"
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
 #include "runtime/storage/azure_store.h"
@@ -17,46 +22,77 @@ namespace {
 struct PrepareArgs {
   std::string task = "addition";
   std::string out;
+  bool force = false;
   data::AdditionOptions addition;
   bool no_reverse = false;
 };
 
 struct CopyArgs {
   std::string from, to;
+  bool force = false;
 };
 int RunUpload(const CopyArgs& args);
+
+// A dataset at `uri` (its index exists) is replaced only with --force; remote destinations are
+// checked here, local ones by PublishDirAtomic.
+absl::Status CheckDatasetFree(const std::string& uri, bool force, std::string_view flag) {
+  if (force) return absl::OkStatus();
+  auto store = storage::OpenBlobStore(uri);
+  if (!store.ok()) return store.status();
+  auto index = (*store)->Stat(data::kIndexName);
+  if (index.ok()) {
+    return absl::AlreadyExistsError(fmt::format(
+        "{} {}: a dataset exists there; pass --force to replace it", flag, (*store)->uri()));
+  }
+  return index.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : index.status();
+}
+
+int PrepareExit(const absl::Status& st) {
+  return Fail("meshtrain data prepare", st,
+              st.code() == absl::StatusCode::kInvalidArgument ||
+                      st.code() == absl::StatusCode::kAlreadyExists
+                  ? kExitInvalid
+                  : kExitFailure);
+}
 
 int RunPrepare(PrepareArgs args) {
   args.addition.reverse_answer = !args.no_reverse;
   const bool remote = args.out.find("://") != std::string::npos && !args.out.starts_with("file://");
   const std::string final_uri = args.out;
+  std::string local = args.out.starts_with("file://") ? args.out.substr(7) : args.out;
   if (remote) {
+    if (absl::Status free = CheckDatasetFree(final_uri, args.force, "--out"); !free.ok()) {
+      return PrepareExit(free);
+    }
     // Written and verified locally first, then uploaded (index last).
     char tmpl[] = "/tmp/meshtrain-prepare-XXXXXX";
     if (!mkdtemp(tmpl)) return Fail("meshtrain data prepare", absl::InternalError("mkdtemp"), 1);
-    args.out = tmpl;
+    local = std::string(tmpl) + "/data";
   }
-  absl::Status st = data::WriteAdditionDataset(args.out, args.addition);
-  if (!st.ok()) {
-    std::fprintf(stderr, "meshtrain data prepare: %s\n", std::string(st.message()).c_str());
-    return st.code() == absl::StatusCode::kInvalidArgument ? kExitInvalid : kExitFailure;
+  if (absl::Status free = CheckOutputFree(local, args.force, "--out"); !free.ok()) {
+    return PrepareExit(free);
   }
-  auto ds = data::Dataset::Open(args.out);  // re-read: proves the index and checksums
-  if (!ds.ok()) {
-    std::fprintf(stderr, "meshtrain data prepare: %s\n",
-                 std::string(ds.status().message()).c_str());
-    return kExitFailure;
-  }
+  std::optional<data::Dataset> ds;
+  // Written aside and renamed into place once re-read: an existing dataset (with --force) is
+  // replaced whole or not at all.
+  absl::Status st = PublishDirAtomic(local, [&](const std::string& tmp) {
+    MT_RETURN_IF_ERROR(data::WriteAdditionDataset(tmp, args.addition));
+    auto opened = data::Dataset::Open(tmp);  // re-read: proves the index and checksums
+    if (!opened.ok()) return opened.status();
+    ds.emplace(std::move(*opened));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return PrepareExit(st);
   std::printf(
       "wrote %s: %ld train + %ld eval samples of %ld tokens in %zu shards (task %s, %d "
       "digits%s)\n",
-      args.out.c_str(), static_cast<long>(ds->Samples("train")),
+      final_uri.c_str(), static_cast<long>(ds->Samples("train")),
       static_cast<long>(ds->Samples("eval")), static_cast<long>(ds->index().sample_len),
       ds->index().shards.size(), args.task.c_str(), args.addition.digits,
       args.addition.reverse_answer ? ", answers reversed" : "");
   if (!remote) return kExitOk;
-  const int rc = RunUpload({args.out, final_uri});
-  std::filesystem::remove_all(args.out);
+  const int rc = RunUpload({local, final_uri, /*force=*/true});  // checked above
+  std::filesystem::remove_all(std::filesystem::path(local).parent_path());
   return rc;
 }
 
@@ -87,6 +123,10 @@ int RunUpload(const CopyArgs& args) {
   if (!from.ok()) return Fail("meshtrain data upload", from.status(), kExitInvalid);
   auto to = storage::OpenBlobStore(args.to);
   if (!to.ok()) return Fail("meshtrain data upload", to.status(), kExitInvalid);
+  if (absl::Status free = CheckDatasetFree(args.to, args.force, "destination"); !free.ok()) {
+    return Fail("meshtrain data upload", free,
+                free.code() == absl::StatusCode::kAlreadyExists ? kExitInvalid : kExitFailure);
+  }
   if (absl::Status made = storage::EnsureContainer(args.to); !made.ok()) {
     return Fail("meshtrain data upload", made, kExitFailure);
   }
@@ -126,12 +166,18 @@ Command AddDataCommand(CLI::App& root) {
       "eval split.");
   prepare->add_option("--task", args->task, "Synthetic task")->check(CLI::IsMember({"addition"}));
   prepare->add_option("--out", args->out, "Output directory or URI (az://: uploaded)")->required();
-  prepare->add_option("--digits", args->addition.digits, "Operand digits (1-9)");
-  prepare->add_option("--train-samples", args->addition.train_samples, "Training samples");
-  prepare->add_option("--eval-samples", args->addition.eval_samples, "Held-out samples");
-  prepare->add_option("--sample-len", args->addition.sample_len, "Tokens per sample");
+  prepare->add_option("--digits", args->addition.digits, "Operand digits")->check(Between(1, 9));
+  prepare->add_option("--train-samples", args->addition.train_samples, "Training samples")
+      ->check(AtLeast(1));
+  prepare->add_option("--eval-samples", args->addition.eval_samples, "Held-out samples")
+      ->check(AtLeast(1));
+  prepare
+      ->add_option("--sample-len", args->addition.sample_len,
+                   "Tokens per sample (model seq_len + 1; at least 3 * digits + 4)")
+      ->check(AtLeast(2));
   prepare->add_option("--seed", args->addition.seed, "Generator seed");
   prepare->add_flag("--no-reverse", args->no_reverse, "Write sums most-significant digit first");
+  prepare->add_flag("--force", args->force, "Replace a dataset that exists at --out");
 
   auto copy = std::make_shared<CopyArgs>();
   CLI::App* upload = data->add_subcommand("upload", "Copy a dataset to another store (az://)");
@@ -142,6 +188,7 @@ Command AddDataCommand(CLI::App& root) {
       "leaves no dataset at URI.");
   upload->add_option("from", copy->from, "Source dataset")->required();
   upload->add_option("to", copy->to, "Destination URI")->required();
+  upload->add_flag("--force", copy->force, "Replace a dataset that exists at the destination");
   auto verify_uri = std::make_shared<std::string>();
   CLI::App* verify = data->add_subcommand("verify", "Re-read every shard and check it");
   verify->add_option("uri", *verify_uri, "Dataset URI")->required();

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "launcher/cli/commands.h"
+#include "launcher/cli/job_setup.h"
+#include "runtime/core/file.h"
 #include "runtime/core/params.h"
 #include "runtime/job/reference.h"
 
@@ -16,6 +18,7 @@ namespace {
 struct DocsArgs {
   std::string topic;
   std::string out;
+  bool force = false;
 };
 
 int RunDocs(const DocsArgs& args) {
@@ -25,12 +28,11 @@ int RunDocs(const DocsArgs& args) {
     std::fputs(text.c_str(), stdout);
     return kExitOk;
   }
-  std::ofstream out(args.out, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    std::fprintf(stderr, "%s: cannot write\n", args.out.c_str());
-    return kExitFailure;
+  if (absl::Status free = CheckOutputFree(args.out, args.force, "--out"); !free.ok()) {
+    return Fail("meshtrain docs", free, kExitInvalid);
+  }
+  if (absl::Status s = WriteFileAtomic(args.out, text); !s.ok()) {
+    return Fail("meshtrain docs", s, kExitFailure);
   }
   return kExitOk;
 }
@@ -47,6 +49,7 @@ Command AddDocsCommand(CLI::App& root) {
       ->required()
       ->check(CLI::IsMember({"job-file", "params"}));
   app->add_option("-o,--out", args->out, "Write to FILE instead of stdout");
+  app->add_flag("--force", args->force, "Replace FILE when it exists");
   return Command{app, [args] { return RunDocs(*args); }};
 }
 

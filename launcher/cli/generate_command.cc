@@ -5,6 +5,7 @@
 #include <string>
 
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "train/model_io.h"
 
 namespace mt::cli {
@@ -54,9 +55,9 @@ Command AddGenerateCommand(CLI::App& root) {
   source->require_option(1);
   app->add_option("--prompt", args->prompt, "Text to continue")->required();
   app->add_option("--max-tokens", args->options.max_tokens, "Tokens to generate")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("--temperature", args->options.temperature, "0: greedy; > 0: sample")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app->add_option("--seed", args->options.seed, "Sampling seed");
   app->add_flag("--stop-at-newline", args->stop_at_newline, "Stop after the first newline");
   return Command{app, [args] { return RunGenerate(*args); }};

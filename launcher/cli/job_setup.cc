@@ -9,8 +9,19 @@
 #include "runtime/core/status.h"
 #include "runtime/job/job_id.h"
 #include "runtime/job/load.h"
+#include "train/preflight.h"
 
 namespace mt::cli {
+
+std::string MemoryLine(const meshtrain::v1::JobSpec& spec) {
+  const train::MemoryEstimate m = train::EstimateMemory(spec);
+  return fmt::format(
+      "  memory      ~{} per rank (parameters {}, gradients {}, optimizer {}, activations {}; "
+      "estimate{})\n",
+      train::HumanBytes(m.PerRank()), train::HumanBytes(m.parameters),
+      train::HumanBytes(m.gradients), train::HumanBytes(m.optimizer),
+      train::HumanBytes(m.activations), spec.device() == "cuda" ? ", device" : "");
+}
 
 int Fail(const char* who, const absl::Status& status, int exit_code) {
   std::fprintf(stderr, "%s: %s\n", who, std::string(status.message()).c_str());
@@ -81,6 +92,22 @@ std::function<ckpt::Committer::Protected(const std::string&)> ProtectFor(
   return [control = spec.control(), run_dir](const std::string& store_uri) {
     return control::ProtectedCheckpoints(control, run_dir, store_uri);
   };
+}
+
+absl::StatusOr<std::shared_ptr<storage::RunHolds>> HoldRunOrSay(const meshtrain::v1::JobSpec& spec,
+                                                                const std::string& run_dir,
+                                                                const char* who) {
+  const std::string store = spec.has_checkpoint() ? spec.checkpoint().store() : "";
+  auto holds = storage::HoldRun(run_dir, store, who);
+  if (holds.ok()) return holds;
+  std::fprintf(stderr, "%s: %s\n", who, std::string(holds.status().message()).c_str());
+  if (holds.status().code() == absl::StatusCode::kFailedPrecondition) {
+    std::fprintf(stderr,
+                 "%s: one live run per run directory and checkpoint store: wait for it, stop "
+                 "it, or use another --run-dir / checkpoint.store\n",
+                 who);
+  }
+  return holds.status();
 }
 
 absl::StatusOr<coord::ServerOptions> ServerOptionsFrom(const SecurityFlags& f,

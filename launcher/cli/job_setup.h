@@ -9,8 +9,12 @@
 #include "launcher/coordinator/coordinator.h"
 #include "launcher/coordinator/server.h"
 #include "meshtrain/v1/job.pb.h"
+#include "runtime/storage/run_hold.h"
 
 namespace mt::cli {
+
+// "  memory      ~X per rank (parameters, gradients, optimizer, activations; estimate)\n".
+std::string MemoryLine(const meshtrain::v1::JobSpec& spec);
 
 // Prints "<who>: <status message>" on stderr and returns `exit_code`.
 int Fail(const char* who, const absl::Status& status, int exit_code);
@@ -31,6 +35,13 @@ std::shared_ptr<coord::ControlFeed> ControlFeedFor(const meshtrain::v1::JobSpec&
 // CoordinatorConfig::protect for the job: the checkpoints its registry references.
 std::function<ckpt::Committer::Protected(const std::string&)> ProtectFor(
     const meshtrain::v1::JobSpec& spec, const std::string& run_dir);
+
+// The holds of a run (storage::HoldRun): RUN_DIR (when not empty) and the job's checkpoint
+// store, described as `who`. On error prints it (and, when another run holds one, what to
+// do) and returns it: exit with TrainingExitCode (2 for a held one).
+absl::StatusOr<std::shared_ptr<storage::RunHolds>> HoldRunOrSay(const meshtrain::v1::JobSpec& spec,
+                                                                const std::string& run_dir,
+                                                                const char* who);
 
 // --token-file / --tls-* flags into server options (errors name the file).
 // The coordinator server's flags: security, and where Prometheus scrapes it.

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
 #include "launcher/k8s/kubectl.h"
 #include "launcher/k8s/render.h"
@@ -100,7 +101,7 @@ Command AddK8sCommand(CLI::App& root) {
   CLI::App* logs = app->add_subcommand("logs", "Logs of one worker index");
   name_flags(logs);
   logs->add_option("--index", args->index, "Worker index (JOB_COMPLETION_INDEX)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   logs->add_flag("-f,--follow", args->follow, "Stream");
   CLI::App* cancel = app->add_subcommand("cancel", "Delete the job's objects");
   name_flags(cancel);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_join.h"
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/params.h"
 
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   CLI::App app{kDescription, "meshtrain"};
   app.set_version_flag("--version", "meshtrain 0.1.0");
   app.require_subcommand(1);
+  mt::cli::ShowDefaults(app);  // before the subcommands: their options inherit it
   std::vector<mt::cli::Command> commands = {
       mt::cli::AddRunCommand(app),         mt::cli::AddGenerateCommand(app),
       mt::cli::AddValidateCommand(app),    mt::cli::AddDataCommand(app),

@@ -43,6 +43,14 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   MT_ASSIGN_OR_RETURN(std::string text, ReadFile(summary_path));
   json summary = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (summary.is_discarded()) return absl::DataLossError(summary_path + ": not JSON");
+  // Registered once: a run that trains writes a new summary.json (without this entry), so an
+  // entry means this summary's model is in the registry already (a run found complete, a
+  // rank that registers again).
+  if (summary.contains("registry")) {
+    return fmt::format("registry: already registered as {} v{}",
+                       summary["registry"].value("model", "?"),
+                       summary["registry"].value("version", 0));
+  }
   MT_ASSIGN_OR_RETURN(auto registry, control::OpenControl(spec.control(), run_dir));
   control::VersionInfo v;
   v.model = spec.control().model().empty() ? spec.name() : spec.control().model();

@@ -206,8 +206,9 @@ int WithRegistry(const RegistryArgs& a, const char* who,
   if (!a.db.empty()) {
     control::LocalControlOptions o;
     o.db = a.db;
+    o.create = false;  // a registry is made by the runs that register into it, never by a typo
     auto local = control::LocalControl::Open(o);
-    if (!local.ok()) return Fail(who, local.status(), kExitFailure);
+    if (!local.ok()) return Failed(who, local.status());
     return fn(**local);
   }
   control::ControlClientOptions o;

@@ -9,16 +9,20 @@
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
 #include "launcher/cli/register_run.h"
 #include "launcher/coordinator/data_audit.h"
 #include "launcher/local/supervisor.h"
 #include "launcher/worker/engine_hooks.h"
 #include "launcher/worker/shard_reads.h"
+#include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
 #include "runtime/job/job_id.h"
 #include "runtime/job/load.h"
 #include "runtime/job/summary.h"
+#include "train/preflight.h"
+#include "train/start_check.h"
 #include "train/trainer.h"
 
 namespace mt::cli {
@@ -54,7 +58,33 @@ struct RunArgs {
   int nproc = 0;  // 0: the mesh size
   SecurityFlags security;
   std::string resume;  // "": the job's checkpoint.resume
+  bool allow_job_change = false;
+  // Taken by `finetune` before it writes into the run dir; else RunRun takes them.
+  std::shared_ptr<storage::RunHolds> holds;
 };
+
+// A run whose checkpoint is at train.steps already: says so (step, version, the registered
+// version when summary.json names it) and how to train again; nothing is written.
+int SayComplete(const meshtrain::v1::JobSpec& spec, const std::string& run_dir, int64_t step,
+                int64_t version, const std::string& store) {
+  std::string registered;
+  if (auto text = ReadFile(run_dir + "/summary.json"); text.ok()) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_discarded() && j.contains("registry")) {
+      registered = fmt::format("; registered as {} v{}", j["registry"].value("model", "?"),
+                               j["registry"].value("version", 0));
+    }
+  }
+  std::printf(
+      "job %s is complete: step %lld of %lld, checkpoint version %lld of %s%s. Nothing was "
+      "trained or written.\nTo train further raise train.steps (--set train.steps=N; under a "
+      "decaying schedule add --allow-job-change); to train again from scratch use --resume "
+      "never with a new checkpoint.store and --run-dir.\n",
+      spec.name().c_str(), static_cast<long long>(step),
+      static_cast<long long>(spec.train().steps()), static_cast<long long>(version), store.c_str(),
+      registered.c_str());
+  return kExitOk;
+}
 
 std::string SummaryLine(const train::TrainSummary& s) {
   std::string line = fmt::format("done: {} steps in {:.1f} s, {:.0f} tokens/s, final loss {:.4f}",
@@ -81,6 +111,7 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   o.server = *server;
   o.token_file = args.security.token_file;
   o.resume = args.resume;
+  o.allow_job_change = args.allow_job_change;
   auto result = local::RunLocal(o);
   FlushFeed(*feed);  // the run's audit records before the version they lead to
   if (!result.ok()) return Fail("meshtrain run", result.status(), kExitFailure);
@@ -103,9 +134,24 @@ int RunRun(const RunArgs& args) {
     std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
     return kExitInvalid;
   }
-  std::printf("%s", job::Summarize(r.spec, options).c_str());
-  if (absl::Status st = train::CheckTrainable(r.spec); !st.ok()) {
+  std::printf("%s%s", job::Summarize(r.spec, options).c_str(), MemoryLine(r.spec).c_str());
+  train::PreflightOptions preflight;  // as `validate` checks it
+  preflight.run_dir = args.run_dir;
+  if (absl::Status st = train::Preflight(r.spec, preflight); !st.ok()) {
     return Fail("meshtrain run", st, kExitInvalid);
+  }
+  // Before anything is written: one live run per run dir and checkpoint store.
+  std::shared_ptr<storage::RunHolds> holds = args.holds;
+  if (!holds) {
+    auto held = HoldRunOrSay(r.spec, args.run_dir, "meshtrain run");
+    if (!held.ok()) return TrainingExitCode(held.status());
+    holds = *held;
+  }
+  // A finished job changes nothing; a changed one is refused before any rank starts.
+  auto begin = train::CheckStart(r.spec, args.resume, args.allow_job_change);
+  if (!begin.ok()) return Fail("meshtrain run", begin.status(), TrainingExitCode(begin.status()));
+  if (begin->complete) {
+    return SayComplete(r.spec, args.run_dir, begin->step, begin->version, begin->store);
   }
   const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
   if (nproc > 1) return RunLocalJob(args, r.spec, nproc);
@@ -118,6 +164,7 @@ int RunRun(const RunArgs& args) {
   train.spec = r.spec;
   train.run_dir = args.run_dir;
   train.resume = args.resume;
+  train.allow_job_change = args.allow_job_change;
   worker::BindRegistryHooks(r.spec, args.run_dir, train);
   const std::string job_id = job::JobId(r.spec);
   auto feed = ControlFeedFor(r.spec, args.run_dir);
@@ -141,6 +188,10 @@ int RunRun(const RunArgs& args) {
   FlushFeed(*feed);  // the run's audit records before the version they lead to
   if (!summary.ok()) {
     return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));
+  }
+  if (summary->already_complete) {  // finished between the check above and the restore
+    return SayComplete(r.spec, args.run_dir, summary->steps, summary->resumed_from,
+                       r.spec.checkpoint().store());
   }
   std::printf("%s\nrun dir: %s (metrics.jsonl, summary.json, tb/ for TensorBoard)\n",
               SummaryLine(*summary).c_str(), args.run_dir.c_str());
@@ -175,10 +226,10 @@ int RunFinetune(const FinetuneArgs& f) {
   if (!google::protobuf::util::MessageToJsonString(spec, &text, print).ok()) {
     return Fail("meshtrain finetune", absl::InternalError("cannot write the job"), kExitFailure);
   }
-  if (absl::Status s = MakeDirs(f.run.run_dir); !s.ok()) {
-    return Fail("meshtrain finetune", s, kExitFailure);
-  }
+  auto held = HoldRunOrSay(spec, f.run.run_dir, "meshtrain finetune");
+  if (!held.ok()) return TrainingExitCode(held.status());
   RunArgs run = f.run;
+  run.holds = *held;
   run.job = f.run.run_dir + "/finetune-job.yaml";
   if (absl::Status s = WriteFileAtomic(run.job, text); !s.ok()) {
     return Fail("meshtrain finetune", s, kExitFailure);
@@ -225,10 +276,13 @@ Command AddRunCommand(CLI::App& root) {
   app->add_option("--nproc", args->nproc,
                   "Worker processes (world size); must equal the mesh size; default: the mesh "
                   "size")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("--resume", args->resume,
                   "latest, never or a checkpoint version to resume from (default: the job's "
                   "checkpoint.resume)");
+  app->add_flag("--allow-job-change", args->allow_job_change,
+                "Resume although the job changes the checkpoint's trajectory (model, data, "
+                "optimizer, schedule); the changes are logged");
   app->add_option("--token-file", args->security.token_file,
                   "Require this bearer token on the coordinator (workers get it too)");
   app->add_option("--metrics-listen", args->security.metrics_listen,

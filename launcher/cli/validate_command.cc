@@ -6,14 +6,18 @@
 #include <string>
 
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
+#include "launcher/cli/job_setup.h"
 #include "runtime/job/load.h"
 #include "runtime/job/summary.h"
+#include "train/preflight.h"
 
 namespace mt::cli {
 namespace {
 
 struct ValidateArgs {
   std::string job;
+  std::string run_dir;
   int world = 0;
   bool quiet = false;
 };
@@ -26,8 +30,16 @@ int RunValidate(const ValidateArgs& args) {
     std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
     return kExitInvalid;
   }
+  // What `run` checks before step 1, the same function: the two never disagree.
+  train::PreflightOptions preflight;
+  preflight.run_dir = args.run_dir;
+  preflight.ranks_here = args.world;
+  if (absl::Status st = train::Preflight(r.spec, preflight); !st.ok()) {
+    return Fail(args.job.c_str(), st, kExitInvalid);
+  }
   if (!args.quiet) {
-    std::printf("%s: valid\n%s", args.job.c_str(), job::Summarize(r.spec, options).c_str());
+    std::printf("%s: valid\n%s%s", args.job.c_str(), job::Summarize(r.spec, options).c_str(),
+                MemoryLine(r.spec).c_str());
   }
   return kExitOk;
 }
@@ -41,13 +53,17 @@ Command AddValidateCommand(CLI::App& root) {
       "Checks YAML syntax, unknown keys, types, required fields and the semantic rules (mesh vs "
       "world size, divisibility by tp/pp, batch arithmetic, ranges, URI schemes). A valid job "
       "prints its resolved summary (mesh, world, batch math) and exits 0; otherwise one line per "
-      "problem, '<field.path>: <what is wrong> (found <value>)', and exit code 2.");
+      "problem, '<field.path>: <what is wrong> (found <value>)', and exit code 2. Then the "
+      "checks `run` makes before step 1: the trainer can run the job here, the checkpoint store "
+      "and registry (and --run-dir) can be written, and the model fits this machine's memory "
+      "(the estimate is printed).");
   app->add_option("job", args->job, "Job file (YAML)")->required();
   app->add_option("--world", args->world,
                   "World size the job will run with (e.g. --nproc or mpirun -np); default: "
                   "mesh.dp * mesh.tp * mesh.pp")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_flag("-q,--quiet", args->quiet, "Print nothing when the job is valid");
+  app->add_option("--run-dir", args->run_dir, "Also check that this run directory can be written");
   return Command{app, [args] { return RunValidate(*args); }};
 }
 

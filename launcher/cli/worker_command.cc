@@ -22,6 +22,7 @@
 
 #include "fmt/format.h"
 #include "launcher/cli/commands.h"
+#include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
 #include "launcher/cli/register_run.h"
 #include "launcher/coordinator/server.h"
@@ -35,6 +36,7 @@
 #include "runtime/core/text.h"
 #include "runtime/job/job_id.h"
 #include "runtime/kernels/cpu/gemm.h"
+#include "train/preflight.h"
 #include "train/trainer.h"
 #ifdef MT_HAVE_BACKEND_MPI
 #include "runtime/comm/mpi/mpi_backend.h"
@@ -52,6 +54,7 @@ struct WorkerArgs {
   int ranks_per_pod = 1;        // > 1: start that many workers (see the top)
   bool register_model = false;  // rank 0 registers the result (no `meshtrain run` around it)
   std::string resume;           // "" : the job's checkpoint.resume
+  bool allow_job_change = false;
 };
 
 static_assert(coord::kExitRestart == k8s::kExitRestart &&
@@ -100,35 +103,52 @@ std::optional<int> JoinRefusal(const absl::Status& s) {
   std::_Exit(code);
 }
 
-// Under mpirun without a coordinator address: rank 0 serves one, MPI tells the others where.
-absl::StatusOr<std::string> HostCoordinatorUnderMpi(
-    const meshtrain::v1::JobSpec& spec, int world, const std::string& run_dir,
-    std::unique_ptr<coord::CoordinatorServer>& out) {
+// Rank 0's part under mpirun: the run's holds (kept in `holds`), then the coordinator.
+absl::StatusOr<std::string> HostOnRankZero(const meshtrain::v1::JobSpec& spec, int world,
+                                           const std::string& run_dir,
+                                           std::unique_ptr<coord::CoordinatorServer>& out,
+                                           std::shared_ptr<storage::RunHolds>& holds) {
+  MT_ASSIGN_OR_RETURN(holds, HoldRunOrSay(spec, run_dir, "meshtrain worker (mpirun rank 0)"));
+  // One node: loopback. Several: listen everywhere and advertise our host name.
+  const bool one_node = EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE").value_or(world) == world;
+  coord::ServerOptions o;
+  o.listen = one_node ? "127.0.0.1:0" : "0.0.0.0:0";
+  coord::CoordinatorConfig config = CoordinatorConfigFor(spec, world);
+  MT_RETURN_IF_ERROR(MakeDirs(run_dir));
+  config.data_audit_path = run_dir + "/data-audit.jsonl";
+  // Retention keeps what the registry references, as under `run` and `coordinator`.
+  config.protect = ProtectFor(spec, run_dir);
+  MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Host(config, nullptr, o));  // a new run
+  std::string address = out->address();
+  if (!one_node) {
+    address = fmt::format("{}:{}", log::HostName(), address.substr(address.rfind(':') + 1));
+  }
+  return address;
+}
+
+// Under mpirun without a coordinator address: rank 0 serves one, MPI tells the others where
+// (an empty address when rank 0 could not: every rank then fails instead of waiting).
+absl::StatusOr<std::string> HostCoordinatorUnderMpi(const meshtrain::v1::JobSpec& spec, int world,
+                                                    const std::string& run_dir,
+                                                    std::unique_ptr<coord::CoordinatorServer>& out,
+                                                    std::shared_ptr<storage::RunHolds>& holds) {
 #ifdef MT_HAVE_BACKEND_MPI
   const int rank = EnvInt("OMPI_COMM_WORLD_RANK").value_or(0);
-  std::string address;
-  if (rank == 0) {
-    // One node: loopback. Several: listen everywhere and advertise our host name.
-    const bool one_node = EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE").value_or(world) == world;
-    coord::ServerOptions o;
-    o.listen = one_node ? "127.0.0.1:0" : "0.0.0.0:0";
-    coord::CoordinatorConfig config = CoordinatorConfigFor(spec, world);
-    MT_RETURN_IF_ERROR(MakeDirs(run_dir));
-    config.data_audit_path = run_dir + "/data-audit.jsonl";
-    // Retention keeps what the registry references, as under `run` and `coordinator`.
-    config.protect = ProtectFor(spec, run_dir);
-    MT_ASSIGN_OR_RETURN(out, coord::CoordinatorServer::Host(config, nullptr, o));  // a new run
-    address = out->address();
-    if (!one_node) {
-      address = fmt::format("{}:{}", log::HostName(), address.substr(address.rfind(':') + 1));
-    }
+  absl::StatusOr<std::string> hosted = std::string();
+  if (rank == 0) hosted = HostOnRankZero(spec, world, run_dir, out, holds);
+  MT_ASSIGN_OR_RETURN(std::string address,
+                      comm::MpiBroadcastString(hosted.ok() ? *hosted : std::string(), 0));
+  if (!hosted.ok()) return hosted.status();
+  if (address.empty()) {
+    return absl::FailedPreconditionError("rank 0 could not host the coordinator (see its error)");
   }
-  return comm::MpiBroadcastString(address, 0);
+  return address;
 #else
   (void)spec;
   (void)world;
   (void)run_dir;
   (void)out;
+  (void)holds;
   return absl::UnimplementedError("this build has no MPI: pass --coordinator ADDR");
 #endif
 }
@@ -146,7 +166,9 @@ int RunWorkerCommand(const WorkerArgs& args) {
   const std::optional<int> mpi_world = EnvInt("OMPI_COMM_WORLD_SIZE");
   auto spec = LoadJobForWorld(args.job, mpi_world.value_or(0));
   if (!spec) return kExitInvalid;
-  if (absl::Status st = train::CheckTrainable(*spec); !st.ok()) {
+  train::PreflightOptions preflight;  // what `validate` and `run` check, for this process
+  preflight.ranks_here = 1;
+  if (absl::Status st = train::Preflight(*spec, preflight); !st.ok()) {
     return Fail("meshtrain worker", st, kExitInvalid);  // before the backend (nccl) starts
   }
   const int world = spec->mesh().dp() * spec->mesh().tp() * spec->mesh().pp();
@@ -159,7 +181,9 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.slot = args.slot >= 0 ? args.slot : EnvInt("OMPI_COMM_WORLD_LOCAL_RANK").value_or(0);
   o.on_stop = StopNow;
   o.resume = args.resume;
+  o.allow_job_change = args.allow_job_change;
   std::unique_ptr<coord::CoordinatorServer> hosted;
+  std::shared_ptr<storage::RunHolds> holds;  // rank 0 under mpirun: the run's, while it hosts
   if (!args.coordinator.empty() || !params::Coordinator().empty()) {
     auto client = coord::ClientOptionsFromEnv();
     if (!args.coordinator.empty()) {
@@ -169,11 +193,11 @@ int RunWorkerCommand(const WorkerArgs& args) {
     if (!client.ok()) return Fail("meshtrain worker", client.status(), kExitInvalid);
     o.coordinator = *client;
   } else if (o.under_mpirun) {
-    auto address = HostCoordinatorUnderMpi(*spec, world, o.run_dir, hosted);
+    auto address = HostCoordinatorUnderMpi(*spec, world, o.run_dir, hosted, holds);
     if (!address.ok()) {
       std::fprintf(stderr, "meshtrain worker: %s\n",
                    std::string(address.status().message()).c_str());
-      return kExitFailure;
+      return TrainingExitCode(address.status());
     }
     o.coordinator.address = *address;
   } else {
@@ -239,6 +263,7 @@ int RunPodRanks(const WorkerArgs& args) {
     if (!args.run_dir.empty()) argv.insert(argv.end(), {"--run-dir", args.run_dir});
     if (!args.coordinator.empty()) argv.insert(argv.end(), {"--coordinator", args.coordinator});
     if (!args.resume.empty()) argv.insert(argv.end(), {"--resume", args.resume});
+    if (args.allow_job_change) argv.push_back("--allow-job-change");
     if (args.register_model) argv.push_back("--register");
     auto pid = ranks.Start({.argv = argv, .env_defaults = thread_env}, i);
     if (!pid.ok()) {  // a pod with missing ranks could never finish
@@ -273,18 +298,19 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("job", args->job, "Job file (YAML)")->required();
   app->add_option("--run-dir", args->run_dir, "Directory for metrics and results (rank 0 writes)");
   app->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT");
-  app->add_option("--rank", args->rank, "This worker's rank")->check(CLI::NonNegativeNumber);
+  app->add_option("--rank", args->rank, "This worker's rank")->check(AtLeast(0));
   app->add_option("--resume", args->resume,
                   "latest, never or a checkpoint version (default: the job's checkpoint.resume; "
                   "restarted generations always resume the latest)");
+  app->add_flag("--allow-job-change", args->allow_job_change,
+                "Resume although the job changes the checkpoint's trajectory");
   app->add_flag("--register", args->register_model,
                 "Rank 0 registers the trained model with the job's control service and applies "
                 "the promotion gate (what `meshtrain run` does; Kubernetes and mpirun jobs)");
-  app->add_option("--slot", args->slot, "Local slot (GPU index) of this rank")
-      ->check(CLI::NonNegativeNumber);
+  app->add_option("--slot", args->slot, "Local slot (GPU index) of this rank")->check(AtLeast(0));
   app->add_option("--ranks-per-pod", args->ranks_per_pod,
                   "Start this many workers here: ranks JOB_COMPLETION_INDEX * N + 0..N-1")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   return Command{app, [args] {
                    return args->ranks_per_pod > 1 ? RunPodRanks(*args) : RunWorkerCommand(*args);
                  }};

@@ -61,6 +61,7 @@ absl::StatusOr<int> Spawn(const LocalOptions& o, const std::string& address, int
   std::vector<std::string> args = {o.meshtrain_exe, "worker", o.job_path,          "--run-dir",
                                    o.run_dir,       "--rank", std::to_string(rank)};
   if (!o.resume.empty()) args.insert(args.end(), {"--resume", o.resume});
+  if (o.allow_job_change) args.push_back("--allow-job-change");
   int fds[2];  // the worker's stdout and stderr, read by the supervisor
   if (pipe2(fds, O_CLOEXEC) != 0)
     return absl::InternalError("pipe: " + std::string(strerror(errno)));

@@ -23,9 +23,10 @@ struct LocalOptions {
   std::string run_dir;
   int nproc = 1;
   coord::CoordinatorConfig coordinator;
-  coord::ServerOptions server;  // listen defaults to 127.0.0.1:0
-  std::string token_file;       // passed to workers as MT_COORDINATOR_TOKEN_FILE
-  std::string resume;           // passed to workers as --resume when set
+  coord::ServerOptions server;    // listen defaults to 127.0.0.1:0
+  std::string token_file;         // passed to workers as MT_COORDINATOR_TOKEN_FILE
+  std::string resume;             // passed to workers as --resume when set
+  bool allow_job_change = false;  // passed to workers as --allow-job-change
 };
 
 struct LocalResult {

@@ -220,6 +220,7 @@ absl::StatusOr<WorkerResult> RunWorker(const WorkerOptions& o) {
     };
     // A restarted world continues from the last committed checkpoint (DESIGN §3 recovery).
     train.resume = join.generation() > 1 ? "latest" : o.resume;
+    train.allow_job_change = o.allow_job_change;
     train.report_checkpoint = [&](const ckpt::Manifest& fields) {
       v1::CheckpointReport report;
       report.set_job_id(o.job_id);

@@ -25,7 +25,8 @@ struct WorkerOptions {
   int slot = 0;
   std::string run_dir;
   bool under_mpirun = false;
-  std::string resume;  // for generation 1; later generations resume the latest version
+  std::string resume;             // for generation 1; later generations resume the latest version
+  bool allow_job_change = false;  // train::TrainOptions::allow_job_change
   // Called from the heartbeat thread on STOP_*: (exit code, message). Must not return
   // (the CLI flushes and _exit()s).
   std::function<void(int, const std::string&)> on_stop;

@@ -83,6 +83,45 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view data) {
   });
 }
 
+absl::Status CheckOutputFree(const std::string& path, bool force, std::string_view flag) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  if (force || ec || !std::filesystem::exists(st)) return absl::OkStatus();
+  return absl::AlreadyExistsError(
+      fmt::format("{} {}: exists ({}); pass --force to replace it", flag, path,
+                  std::filesystem::is_directory(st) ? "a directory" : "a file"));
+}
+
+absl::Status PublishDirAtomic(const std::string& dir,
+                              const std::function<absl::Status(const std::string& tmp)>& write) {
+  namespace fs = std::filesystem;
+  const std::string path = fs::path(dir).lexically_normal().string();
+  const std::string clean =
+      path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
+  const std::string tmp = fmt::format("{}.partial.{}", clean, ::getpid());
+  const std::string old = fmt::format("{}.old.{}", clean, ::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  if (const std::string parent = fs::path(clean).parent_path().string(); !parent.empty()) {
+    MT_RETURN_IF_ERROR(MakeDirs(parent));
+  }
+  absl::Status st = write(tmp);
+  const bool replacing = fs::exists(clean, ec);
+  if (st.ok() && replacing && ::rename(clean.c_str(), old.c_str()) != 0) {
+    st = ErrnoStatus(errno, "rename", clean);
+  }
+  if (st.ok() && ::rename(tmp.c_str(), clean.c_str()) != 0) {
+    st = ErrnoStatus(errno, "rename", tmp);
+    if (replacing) ::rename(old.c_str(), clean.c_str());  // put the old one back
+  }
+  if (!st.ok()) {
+    fs::remove_all(tmp, ec);
+    return st;
+  }
+  if (replacing) fs::remove_all(old, ec);
+  return absl::OkStatus();
+}
+
 absl::Status MakeDirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

@@ -118,6 +118,20 @@ std::string_view SubsysName(Subsys subsys) {
   return "?";
 }
 
+namespace {
+// MT_LOG_LEVEL and MT_LOG_SUBSYS are checked by the parsers that read them (main exits 2).
+const bool kLevelChecked = params::RegisterCheck("MT_LOG_LEVEL", [](std::string_view v) {
+  return ParseLevel(v).ok() ? absl::OkStatus()
+                            : absl::InvalidArgumentError(
+                                  "expected trace, debug, info, warn, "
+                                  "error or off");
+});
+const bool kSubsysChecked = params::RegisterCheck("MT_LOG_SUBSYS", [](std::string_view v) {
+  auto m = ParseSubsysMask(v);
+  return m.ok() ? absl::OkStatus() : absl::InvalidArgumentError(m.status().message());
+});
+}  // namespace
+
 Config ConfigFromEnvironment() {
   Config c;
   if (auto l = ParseLevel(params::LogLevel()); l.ok()) c.level = *l;

@@ -45,6 +45,12 @@ std::string DefaultText(const Info& info) {
   return std::string(d);
 }
 
+// Checks registered by the modules that read the values (RegisterCheck).
+std::vector<std::pair<std::string_view, ValueCheck>>& Checks() {
+  static std::vector<std::pair<std::string_view, ValueCheck>> checks;
+  return checks;
+}
+
 absl::Status CheckValue(const Info& info, std::string_view value) {
   absl::Status st;
   switch (info.type) {
@@ -60,9 +66,18 @@ absl::Status CheckValue(const Info& info, std::string_view value) {
     case Type::kString:
       break;
   }
-  if (st.ok()) return st;
-  return absl::InvalidArgumentError(
-      fmt::format("{}: expected {} (found \"{}\")", info.name, TypeName(info.type), value));
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: expected {} (found \"{}\")", info.name, TypeName(info.type), value));
+  }
+  for (const auto& [name, check] : Checks()) {
+    if (name != info.name) continue;
+    if (absl::Status c = check(value); !c.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {} (found \"{}\")", info.name, std::string(c.message()), value));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Reads one variable: the parsed value, or the default when unset or malformed.
@@ -77,6 +92,11 @@ T Read(const char* name, T def, Parse parse) {
 }  // namespace
 
 std::span<const Info> All() { return kInfos; }
+
+bool RegisterCheck(std::string_view name, ValueCheck check) {
+  Checks().emplace_back(name, check);
+  return true;
+}
 
 absl::StatusOr<int64_t> ParseInt(std::string_view text) {
   if (auto v = text::ToInt(text)) return *v;

@@ -34,9 +34,16 @@ absl::StatusOr<int64_t> ParseInt(std::string_view text);
 absl::StatusOr<double> ParseDouble(std::string_view text);
 absl::StatusOr<bool> ParseBool(std::string_view text);
 
-// Checks the current environment: every set MT_* parameter parses as its type. The error names
-// each bad variable, the expected type and the value found.
+// Checks the current environment: every set MT_* parameter parses as its type and passes the
+// check registered for it. The error names each bad variable, what was expected and the value.
 absl::Status ValidateEnvironment();
+
+// A check of a parameter's value beyond its type (MT_LOG_LEVEL's level names), registered by
+// the module that interprets the value so the two never disagree; ValidateEnvironment runs it.
+// The returned status's message says what was expected. Returns true (for static
+// registration: `const bool kChecked = RegisterCheck(...)`).
+using ValueCheck = absl::Status (*)(std::string_view value);
+bool RegisterCheck(std::string_view name, ValueCheck check);
 
 // MT_* variables in the environment that are not parameters (likely typos), for a warning.
 std::vector<std::string> UnknownVariables();

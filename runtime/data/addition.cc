@@ -62,6 +62,11 @@ absl::Status WriteAdditionDataset(const std::string& dir, const AdditionOptions&
     return absl::InvalidArgumentError(
         fmt::format("addition task: eval_fraction must be in (0, 1) (found {})", o.eval_fraction));
   }
+  if (o.train_samples < 1 || o.eval_samples < 1) {
+    return absl::InvalidArgumentError(fmt::format(
+        "addition task: train_samples and eval_samples must be at least 1 (found {} and {})",
+        o.train_samples, o.eval_samples));
+  }
   MT_RETURN_IF_ERROR(MakeDirs(dir));
   DatasetIndex header;
   header.tokenizer = "byte";

@@ -2,7 +2,9 @@
 #include "runtime/storage/azure_store.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <thread>
@@ -140,6 +142,25 @@ class AzureStore final : public BlobStore {
     return PutWhole(path, data, /*if_absent=*/true);
   }
 
+  absl::Status CheckExists() override {
+    Call c{"GET", ""};
+    c.query = {
+        {"restype", "container"}, {"comp", "list"}, {"prefix", prefix_}, {"maxresults", "1"}};
+    auto r = Send(c, uri_, {200});
+    if (!r.ok()) {
+      return r.status().code() == absl::StatusCode::kNotFound
+                 ? absl::NotFoundError(uri_ + ": no such container")
+                 : r.status();
+    }
+    if (prefix_.empty()) return absl::OkStatus();
+    pugi::xml_document doc;
+    if (!doc.load_string(r->body.c_str())) {
+      return absl::DataLossError(uri_ + ": unreadable List Blobs response");
+    }
+    if (doc.child("EnumerationResults").child("Blobs").child("Blob")) return absl::OkStatus();
+    return absl::NotFoundError(uri_ + ": nothing is stored under this prefix");
+  }
+
   absl::StatusOr<std::vector<BlobInfo>> List(const std::string& prefix) override {
     std::vector<BlobInfo> out;
     std::string marker;
@@ -178,6 +199,23 @@ class AzureStore final : public BlobStore {
   }
 
   const std::string& uri() const override { return uri_; }
+
+  absl::StatusOr<std::unique_ptr<Hold>> TakeHold(const std::string& path,
+                                                 const std::string& holder) override;
+
+  // One lease operation on a blob (acquire with `id` proposed, renew, release), Lease Blob.
+  absl::Status Lease(const std::string& path, const std::string& action, const std::string& id) {
+    Call c{"PUT", Blob(path)};
+    c.query = {{"comp", "lease"}};
+    c.ms_headers["x-ms-lease-action"] = action;
+    if (action == "acquire") {
+      c.ms_headers["x-ms-lease-duration"] = std::to_string(options_.lease_s);
+      c.ms_headers["x-ms-proposed-lease-id"] = id;
+    } else {
+      c.ms_headers["x-ms-lease-id"] = id;
+    }
+    return Send(c, Where(path), {200, 201}).status();
+  }
 
   // Creates the container (201), or finds it there (409): both are success.
   absl::Status EnsureContainer() {
@@ -308,6 +346,81 @@ class AzureStore final : public BlobStore {
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
 };
+
+// A lease on a blob, renewed every third of its duration by a thread of its own (over its own
+// connection), released at destruction. A lost lease (a renewal refused) is logged: the
+// store's other writes do not depend on it.
+class AzureHold final : public Hold {
+ public:
+  AzureHold(std::unique_ptr<AzureStore> store, std::string path, std::string id, int lease_s)
+      : store_(std::move(store)), path_(std::move(path)), id_(std::move(id)) {
+    renewer_ = std::thread([this, period = std::chrono::seconds(std::max(1, lease_s / 3))] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+        if (absl::Status s = store_->Lease(path_, "renew", id_); !s.ok()) {
+          MT_LOG(kError, kData, "lost the hold on {}/{}: {}", store_->uri(), path_,
+                 std::string(s.message()));
+        }
+      }
+    });
+  }
+  ~AzureHold() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    renewer_.join();
+    if (absl::Status s = store_->Lease(path_, "release", id_); !s.ok()) {
+      MT_LOG(kWarn, kData, "releasing the hold on {}/{}: {}", store_->uri(), path_,
+             std::string(s.message()));
+    }
+  }
+
+ private:
+  std::unique_ptr<AzureStore> store_;
+  std::string path_, id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread renewer_;
+};
+
+std::string NewLeaseId() {
+  std::random_device rd;
+  std::mt19937_64 gen(rd());
+  const uint64_t a = gen(), b = gen();
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff,
+                     b >> 48, b & 0xffffffffffffULL);
+}
+
+absl::StatusOr<std::unique_ptr<Hold>> AzureStore::TakeHold(const std::string& path,
+                                                           const std::string& holder) {
+  MT_RETURN_IF_ERROR(CheckPath(path));
+  // The lease needs a blob: create it (it exists already when held before).
+  if (absl::Status made = PutWhole(path, holder, /*if_absent=*/true);
+      !made.ok() && made.code() != absl::StatusCode::kAlreadyExists) {
+    return made;
+  }
+  const std::string id = NewLeaseId();
+  if (absl::Status got = Lease(path, "acquire", id); !got.ok()) {
+    if (got.code() != absl::StatusCode::kAlreadyExists) return got;  // 409: leased
+    auto text = Get(path, 0, -1);
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is held by {}", Where(path), text.ok() && !text->empty() ? *text : "another process"));
+  }
+  Call put{"PUT", Blob(path)};  // the holder's description, written under the lease
+  put.ms_headers["x-ms-blob-type"] = "BlockBlob";
+  put.ms_headers["x-ms-lease-id"] = id;
+  put.headers["Content-Type"] = "text/plain";
+  put.body = holder;
+  if (auto r = Send(put, Where(path), {201}); !r.ok()) {
+    (void)Lease(path, "release", id);
+    return r.status();
+  }
+  auto own = std::make_unique<AzureStore>(uri_, creds_, container_, prefix_, options_);
+  return std::unique_ptr<Hold>(new AzureHold(std::move(own), path, id, options_.lease_s));
+}
 
 // "k1=v1;k2=v2" (values may contain '=').
 std::map<std::string, std::string> ParseConnectionString(const std::string& s) {

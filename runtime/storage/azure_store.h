@@ -34,6 +34,7 @@ struct AzureOptions {
   std::chrono::seconds timeout{60};  // per request
   int64_t block_size = 8 << 20;      // Put: larger blobs go up as blocks of this size
   int list_page_size = 5000;         // maxresults of List Blobs (tests lower it)
+  int lease_s = 30;                  // TakeHold's lease (Azure allows 15..60 s)
 };
 
 // Credentials for `account` (the URI's) from the environment; InvalidArgument naming the

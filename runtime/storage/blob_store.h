@@ -25,6 +25,13 @@ struct BlobInfo {
   int64_t size = 0;
 };
 
+// An exclusive hold on a store (or a run directory) by one live process, for as long as the
+// object lives (see BlobStore::TakeHold).
+class Hold {
+ public:
+  virtual ~Hold() = default;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -51,6 +58,19 @@ class BlobStore {
     (void)path;
     return std::nullopt;
   }
+  // OK when the store exists: the directory (file://), or the container with at least one blob
+  // under the prefix (az://, where a prefix exists only while something is in it). NotFound
+  // naming the URI otherwise. Commands that only read call it first, so a typo fails instead
+  // of reading as an empty store.
+  virtual absl::Status CheckExists() = 0;
+  // Takes the blob `path` as an exclusive hold, its content set to `holder` (who, where,
+  // since). When another live process holds it: FailedPrecondition naming the URI and that
+  // holder's text. A holder that died is taken over: file:// holds flock(2) on the file (the
+  // kernel releases it when the holder exits, however it exits); az:// holds a blob lease of
+  // AzureOptions::lease_s seconds, renewed in the background (it lapses that long after its
+  // holder died).
+  virtual absl::StatusOr<std::unique_ptr<Hold>> TakeHold(const std::string& path,
+                                                         const std::string& holder) = 0;
   // The URI this store was opened with (credentials never appear in it).
   virtual const std::string& uri() const = 0;
 };

@@ -3,6 +3,7 @@
 // file to the target name (link(2) fails if it exists), so exactly one writer wins.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,17 @@ absl::Status ErrnoStatus(const std::string& what) {
   if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(Errno(what));
   return absl::InternalError(Errno(what));
 }
+
+// flock(2) on an open file: released when the descriptor closes, or by the kernel when the
+// process dies. O_CLOEXEC keeps it out of the children a run starts.
+class FileHold final : public Hold {
+ public:
+  explicit FileHold(int fd) : fd_(fd) {}
+  ~FileHold() override { ::close(fd_); }
+
+ private:
+  int fd_;
+};
 
 class FileStore final : public BlobStore {
  public:
@@ -122,6 +134,37 @@ class FileStore final : public BlobStore {
   std::optional<std::string> LocalPath(const std::string& path) const override {
     if (!CheckPath(path).ok()) return std::nullopt;
     return Full(path);
+  }
+
+  absl::Status CheckExists() override {
+    struct stat st {};
+    if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(uri_);
+    if (!S_ISDIR(st.st_mode)) return absl::NotFoundError(uri_ + ": not a directory");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<Hold>> TakeHold(const std::string& path,
+                                                 const std::string& holder) override {
+    MT_RETURN_IF_ERROR(CheckPath(path));
+    MT_RETURN_IF_ERROR(MakeParent(path));
+    const std::string file = Full(path);
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus(Where(path));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      ::close(fd);
+      if (e != EWOULDBLOCK)
+        return absl::InternalError(fmt::format("{}: flock: {}", Where(path), strerror(e)));
+      auto text = Get(path, 0, -1);
+      return absl::FailedPreconditionError(
+          fmt::format("{} is held by {}", Where(path),
+                      text.ok() && !text->empty() ? *text : "another process"));
+    }
+    auto hold = std::make_unique<FileHold>(fd);
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0) {
+      return ErrnoStatus(Where(path));
+    }
+    return hold;
   }
 
   const std::string& uri() const override { return uri_; }

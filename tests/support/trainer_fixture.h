@@ -47,12 +47,14 @@ class TrainerFixture : public ::testing::Test {
 
   // `resume`: TrainOptions::resume ("" follows the job's checkpoint.resume).
   absl::StatusOr<train::TrainSummary> Run(const meshtrain::v1::JobSpec& spec,
-                                          const std::string& name, const std::string& resume = "") {
+                                          const std::string& name, const std::string& resume = "",
+                                          bool allow_job_change = false) {
     train::TrainOptions o;
     o.spec = spec;
     o.run_dir = dir_ / name;
     o.quiet = true;
     o.resume = resume;
+    o.allow_job_change = allow_job_change;
     return train::Train(o);
   }
 

@@ -6,6 +6,10 @@
 
 #include <cstdlib>
 #include <random>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "runtime/storage/azure_store.h"
 #include "tests/support/azurite.h"
@@ -124,6 +128,54 @@ TEST_F(AzureTest, WrongKeyIsAClearErrorWithoutTheKey) {
               r.status().code() == absl::StatusCode::kUnauthenticated)
       << r.status();
   EXPECT_EQ(r.status().message().find(bad.key), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mt::storage
+
+namespace mt::storage {
+namespace {
+
+// TakeHold on az://: a blob lease. A second holder is refused naming the first; the hold goes
+// with its object (released); a holder that stops renewing (its process died) loses the lease
+// once it lapses. CheckExists: a missing container or an empty prefix is NotFound.
+TEST_F(AzureTest, HoldsAreLeasesRefusedWhileLiveAndTakenOverAfter) {
+  options_.lease_s = 15;  // Azure's shortest lease
+  auto store = Open(creds_, "/ck");
+  EXPECT_EQ(store->CheckExists().code(), absl::StatusCode::kNotFound);  // nothing there yet
+  auto first = store->TakeHold("writer.lock", "run A (pid 1)");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(store->CheckExists().ok());
+  auto second = Open(creds_, "/ck")->TakeHold("writer.lock", "run B (pid 2)");
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_NE(std::string(second.status().message()).find("held by run A (pid 1)"), std::string::npos)
+      << second.status();
+  first->reset();  // released
+  auto third = store->TakeHold("writer.lock", "run C (pid 3)");
+  ASSERT_TRUE(third.ok()) << third.status();
+  // A live holder renews: it still holds after a whole lease period.
+  std::this_thread::sleep_for(std::chrono::seconds(16));
+  EXPECT_EQ(store->TakeHold("writer.lock", "run D").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  third->reset();  // its renewer thread ends before the fork below
+  // A holder that dies (no release, no renewal) is taken over once its lease lapses.
+  const pid_t child = fork();
+  if (child == 0) {
+    auto held = Open(creds_, "/ck")->TakeHold("writer.lock", "run E");
+    _exit(held.ok() ? 0 : 1);  // dies holding it
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(store->TakeHold("writer.lock", "run F").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  std::this_thread::sleep_for(std::chrono::seconds(16));
+  EXPECT_TRUE(store->TakeHold("writer.lock", "run F").ok());
+  auto other = OpenAzureStore("az://" + std::string(kAzuriteAccount) + "/nocontainer" +
+                                  std::to_string(std::random_device{}() % 100000),
+                              creds_, options_);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)->CheckExists().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

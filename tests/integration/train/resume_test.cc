@@ -1,7 +1,9 @@
 // Checkpoints through the single-process trainer: N steps, save, resume, N more equals the
 // uninterrupted run bit for bit (losses and final parameters); an async save writes the same
 // state; a damaged newest version is skipped for the previous one (an explicitly requested one
-// is an error naming the file); a checkpoint of another model is refused naming the tensor.
+// is an error naming the file); a checkpoint of another model is refused naming the change, and
+// with the change allowed naming the tensor; a finished run run again trains and writes
+// nothing.
 #include <fstream>
 #include <sstream>
 
@@ -116,11 +118,30 @@ TEST_F(ResumeTest, DamagedNewestVersionFallsBackAndAnExplicitOneFails) {
   EXPECT_EQ(never->resumed_from, 0);
 }
 
+// Another model is first a job change (named field by field); allowed anyway, the restore
+// refuses the tensors that do not fit.
 TEST_F(ResumeTest, CheckpointOfAnotherModelIsRefusedNamingTheTensor) {
   ASSERT_TRUE(Run(Spec("ck"), "full").ok());
-  auto other = Run(Spec("ck", "", 64), "other");
+  auto changed = Run(Spec("ck", "", 64), "changed");
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kFailedPrecondition) << changed.status();
+  EXPECT_THAT(std::string(changed.status().message()), HasSubstr("model.d_model: 32 -> 64"));
+  auto other = Run(Spec("ck", "", 64), "other", "", /*allow_job_change=*/true);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument) << other.status();
   EXPECT_THAT(std::string(other.status().message()), HasSubstr("does not fit the model's"));
+}
+
+TEST_F(ResumeTest, AFinishedRunRunAgainTrainsAndWritesNothing) {
+  ASSERT_TRUE(Run(Spec("ck"), "full").ok());
+  const std::string summary = *ReadFile(dir_ / "full/summary.json");
+  auto again = Run(Spec("ck"), "full");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_complete);
+  EXPECT_EQ(again->steps, 30);
+  EXPECT_EQ(again->resumed_from, 3);
+  EXPECT_EQ(*ReadFile(dir_ / "full/summary.json"), summary);
+  auto store = ckpt::CheckpointStore::Open(dir_ / "ck");
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(*(*store)->Latest(), 3);  // no version saved by the second run
 }
 
 }  // namespace

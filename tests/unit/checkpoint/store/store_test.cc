@@ -48,6 +48,11 @@ class Remote final : public storage::BlobStore {
   }
   absl::StatusOr<storage::BlobInfo> Stat(const std::string& p) override { return inner_->Stat(p); }
   absl::Status Delete(const std::string& p) override { return inner_->Delete(p); }
+  absl::Status CheckExists() override { return inner_->CheckExists(); }
+  absl::StatusOr<std::unique_ptr<storage::Hold>> TakeHold(const std::string& p,
+                                                          const std::string& h) override {
+    return inner_->TakeHold(p, h);
+  }
   const std::string& uri() const override { return inner_->uri(); }
 
  private:

@@ -5,6 +5,10 @@
 #include <filesystem>
 #include <thread>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "runtime/storage/blob_store.h"
 
 namespace mt::storage {
@@ -73,6 +77,40 @@ TEST_F(FileStoreTest, BadPathsAndSchemes) {
   auto s3 = OpenBlobStore("s3://bucket/x");
   EXPECT_EQ(s3.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s3.status().message().find("s3://bucket/x"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mt::storage
+
+namespace mt::storage {
+namespace {
+
+// TakeHold on file://: flock. Refused (naming the holder) while held, even from this process;
+// free again once the hold is destroyed; a holder that is killed releases it (the kernel).
+TEST_F(FileStoreTest, HoldsAreExclusiveNameTheHolderAndDieWithIt) {
+  EXPECT_EQ(store_->CheckExists().code(), absl::StatusCode::kNotFound);  // root not made yet
+  auto first = store_->TakeHold("run.lock", "run A (pid 1)");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(store_->CheckExists().ok());
+  auto second = store_->TakeHold("run.lock", "run B");
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(second.status().message()).find("is held by run A (pid 1)"),
+            std::string::npos)
+      << second.status();
+  first->reset();
+  ASSERT_TRUE(store_->TakeHold("run.lock", "run C").ok());  // released, and C's is gone too
+  const pid_t child = fork();
+  if (child == 0) {
+    auto held = store_->TakeHold("run.lock", "child");
+    if (!held.ok()) _exit(1);
+    pause();  // until killed
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(store_->TakeHold("run.lock", "parent").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_TRUE(store_->TakeHold("run.lock", "parent").ok());  // a dead holder is taken over
 }
 
 }  // namespace

@@ -1,0 +1,223 @@
+// Everyday misuse of the `meshtrain` binary changes nothing and says why (issue 20): a finished
+// job run again, two runs into one run dir or store, outputs that exist, readers pointed at
+// nothing, a changed job resumed, bad ranges and environment values.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/cli/cli_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace mt::testing;  // NOLINT: the helpers of cli_support.h
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// DIR/NAME.yaml: the 2-layer test GPT, one process unless `extra` sets a mesh, checkpoints in
+// DIR/CK every 10 steps.
+std::string Job(const std::string& dir, const std::string& name, const std::string& train,
+                const std::string& extra = "", const std::string& ck = "ck") {
+  const std::string path = dir + "/" + name + ".yaml";
+  std::ofstream(path) << "name: misuse\n"
+                         "model: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, vocab_size: "
+                         "256}\n"
+                         "data: {uri: file://" +
+                             dir +
+                             "/data}\n"
+                             "train: {global_batch: 8, " +
+                             train +
+                             "}\n"
+                             "checkpoint: {store: file://" +
+                             dir + "/" + ck + ", every: 10}\n" + extra;
+  return path;
+}
+
+// Runs `meshtrain ARGS` in the background; its pid.
+pid_t Spawn(const std::string& args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cmd = "exec " + kBinary + " " + args + " >" + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits until FILE exists and is not empty (a hold written), at most 60 s.
+bool WaitForFile(const std::string& file) {
+  for (int i = 0; i < 600; ++i) {
+    std::error_code ec;
+    if (fs::exists(file, ec) && fs::file_size(file, ec) > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST(Misuse, AFinishedJobRunAgainChangesNothing) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  const std::string job = Job(dir, "job", "steps: 20");
+  Result first = Meshtrain("run " + job + " --run-dir " + dir + "/run");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string summary = ReadFile(dir + "/run/summary.json");
+  const std::string metrics = ReadFile(dir + "/run/metrics.jsonl");
+  for (int again = 0; again < 2; ++again) {
+    Result r = Meshtrain("run " + job + " --run-dir " + dir + "/run");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("job misuse is complete: step 20 of 20, checkpoint version 2"));
+    EXPECT_THAT(r.output, HasSubstr("registered as misuse v1"));
+    EXPECT_THAT(r.output, HasSubstr("To train further raise train.steps"));
+    EXPECT_THAT(r.output, Not(HasSubstr("registry: misuse v2")));
+  }
+  EXPECT_EQ(ReadFile(dir + "/run/summary.json"), summary);
+  EXPECT_EQ(ReadFile(dir + "/run/metrics.jsonl"), metrics);
+  Result list = Meshtrain("registry list --db " + dir + "/run/control.db");
+  EXPECT_THAT(list.output, HasSubstr("misuse"));
+  EXPECT_THAT(list.output, Not(HasSubstr("       2 ")));  // one version, not one per re-run
+  fs::remove_all(dir);
+}
+
+TEST(Misuse, ASecondRunIntoAHeldRunDirOrStoreIsRefusedAndADeadHolderTakenOver) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  // Constant schedule: the takeover below may end the run at another step count.
+  const std::string long_job = Job(dir, "long", "steps: 1000000, schedule: constant");
+  const pid_t first = Spawn("run " + long_job + " --run-dir " + dir + "/run", dir + "/first.log");
+  ASSERT_TRUE(WaitForFile(dir + "/ck/writer.lock")) << ReadFile(dir + "/first.log");
+  ASSERT_TRUE(WaitForFile(dir + "/run/run.lock"));
+  Result same_dir = Meshtrain("run " + long_job + " --run-dir " + dir + "/run");
+  EXPECT_EQ(same_dir.exit_code, 2) << same_dir.output;
+  EXPECT_THAT(same_dir.output, HasSubstr("/run/run.lock is held by meshtrain run (pid " +
+                                         std::to_string(first) + " on "));
+  Result same_store = Meshtrain("run " + long_job + " --run-dir " + dir + "/other");
+  EXPECT_EQ(same_store.exit_code, 2) << same_store.output;
+  EXPECT_THAT(same_store.output,
+              HasSubstr("/ck/writer.lock is held by meshtrain run (pid " + std::to_string(first)));
+  EXPECT_FALSE(fs::exists(dir + "/other/metrics.jsonl"));  // refused before writing
+  // Killed with no chance to clean up, the first run's holds go with it.
+  kill(first, SIGKILL);
+  waitpid(first, nullptr, 0);
+  const std::string short_job = Job(dir, "short", "steps: 5, schedule: constant");
+  Result takeover = Meshtrain("run " + short_job + " --run-dir " + dir + "/run --resume never");
+  EXPECT_EQ(takeover.exit_code, 0) << takeover.output;
+  fs::remove_all(dir);
+}
+
+TEST(Misuse, OutputsThatExistAreReplacedOnlyWithForce) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  ASSERT_EQ(
+      Meshtrain("run " + Job(dir, "job", "steps: 10") + " --run-dir " + dir + "/run").exit_code, 0);
+  std::ofstream(dir + "/notes.txt") << "my notes";
+  Result exp = Meshtrain("ckpt export " + dir + "/ck --out " + dir + "/notes.txt");
+  EXPECT_EQ(exp.exit_code, 2) << exp.output;
+  EXPECT_THAT(exp.output, HasSubstr("--out " + dir + "/notes.txt: exists (a file); pass --force"));
+  EXPECT_EQ(ReadFile(dir + "/notes.txt"), "my notes");
+  Result forced = Meshtrain("ckpt export " + dir + "/ck --out " + dir + "/notes.txt --force");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_NE(ReadFile(dir + "/notes.txt"), "my notes");
+  // A dataset other jobs use is not replaced; with --force it is replaced whole.
+  const std::string index = ReadFile(dir + "/data/index.json");
+  const std::string prepare =
+      "data prepare --digits 2 --sample-len 13 --train-samples 100 "
+      "--eval-samples 8 --out " +
+      dir + "/data";
+  Result again = Meshtrain(prepare);
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("--out " + dir + "/data: exists (a directory)"));
+  EXPECT_EQ(ReadFile(dir + "/data/index.json"), index);
+  Result replaced = Meshtrain(prepare + " --force");
+  EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
+  EXPECT_THAT(ReadFile(dir + "/data/index.json"), HasSubstr("\"samples\": 100"));
+  for (const auto& e : fs::directory_iterator(dir)) {  // nothing left aside
+    EXPECT_THAT(e.path().filename().string(), Not(HasSubstr(".partial.")));
+    EXPECT_THAT(e.path().filename().string(), Not(HasSubstr(".old.")));
+  }
+  Result docs = Meshtrain("docs params --out " + dir + "/notes.txt");
+  EXPECT_EQ(docs.exit_code, 2) << docs.output;
+  fs::remove_all(dir);
+}
+
+TEST(Misuse, ReadersFailNamingWhatIsMissingAndCreateNothing) {
+  char tmpl[] = "/tmp/meshtrain-readers-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  for (const std::string cmd : {"audit verify", "audit list", "registry list"}) {
+    Result r = Meshtrain(cmd + " --db " + dir + "/typo.db");
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr(dir + "/typo.db: no such registry file")) << cmd;
+    EXPECT_THAT(r.output, Not(HasSubstr("audit chain ok")));
+  }
+  for (const std::string sub : {"list", "inspect", "verify"}) {
+    Result r = Meshtrain("ckpt " + sub + " " + dir + "/nonexistent");
+    EXPECT_EQ(r.exit_code, 2) << sub << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr(dir + "/nonexistent: No such file or directory")) << sub;
+  }
+  EXPECT_TRUE(fs::is_empty(dir));  // nothing was created
+  fs::remove_all(dir);
+}
+
+TEST(Misuse, ResumingWithAChangedJobListsTheChangesAndNeedsAllow) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  ASSERT_EQ(
+      Meshtrain("run " + Job(dir, "job", "steps: 20") + " --run-dir " + dir + "/run").exit_code, 0);
+  // More steps under cosine stretch the decay; a new lr changes every update.
+  const std::string changed = Job(dir, "changed", "steps: 30, lr: 1e-2");
+  Result refused = Meshtrain("run " + changed + " --run-dir " + dir + "/run");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("changes its trajectory:\n  train.steps: 20 -> 30\n"
+                                        "  train.lr: 0.0003 -> 0.01\n"));
+  EXPECT_THAT(refused.output, HasSubstr("pass --allow-job-change"));
+  Result allowed = Meshtrain("run " + changed + " --run-dir " + dir + "/run --allow-job-change");
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
+  EXPECT_THAT(allowed.output, HasSubstr("done: 30 steps"));
+  // Free: the mesh, the log interval, and steps under a constant schedule.
+  const std::string constant = "schedule: constant, steps: ";
+  ASSERT_EQ(Meshtrain("run " + Job(dir, "c10", constant + "10", "", "ck2") + " --run-dir " + dir +
+                      "/run2")
+                .exit_code,
+            0);
+  Result free_run =
+      Meshtrain("run " + Job(dir, "c20", constant + "20, log_every: 5", "mesh: {dp: 2}\n", "ck2") +
+                " --run-dir " + dir + "/run2");
+  EXPECT_EQ(free_run.exit_code, 0) << free_run.output;
+  EXPECT_THAT(free_run.output, HasSubstr("job succeeded: 2 ranks"));
+  fs::remove_all(dir);
+}
+
+TEST(Misuse, RangesAndEnvironmentValuesAreCheckedReadably) {
+  Result nproc = Meshtrain("run job.yaml --run-dir /tmp/x --nproc 0");
+  EXPECT_EQ(nproc.exit_code, 2);
+  EXPECT_THAT(nproc.output, HasSubstr("--nproc: must be at least 1 (found 0)"));
+  EXPECT_LT(nproc.output.size(), 200u) << nproc.output;  // not DBL_MAX in full
+  char tmpl[] = "/tmp/meshtrain-ranges-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  Result negative = Meshtrain("data prepare --train-samples -5 --out " + dir + "/d");
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_THAT(negative.output, HasSubstr("--train-samples: must be at least 1 (found -5)"));
+  EXPECT_FALSE(fs::exists(dir + "/d"));
+  Result digits = Meshtrain("data prepare --digits 12 --out " + dir + "/d");
+  EXPECT_THAT(digits.output, HasSubstr("--digits: must be between 1 and 9 (found 12)"));
+  Result help = Meshtrain("data prepare --help");
+  EXPECT_THAT(help.output, HasSubstr("--train-samples INT:>=1=20000"));  // defaults shown
+  Result level = Meshtrain("validate job.yaml", "MT_LOG_LEVEL=loud");
+  EXPECT_EQ(level.exit_code, 2);
+  EXPECT_THAT(level.output,
+              HasSubstr("MT_LOG_LEVEL: expected trace, debug, info, warn, error or off (found "
+                        "\"loud\")"));
+  Result subsys = Meshtrain("validate job.yaml", "MT_LOG_SUBSYS=DATA,NOPE");
+  EXPECT_EQ(subsys.exit_code, 2);
+  EXPECT_THAT(subsys.output, HasSubstr("MT_LOG_SUBSYS: log subsystem: unknown name"));
+  fs::remove_all(dir);
+}
+
+}  // namespace

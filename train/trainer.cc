@@ -264,6 +264,15 @@ absl::Status Finish(Run& run) {
   return WriteResults(run);
 }
 
+// A stop asked between steps: the saves already started are finished (they commit), nothing
+// else is written.
+absl::Status Interrupted(Run& run, int64_t step) {
+  if (run.ckpt.saver) MT_RETURN_IF_ERROR(run.ckpt.saver->Wait());
+  if (run.lead) run.progress.Finish();
+  return absl::CancelledError(
+      fmt::format("interrupted at step {} of {}", step, run.spec.train().steps()));
+}
+
 }  // namespace
 
 const char* PhaseName(Phase phase) {
@@ -313,6 +322,7 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
   MT_RETURN_IF_ERROR(Start(run));
   SetPhase(o.live, Phase::kTrain);
   for (int64_t step = run.ckpt.restored.step; step < o.spec.train().steps(); ++step) {
+    if (o.stop != nullptr && o.stop->load() != 0) return Interrupted(run, step);
     MT_RETURN_IF_ERROR(TrainStep(run, step));
   }
   MT_RETURN_IF_ERROR(Finish(run));

@@ -54,6 +54,9 @@ struct TrainOptions {
   std::function<void(const data::ShardInfo&)> on_shard_read;
   // Resume: "" (the job's checkpoint.resume), "latest", "never" or a version number.
   std::string resume;
+  // Set (to the signal number) by a signal handler to stop between steps: pending checkpoint
+  // saves finish, then Train returns Cancelled "interrupted at step N". Null: never.
+  const std::atomic<int>* stop = nullptr;
   // Resume even when the job changes the checkpoint's trajectory (CheckStart); else refused.
   bool allow_job_change = false;
   // Reports each written checkpoint shard for commit (the coordinator, multi-process); when

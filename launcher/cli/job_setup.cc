@@ -2,10 +2,13 @@
 #include "launcher/cli/job_setup.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "control/service/open.h"
 #include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
 #include "launcher/cli/commands.h"
+#include "runtime/core/file.h"
 #include "runtime/core/status.h"
 #include "runtime/job/job_id.h"
 #include "runtime/job/load.h"
@@ -21,6 +24,24 @@ std::string MemoryLine(const meshtrain::v1::JobSpec& spec) {
       train::HumanBytes(m.PerRank()), train::HumanBytes(m.parameters),
       train::HumanBytes(m.gradients), train::HumanBytes(m.optimizer),
       train::HumanBytes(m.activations), spec.device() == "cuda" ? ", device" : "");
+}
+
+void AddSetFlag(CLI::App* app, std::vector<std::string>& overrides) {
+  app->add_option("--set", overrides,
+                  "Override a job file value, KEY.PATH=VALUE (e.g. train.steps=100; repeatable); "
+                  "checked like the file and recorded in RUN_DIR/job.effective.yaml");
+}
+
+absl::Status WriteEffectiveJob(const meshtrain::v1::JobSpec& spec, const std::string& path) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;  // the job file's snake_case names
+  print.add_whitespace = true;
+  if (!google::protobuf::util::MessageToJsonString(spec, &text, print).ok()) {
+    return absl::InternalError("cannot write the job");
+  }
+  MT_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(path).parent_path().string()));
+  return WriteFileAtomic(path, text);
 }
 
 int Fail(const char* who, const absl::Status& status, int exit_code) {

@@ -16,6 +16,14 @@ namespace mt::cli {
 // "  memory      ~X per rank (parameters, gradients, optimizer, activations; estimate)\n".
 std::string MemoryLine(const meshtrain::v1::JobSpec& spec);
 
+// --set KEY.PATH=VALUE (repeatable) on a command that loads a job (job::LoadOptions::overrides).
+void AddSetFlag(CLI::App* app, std::vector<std::string>& overrides);
+
+// Writes the resolved job (every default filled in, overrides applied) as JSON, which is YAML
+// and loads like the job file, to `path` (atomically): the run's record of what it trained,
+// and the file its workers load.
+absl::Status WriteEffectiveJob(const meshtrain::v1::JobSpec& spec, const std::string& path);
+
 // Prints "<who>: <status message>" on stderr and returns `exit_code`.
 int Fail(const char* who, const absl::Status& status, int exit_code);
 

@@ -1,10 +1,15 @@
 // `meshtrain run JOB.yaml --run-dir DIR [--nproc N]`: validate the job, then train it. One
 // process trains in this process; N > 1 starts the coordinator here and N local workers
 // (launcher/local). N defaults to the job's mesh size.
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
+#include "checkpoint/store/store.h"
 #include "control/registry/registry.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
@@ -52,6 +57,42 @@ void FlushFeed(coord::ControlFeed& feed) {
   }
 }
 
+// SIGINT / SIGTERM in a one-process run: the trainer stops between steps (TrainOptions::stop);
+// a second signal kills at once (SA_RESETHAND).
+std::atomic<int> g_stop{0};
+
+void InstallStopHandler() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int sig) { g_stop.store(sig); };
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// An interrupted run: where it stopped (`what`, when known) and what a rerun resumes from.
+// Exit 128 + the signal (130 SIGINT, 143 SIGTERM), as a shell reports it.
+int SayInterrupted(const meshtrain::v1::JobSpec& spec, int sig, const std::string& what) {
+  std::string resume = "no checkpoint block: a rerun starts from step 0";
+  if (spec.has_checkpoint()) {
+    resume = fmt::format("no committed checkpoint in {}: a rerun starts from step 0",
+                         spec.checkpoint().store());
+    auto store = ckpt::CheckpointStore::Open(spec.checkpoint().store());
+    auto latest = store.ok() ? (*store)->Latest() : absl::StatusOr<int64_t>(store.status());
+    auto m = latest.ok() ? (*store)->ReadManifest(*latest)
+                         : absl::StatusOr<ckpt::Manifest>(latest.status());
+    if (m.ok()) {
+      resume = fmt::format(
+          "latest committed checkpoint: version {} (step {}) of {}; run again to "
+          "resume from it",
+          m->version, m->step, (*store)->uri());
+    }
+  }
+  std::fprintf(stderr, "meshtrain run: %s by SIG%s; %s\n", what.c_str(), sigabbrev_np(sig),
+               resume.c_str());
+  return 128 + sig;
+}
+
 struct RunArgs {
   std::string job;
   std::string run_dir;
@@ -59,6 +100,7 @@ struct RunArgs {
   SecurityFlags security;
   std::string resume;  // "": the job's checkpoint.resume
   bool allow_job_change = false;
+  std::vector<std::string> overrides;  // --set
   // Taken by `finetune` before it writes into the run dir; else RunRun takes them.
   std::shared_ptr<storage::RunHolds> holds;
 };
@@ -116,8 +158,9 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   FlushFeed(*feed);  // the run's audit records before the version they lead to
   if (!result.ok()) return Fail("meshtrain run", result.status(), kExitFailure);
   if (!result->succeeded) {
+    if (result->interrupted) return SayInterrupted(spec, result->signal, "interrupted");
     std::fprintf(stderr, "meshtrain run: job failed: %s\n", result->error.c_str());
-    return result->interrupted ? 130 : kExitFailure;
+    return kExitFailure;
   }
   std::printf(
       "job succeeded: %d ranks, generation %lld, %d restart(s)\nrun dir: %s "
@@ -126,9 +169,10 @@ int RunLocalJob(const RunArgs& args, const meshtrain::v1::JobSpec& spec, int npr
   return Register(spec, args.run_dir);
 }
 
-int RunRun(const RunArgs& args) {
+int RunRun(RunArgs args) {
   job::LoadOptions options;
   options.world = args.nproc;
+  options.overrides = args.overrides;
   job::LoadResult r = job::LoadJobFile(args.job, options);
   if (!r.ok()) {
     std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
@@ -152,6 +196,12 @@ int RunRun(const RunArgs& args) {
   if (!begin.ok()) return Fail("meshtrain run", begin.status(), TrainingExitCode(begin.status()));
   if (begin->complete) {
     return SayComplete(r.spec, args.run_dir, begin->step, begin->version, begin->store);
+  }
+  if (!args.overrides.empty()) {  // the workers load the job as overridden
+    args.job = args.run_dir + "/job.effective.yaml";
+    if (absl::Status s = WriteEffectiveJob(r.spec, args.job); !s.ok()) {
+      return Fail("meshtrain run", s, kExitFailure);
+    }
   }
   const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
   if (nproc > 1) return RunLocalJob(args, r.spec, nproc);
@@ -184,8 +234,13 @@ int RunRun(const RunArgs& args) {
   train.on_commit = [&](const std::string& store, const ckpt::Manifest& m) {
     feed->Audit("checkpoint committed", coord::CommitRecord(job_id, store, m));
   };
+  InstallStopHandler();
+  train.stop = &g_stop;
   auto summary = train::Train(train);
   FlushFeed(*feed);  // the run's audit records before the version they lead to
+  if (!summary.ok() && summary.status().code() == absl::StatusCode::kCancelled && g_stop != 0) {
+    return SayInterrupted(r.spec, g_stop.load(), std::string(summary.status().message()));
+  }
   if (!summary.ok()) {
     return Fail("meshtrain run", summary.status(), TrainingExitCode(summary.status()));
   }
@@ -209,6 +264,7 @@ struct FinetuneArgs {
 int RunFinetune(const FinetuneArgs& f) {
   job::LoadOptions options;
   options.world = f.run.nproc;
+  options.overrides = f.run.overrides;
   job::LoadResult r = job::LoadJobFile(f.run.job, options);
   if (!r.ok()) {
     std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
@@ -219,19 +275,13 @@ int RunFinetune(const FinetuneArgs& f) {
   if (!f.data.empty()) spec.mutable_data()->set_uri(f.data);
   if (f.steps > 0) spec.mutable_train()->set_steps(static_cast<int32_t>(f.steps));
   if (!f.db.empty()) spec.mutable_control()->set_db(f.db);
-  std::string text;
-  google::protobuf::util::JsonPrintOptions print;
-  print.preserve_proto_field_names = true;  // the job file's snake_case names
-  print.add_whitespace = true;
-  if (!google::protobuf::util::MessageToJsonString(spec, &text, print).ok()) {
-    return Fail("meshtrain finetune", absl::InternalError("cannot write the job"), kExitFailure);
-  }
   auto held = HoldRunOrSay(spec, f.run.run_dir, "meshtrain finetune");
   if (!held.ok()) return TrainingExitCode(held.status());
   RunArgs run = f.run;
   run.holds = *held;
   run.job = f.run.run_dir + "/finetune-job.yaml";
-  if (absl::Status s = WriteFileAtomic(run.job, text); !s.ok()) {
+  run.overrides.clear();  // applied above, in the file
+  if (absl::Status s = WriteEffectiveJob(spec, run.job); !s.ok()) {
     return Fail("meshtrain finetune", s, kExitFailure);
   }
   return RunRun(run);
@@ -258,6 +308,7 @@ Command AddFinetuneCommand(CLI::App& root) {
                   "The registry holding the base (default: the job's control.db, else "
                   "RUN_DIR/control.db); the new version is registered there too");
   app->add_option("--run-dir", args->run.run_dir, "Directory for metrics and results")->required();
+  AddSetFlag(app, args->run.overrides);
   return Command{app, [args] { return RunFinetune(*args); }};
 }
 
@@ -280,6 +331,7 @@ Command AddRunCommand(CLI::App& root) {
   app->add_option("--resume", args->resume,
                   "latest, never or a checkpoint version to resume from (default: the job's "
                   "checkpoint.resume)");
+  AddSetFlag(app, args->overrides);
   app->add_flag("--allow-job-change", args->allow_job_change,
                 "Resume although the job changes the checkpoint's trajectory (model, data, "
                 "optimizer, schedule); the changes are logged");

@@ -20,11 +20,13 @@ struct ValidateArgs {
   std::string run_dir;
   int world = 0;
   bool quiet = false;
+  std::vector<std::string> overrides;
 };
 
 int RunValidate(const ValidateArgs& args) {
   job::LoadOptions options;
   options.world = args.world;
+  options.overrides = args.overrides;
   job::LoadResult r = job::LoadJobFile(args.job, options);
   if (!r.ok()) {
     std::fputs(job::FormatProblems(r.problems).c_str(), stderr);
@@ -63,6 +65,7 @@ Command AddValidateCommand(CLI::App& root) {
                   "mesh.dp * mesh.tp * mesh.pp")
       ->check(AtLeast(1));
   app->add_flag("-q,--quiet", args->quiet, "Print nothing when the job is valid");
+  AddSetFlag(app, args->overrides);
   app->add_option("--run-dir", args->run_dir, "Also check that this run directory can be written");
   return Command{app, [args] { return RunValidate(*args); }};
 }

@@ -90,6 +90,7 @@ void Supervise(coord::Coordinator& coordinator, int64_t generation, process::Chi
     if (signals != signals_seen) {
       signals_seen = signals;
       result.interrupted = true;
+      result.signal = g_last_signal.load();
       const bool first = signals == 1;
       MT_LOG(kWarn, kInit, "{}: {}", sigabbrev_np(g_last_signal.load()),
              first ? "cancelling the job, stopping workers (again to kill)" : "killing workers");

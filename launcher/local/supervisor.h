@@ -35,6 +35,7 @@ struct LocalResult {
   int restarts = 0;
   std::string error;  // the coordinator's error when the job failed
   bool interrupted = false;
+  int signal = 0;  // the signal that interrupted it (SIGINT, SIGTERM)
 };
 
 // Runs the job to completion. Errors are for the launcher itself (cannot listen, cannot

@@ -1,10 +1,12 @@
 // Job file loading (see load.h).
 #include "runtime/job/load.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "runtime/core/text.h"
 #include "runtime/job/validate.h"
@@ -42,6 +44,37 @@ bool ParseYaml(const std::string& text, const std::string& source, YAML::Node* r
   return true;
 }
 
+// Applies LoadOptions::overrides to the parsed file.
+void ApplyOverrides(const std::vector<std::string>& overrides, YAML::Node& root,
+                    std::vector<Problem>* problems) {
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('=');
+    const std::vector<std::string> keys =
+        eq == std::string::npos ? std::vector<std::string>{} : absl::StrSplit(o.substr(0, eq), '.');
+    const bool bad_key =
+        keys.empty() ||
+        std::any_of(keys.begin(), keys.end(), [](const std::string& k) { return k.empty(); });
+    if (bad_key) {
+      problems->push_back(Problem{"--set", "expected KEY.PATH=VALUE", Quote(o), 0});
+      continue;
+    }
+    YAML::Node value;
+    try {
+      value = YAML::Load(o.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      problems->push_back(Problem{"--set " + o.substr(0, eq),
+                                  absl::StrCat("YAML syntax error: ", e.msg), Quote(o), 0});
+      continue;
+    }
+    YAML::Node node = root;
+    for (size_t i = 0; i + 1 < keys.size(); ++i) {
+      if (!node[keys[i]] || !node[keys[i]].IsMap()) node[keys[i]] = YAML::Node(YAML::NodeType::Map);
+      node.reset(node[keys[i]]);
+    }
+    node[keys.back()] = value;
+  }
+}
+
 }  // namespace
 
 LoadResult LoadJobText(const std::string& text, const std::string& source,
@@ -49,6 +82,8 @@ LoadResult LoadJobText(const std::string& text, const std::string& source,
   LoadResult r;
   YAML::Node root;
   if (!ParseYaml(text, source, &root, &r.problems)) return r;
+  ApplyOverrides(options.overrides, root, &r.problems);
+  if (!r.problems.empty()) return r;
   YamlToJsonResult conv = YamlToJson(root, *meshtrain::v1::JobSpec::descriptor());
   r.lines = std::move(conv.lines);
   if (!conv.problems.empty()) {
@@ -67,6 +102,16 @@ LoadResult LoadJobText(const std::string& text, const std::string& source,
     return r;
   }
   r.problems = Validate(r.spec, r.lines, options);
+  // A problem with an overridden value points at the flag, not at the file's line.
+  for (Problem& p : r.problems) {
+    for (const std::string& o : options.overrides) {
+      const std::string key = o.substr(0, o.find('='));
+      if (p.path == key || p.path.starts_with(key + ".")) {
+        p.line = 0;
+        p.what += " (set by --set)";
+      }
+    }
+  }
   return r;
 }
 

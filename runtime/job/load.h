@@ -16,6 +16,10 @@ namespace mt::job {
 struct LoadOptions {
   // World size the job will run with (e.g. --nproc, mpirun -np); 0: take dp * tp * pp.
   int world = 0;
+  // Command-line overrides, "KEY.PATH=VALUE" (`--set train.steps=100`), applied to the YAML
+  // before it is checked, in order: VALUE is YAML ("100", "cosine", "{dp: 2}"), maps on the
+  // path are created. A malformed one is a problem on "--set".
+  std::vector<std::string> overrides;
 };
 
 struct LoadResult {

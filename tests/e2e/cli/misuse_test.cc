@@ -220,4 +220,87 @@ TEST(Misuse, RangesAndEnvironmentValuesAreCheckedReadably) {
   fs::remove_all(dir);
 }
 
+// validate and run make the same checks before step 1: what runs here (device: cuda with a
+// mesh), what can be written, and whether the model fits; exit 2, nothing written.
+TEST(Misuse, PreflightIsSharedByValidateAndRunAndRefusesBeforeStepOne) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  std::ofstream(dir + "/afile") << "x";
+  const std::string unwritable = Job(dir, "unwritable", "steps: 5", "", "afile/ck");
+  const std::string huge = dir + "/huge.yaml";
+  std::ofstream(huge) << "name: huge\nmodel: {n_layer: 2, n_head: 2, d_model: 1000000, seq_len: "
+                         "12, vocab_size: 256}\ndata: {uri: file://"
+                      << dir << "/data}\ntrain: {global_batch: 8, steps: 5}\n";
+  const std::string cuda = Job(dir, "cuda", "steps: 5", "mesh: {dp: 2}\ndevice: cuda\n");
+  for (const std::string verb : {"validate", "run"}) {
+    const std::string run_dir = " --run-dir " + dir + "/" + verb;
+    Result u = Meshtrain(verb + " " + unwritable + run_dir);
+    EXPECT_EQ(u.exit_code, 2) << verb << ": " << u.output;
+    EXPECT_THAT(u.output, HasSubstr("checkpoint.store file://" + dir +
+                                    "/afile/ck: cannot be "
+                                    "written: " +
+                                    dir + "/afile is not a directory"));
+    Result h = Meshtrain(verb + " " + huge + run_dir);
+    EXPECT_EQ(h.exit_code, 2) << verb << ": " << h.output;
+    EXPECT_THAT(h.output, HasSubstr("model: needs about "));
+    EXPECT_THAT(h.output, HasSubstr("TiB for 1 rank(s) on this machine"));
+    Result c = Meshtrain(verb + " " + cuda + run_dir);
+    EXPECT_EQ(c.exit_code, 2) << verb << ": " << c.output;
+    EXPECT_THAT(c.output, HasSubstr("device: cuda"));
+    EXPECT_FALSE(fs::exists(dir + "/" + verb + "/metrics.jsonl"));
+  }
+  Result ok = Meshtrain("validate " + Job(dir, "fine", "steps: 5"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("memory      ~"));
+  fs::remove_all(dir);
+}
+
+// One process stopped by a signal says where it stopped and what a rerun resumes from; the
+// exit code is 128 + the signal, as a shell reports it.
+TEST(Misuse, AnInterruptedRunSaysTheStepAndTheLatestCheckpoint) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const std::string ck = "ck" + std::to_string(sig);
+    const std::string job = Job(dir, ck, "steps: 1000000, schedule: constant", "", ck);
+    const std::string log = dir + "/run-" + std::to_string(sig) + ".log";
+    const pid_t pid = Spawn("run " + job + " --run-dir " + dir + "/" + ck + "-run", log);
+    ASSERT_TRUE(WaitForFile(dir + "/" + ck + "/LATEST")) << ReadFile(log);
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << ReadFile(log);
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << ReadFile(log);
+    EXPECT_THAT(ReadFile(log),
+                HasSubstr(" of 1000000 by SIG" + std::string(sig == SIGINT ? "INT" : "TERM") +
+                          "; latest committed checkpoint: version "));
+    EXPECT_THAT(ReadFile(log),
+                HasSubstr("of file://" + dir + "/" + ck + "; run again to resume from it"));
+  }
+  fs::remove_all(dir);
+}
+
+// --set overrides are checked like the file and recorded in the run's effective job, which
+// the workers of a multi-process run load.
+TEST(Misuse, OverridesAreValidatedAndRecorded) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  const std::string job = Job(dir, "job", "steps: 1000");
+  Result bad = Meshtrain("validate " + job + " --set train.steps=-5");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("train.steps: must be positive (set by --set) (found -5)"));
+  Result malformed = Meshtrain("validate " + job + " --set train.steps");
+  EXPECT_EQ(malformed.exit_code, 2);
+  EXPECT_THAT(malformed.output,
+              HasSubstr("--set: expected KEY.PATH=VALUE (found \"train.steps\")"));
+  Result run = Meshtrain("run " + job + " --run-dir " + dir +
+                         "/run --set train.steps=6 --set "
+                         "'mesh={dp: 2}' --set train.log_every=3");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("job succeeded: 2 ranks"));
+  EXPECT_THAT(ReadFile(dir + "/run/job.effective.yaml"), HasSubstr("\"steps\": \"6\""));
+  EXPECT_THAT(ReadFile(dir + "/run/summary.json"), HasSubstr("\"final_step\": 6"));
+  fs::remove_all(dir);
+}
+
 }  // namespace

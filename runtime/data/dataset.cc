@@ -44,7 +44,7 @@ absl::StatusOr<std::vector<uint16_t>> ReadSamples(
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ids[i] < start || ids[i] >= start + shard.samples) continue;
       if (bytes.empty()) {
-        MT_ASSIGN_OR_RETURN(bytes, ReadShard(store, shard));
+        MT_ASSIGN_OR_RETURN(bytes, ReadShard(store, shard, 0, TokensOf(index)));
         if (on_read) on_read(shard);
       }
       std::memcpy(out.data() + i * len, bytes.data() + (ids[i] - start) * len * 2, len * 2);
@@ -58,7 +58,7 @@ absl::StatusOr<Dataset> Dataset::Open(storage::BlobStore& store) {
   Dataset ds;
   MT_ASSIGN_OR_RETURN(ds.index_, OpenIndex(store));
   for (const ShardInfo& shard : ds.index_.shards) {
-    MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(store, shard));
+    MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(store, shard, 0, TokensOf(ds.index_)));
     std::vector<uint16_t>& all = ds.tokens_[shard.split];
     const size_t old = all.size();
     all.resize(old + bytes.size() / 2);
@@ -86,7 +86,7 @@ absl::StatusOr<std::string> GetInParts(storage::BlobStore& store, const ShardInf
 }  // namespace
 
 absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard,
-                                      int64_t part_bytes) {
+                                      int64_t part_bytes, TokenCheck tokens) {
   const std::string where = store.uri() + "/" + shard.name;
   auto got = GetInParts(store, shard, part_bytes);
   if (!got.ok() && got.status().code() == absl::StatusCode::kOutOfRange) {
@@ -104,6 +104,20 @@ absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo
     return absl::DataLossError(
         fmt::format("{}: checksum mismatch (xxh64 {}, index says {})", where, sum, shard.xxh64));
   }
+  if (tokens.vocab_size > 0) {
+    const size_t n = bytes.size() / 2;
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t id;
+      std::memcpy(&id, bytes.data() + 2 * i, 2);
+      if (id < tokens.vocab_size) continue;
+      const int64_t len = std::max<int64_t>(1, tokens.sample_len);
+      return absl::DataLossError(fmt::format(
+          "{}: sample {} has token id {} at position {}, outside the vocabulary [0, {}) of the "
+          "index",
+          where, static_cast<int64_t>(i) / len, id, static_cast<int64_t>(i) % len,
+          tokens.vocab_size));
+    }
+  }
   return bytes;
 }
 
@@ -112,7 +126,7 @@ absl::Status CopyDataset(storage::BlobStore& from, storage::BlobStore& to) {
   MT_ASSIGN_OR_RETURN(DatasetIndex index, IndexFromJson(text, from.uri() + "/" + kIndexName));
   // Shards first (each verified), the index last: until it lands, the copy does not exist.
   for (const ShardInfo& shard : index.shards) {
-    MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(from, shard));
+    MT_ASSIGN_OR_RETURN(std::string bytes, ReadShard(from, shard, 0, TokensOf(index)));
     MT_RETURN_IF_ERROR(to.Put(shard.name, bytes));
   }
   return to.Put(kIndexName, text);

@@ -49,10 +49,11 @@ absl::StatusOr<std::vector<uint16_t>> ReadSamples(
     storage::BlobStore& store, const DatasetIndex& index, const std::string& split,
     const std::vector<int64_t>& ids, const std::function<void(const ShardInfo&)>& on_read = {});
 
-// One shard's bytes, checked against the index (size and XXH64); errors name the blob. With
-// part_bytes > 0 the shard is read as ranged GETs of that size, so a failure costs one part.
+// One shard's bytes, checked against the index (size, XXH64, token ids per `tokens`); errors
+// name the blob (and the sample and position of a bad id). With part_bytes > 0 the shard is
+// read as ranged GETs of that size, so a failure costs one part.
 absl::StatusOr<std::string> ReadShard(storage::BlobStore& store, const ShardInfo& shard,
-                                      int64_t part_bytes = 0);
+                                      int64_t part_bytes = 0, TokenCheck tokens = {});
 
 // Copies a dataset between stores (`meshtrain data upload`), verifying every shard; the index
 // is written last, so an interrupted copy leaves no dataset behind, only shards.

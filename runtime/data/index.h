@@ -52,4 +52,15 @@ std::string IndexToJson(const DatasetIndex& index);
 // Parses and checks index.json; errors name `source` and the offending field.
 absl::StatusOr<DatasetIndex> IndexFromJson(const std::string& text, const std::string& source);
 
+// What ReadShard (dataset.h) checks inside a shard: every token id in [0, vocab_size) (an id
+// outside it would train as a zero embedding and drop out of the loss, silently). vocab_size 0:
+// not.
+struct TokenCheck {
+  int64_t vocab_size = 0;
+  int64_t sample_len = 1;
+};
+inline TokenCheck TokensOf(const DatasetIndex& index) {
+  return {index.vocab_size, index.sample_len};
+}
+
 }  // namespace mt::data

@@ -47,8 +47,9 @@ std::vector<int64_t> PlanCounts(const std::vector<ShardInfo>& shards, int64_t n)
   return counts;
 }
 
-ShardCacheOptions CacheOptions(const LoaderOptions& o) {
+ShardCacheOptions CacheOptions(const LoaderOptions& o, TokenCheck tokens) {
   ShardCacheOptions c;
+  c.tokens = tokens;
   c.capacity_bytes = o.cache_bytes;
   c.fetch_threads = o.fetch_threads > 0 ? o.fetch_threads : std::clamp(o.prefetch_shards, 1, 4);
   c.part_bytes = o.part_bytes;
@@ -87,15 +88,15 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Open(std::shared_ptr<storage::Bl
   MT_RETURN_IF_ERROR(CheckListed(*store, shards));
   std::vector<int64_t> counts = PlanCounts(shards, options.num_samples);
   return std::unique_ptr<Loader>(new Loader(std::move(store), std::move(shards), std::move(counts),
-                                            index.sample_len, std::move(options)));
+                                            TokensOf(index), std::move(options)));
 }
 
 Loader::Loader(std::shared_ptr<storage::BlobStore> store, std::vector<ShardInfo> shards,
-               std::vector<int64_t> plan_counts, int64_t sample_len, LoaderOptions options)
+               std::vector<int64_t> plan_counts, TokenCheck tokens, LoaderOptions options)
     : store_(std::move(store)),
       options_(std::move(options)),
-      sample_len_(sample_len),
-      cache_(*store_, shards, CacheOptions(options_)),
+      sample_len_(tokens.sample_len),
+      cache_(*store_, shards, CacheOptions(options_, tokens)),
       plan_(std::move(plan_counts), options_.window_shards, options_.seed) {
   producer_ = std::thread([this] { Produce(); });
 }

@@ -81,7 +81,7 @@ class Loader {
 
  private:
   Loader(std::shared_ptr<storage::BlobStore> store, std::vector<ShardInfo> shards,
-         std::vector<int64_t> plan_counts, int64_t sample_len, LoaderOptions options);
+         std::vector<int64_t> plan_counts, TokenCheck tokens, LoaderOptions options);
   void Produce();
   // Copies the samples out.ids names into out.tokens (producer thread: it uses plan_).
   absl::Status Fill(Samples& out);

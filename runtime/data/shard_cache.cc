@@ -79,7 +79,7 @@ void ShardCache::FetchLoop() {
 
 void ShardCache::Fetch(int shard, std::unique_lock<std::mutex>& lock) {
   lock.unlock();
-  auto bytes = ReadShard(store_, shards_[shard], options_.part_bytes);
+  auto bytes = ReadShard(store_, shards_[shard], options_.part_bytes, options_.tokens);
   if (bytes.ok() && options_.on_fetched) options_.on_fetched(shards_[shard]);
   lock.lock();
   Entry& e = entries_.at(shard);  // only kReady entries are ever evicted

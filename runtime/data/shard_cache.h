@@ -30,6 +30,7 @@ struct ShardCacheOptions {
   int64_t capacity_bytes = int64_t{1} << 30;
   int fetch_threads = 2;
   int64_t part_bytes = int64_t{8} << 20;
+  TokenCheck tokens;  // what every fetched shard is checked for (ReadShard)
   // Called once per completed fetch (from a fetch thread): the audit hook.
   std::function<void(const ShardInfo&)> on_fetched;
 };

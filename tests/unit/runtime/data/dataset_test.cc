@@ -10,6 +10,7 @@
 #include "runtime/data/dataset.h"
 #include "runtime/data/index.h"
 #include "runtime/data/writer.h"
+#include "runtime/storage/blob_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace mt::data {
@@ -77,6 +78,27 @@ TEST(DatasetRoundTrip, CorruptOrTruncatedShardIsReportedByName) {
   ASSERT_TRUE(WriteFileAtomic(shard, bytes.substr(0, 10)).ok());
   EXPECT_THAT(std::string(Dataset::Open(dir.path()).status().message()),
               HasSubstr("train-00000.bin: 10 bytes, index says 24"));
+}
+
+// Ids the index's vocabulary does not hold (a hand-written or foreign dataset; here the index
+// is edited to a smaller vocabulary, its checksums intact) are refused naming shard, sample and
+// position: they would train as zero embeddings and drop out of the loss.
+TEST(DatasetRoundTrip, TokenIdsOutsideTheVocabularyAreRefusedNamingTheSample) {
+  mt::testing::TempDir dir;
+  DatasetWriter w(dir.path(), Header(), 8);
+  ASSERT_TRUE(w.Add("train", {1, 2, 3, 4}).ok());
+  ASSERT_TRUE(w.Add("train", {5, 6, 70, 8}).ok());
+  ASSERT_TRUE(w.Finish().ok());
+  DatasetIndex index = *IndexFromJson(*ReadFile(dir / "index.json"), "index.json");
+  index.vocab_size = 64;
+  ASSERT_TRUE(WriteFileAtomic(dir / "index.json", IndexToJson(index)).ok());
+  auto ds = Dataset::Open(dir.path());
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr("train-00000.bin: sample 1 has token id 70 at position 2, outside the "
+                        "vocabulary [0, 64)"));
+  auto store = storage::OpenBlobStore(dir.path());
+  EXPECT_EQ(ReadSamples(**store, index, "train", {0}).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(DatasetRoundTrip, MissingDatasetSaysHowToCreateOne) {

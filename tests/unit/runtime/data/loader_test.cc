@@ -144,6 +144,19 @@ TEST(Loader, CacheStaysWithinItsBoundAndPrefetches) {
   EXPECT_EQ(std::set<std::string>(audited.begin(), audited.end()).size(), 10u);
 }
 
+// The loader checks token ids as it fetches: an id outside the index's vocabulary fails the
+// batch that would read it, naming shard and sample, instead of training silently.
+TEST(Loader, TokenIdsOutsideTheVocabularyFailNamingTheShard) {
+  Fixture f;
+  f.index.vocab_size = 3;  // the numbered samples hold larger ids
+  auto loader = f.Open(Options(20, 1, 0));
+  ASSERT_NE(loader, nullptr);
+  auto batch = loader->Next();
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kDataLoss) << batch.status();
+  EXPECT_THAT(std::string(batch.status().message()),
+              HasSubstr("outside the vocabulary [0, 3) of the index"));
+}
+
 TEST(Loader, BadShardsAreClearErrors) {
   Fixture f;
   LoaderOptions small = Options(20, 1, 0);

@@ -109,6 +109,14 @@ absl::Status Start(Run& run) {
   if (run.spec.device() != "cuda") LogGemmProvider();
   MT_ASSIGN_OR_RETURN(run.pm, ParallelModel::Create(run.spec, o.comm));
   ParallelModel& pm = *run.pm;
+  if (o.live) {  // heartbeats report each mesh communicator's last collective
+    std::vector<LiveProgress::NamedComm> comms;
+    for (auto [name, group] : {std::pair{"dp", pm.dp_group()}, std::pair{"tp", pm.tp_group()},
+                               std::pair{"pp", pm.pp_group()}}) {
+      if (group != nullptr) comms.emplace_back(name, group);
+    }
+    o.live->SetComms(std::move(comms));
+  }
   run.lead = pm.lead();
   run.traces = pm.coords().tp == 0 && pm.coords().pp == 0;
   if (run.lead) MT_RETURN_IF_ERROR(MakeDirs(o.run_dir));
@@ -319,6 +327,13 @@ absl::StatusOr<TrainSummary> Train(const TrainOptions& o) {
     return done;
   }
   Run run(o);
+  // The mesh's communicators leave the heartbeats before Run (which owns them) goes.
+  struct ForgetComms {
+    LiveProgress* live;
+    ~ForgetComms() {
+      if (live) live->SetComms({});
+    }
+  } forget{o.live};
   MT_RETURN_IF_ERROR(Start(run));
   SetPhase(o.live, Phase::kTrain);
   for (int64_t step = run.ckpt.restored.step; step < o.spec.train().steps(); ++step) {

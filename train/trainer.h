@@ -10,8 +10,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "checkpoint/store/committer.h"
@@ -31,6 +34,23 @@ struct LiveProgress {
   std::atomic<int64_t> step{0};
   std::atomic<Phase> phase{Phase::kStartup};
   std::atomic<double> tokens_per_s{0};
+
+  // The mesh's communicators ("dp", "tp", "pp"), while Train holds them (set after the mesh is
+  // built, cleared before it goes). ForEachComm runs `fn` under the lock, so a communicator is
+  // never used after Train let it go.
+  using NamedComm = std::pair<std::string, const comm::Backend*>;
+  void SetComms(std::vector<NamedComm> named) {
+    std::lock_guard<std::mutex> lock(comms_mu_);
+    comms_ = std::move(named);
+  }
+  void ForEachComm(const std::function<void(const std::string&, const comm::Backend&)>& fn) const {
+    std::lock_guard<std::mutex> lock(comms_mu_);
+    for (const auto& [name, c] : comms_) fn(name, *c);
+  }
+
+ private:
+  mutable std::mutex comms_mu_;
+  std::vector<NamedComm> comms_;
 };
 
 // Where a fine-tune's starting weights are: a model.safetensors file (`uri` ends in

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,8 @@
 #include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
 #include "runtime/core/text.h"
+#include "runtime/storage/blob_store.h"
+#include "runtime/storage/run_hold.h"
 
 namespace mt::cli {
 namespace {
@@ -94,6 +97,11 @@ struct StatusArgs {
   bool json = false;
 };
 
+std::string Collective(const coord::v1::CollectiveInfo& c) {
+  return c.seq() == 0 ? "-"
+                      : fmt::format("{} #{} {} ({} B)", c.op(), c.seq(), c.state(), c.bytes());
+}
+
 std::string FormatStatus(const coord::v1::JobStatus& s) {
   std::string out = fmt::format("job {}: {} (generation {}, restarts {}/{}, {} of {} ranks)\n",
                                 s.job_id(), s.state(), s.generation(), s.restarts(),
@@ -106,27 +114,79 @@ std::string FormatStatus(const coord::v1::JobStatus& s) {
   out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9}  {:>8}  {}\n", "rank", "state", "step",
                      "phase", "tok/s", "hb age", "last collective");
   for (const auto& r : s.ranks()) {
-    const auto& c = r.last_collective();
-    const std::string coll =
-        c.seq() == 0 ? "-" : fmt::format("{} #{} {} ({} B)", c.op(), c.seq(), c.state(), c.bytes());
-    out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9.0f}  {:>7.1f}s  {}   {} pid {}\n", r.rank(),
-                       r.state(), r.step(), r.phase(), r.tokens_per_s(), r.heartbeat_age_s(), coll,
-                       r.host(), r.pid());
+    out += fmt::format("{:>4}  {:<9} {:>7}  {:<7} {:>9.0f}  {:>7.1f}s  world {}   {} pid {}\n",
+                       r.rank(), r.state(), r.step(), r.phase(), r.tokens_per_s(),
+                       r.heartbeat_age_s(), Collective(r.last_collective()), r.host(), r.pid());
+    for (const auto& c : r.collectives()) {  // dp, tp, pp: which communicator a rank is in
+      out += fmt::format("{:>56}{} {}\n", "", c.comm(), Collective(c));
+    }
   }
   for (const auto& line : s.stuck()) out += "stuck: " + line + "\n";
   return out;
+}
+
+// The holder of RUN_DIR/run.lock while a run is live there ("" when none); creates nothing.
+std::string LiveHolder(const std::string& run_dir) {
+  if (!std::filesystem::exists(run_dir + "/" + storage::kRunHoldName)) return "";
+  auto dir = storage::OpenFileStore(run_dir);
+  if (!dir.ok()) return "";
+  auto hold = (*dir)->TakeHold(storage::kRunHoldName, "meshtrain status (probe)");
+  if (hold.ok()) return "";  // nobody holds it: released at once
+  const std::string message(hold.status().message());
+  const size_t by = message.find("is held by ");
+  return by == std::string::npos ? message : message.substr(by + 11);
+}
+
+// A run dir without a live coordinator: a one-process run training, a finished run, or one
+// that ended without finishing.
+int RunDirStatus(const std::string& run_dir, const std::string& holder) {
+  if (!holder.empty()) {
+    const std::string metrics = ReadFile(run_dir + "/metrics.jsonl").value_or("");
+    const auto lines = text::Split(metrics, '\n');
+    std::string last = "none yet";
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+      if (!text::Trim(*it).empty()) {
+        last = std::string(*it);
+        break;
+      }
+    }
+    std::printf(
+        "a one-process run is training in %s (%s); it has no coordinator to ask. Its "
+        "latest record (metrics.jsonl): %s\n",
+        run_dir.c_str(), holder.c_str(), last.c_str());
+    return kExitOk;
+  }
+  auto summary = ReadFile(run_dir + "/summary.json");
+  if (!summary.ok()) {
+    std::printf("no run is live in %s, and none finished there (no summary.json)%s\n",
+                run_dir.c_str(),
+                std::filesystem::exists(run_dir + "/metrics.jsonl") ? "; see metrics.jsonl" : "");
+    return kExitFailure;
+  }
+  const auto j = nlohmann::json::parse(*summary, nullptr, false);
+  std::string registered;
+  if (!j.is_discarded() && j.contains("registry")) {
+    registered = fmt::format(", registered as {} v{}", j["registry"].value("model", "?"),
+                             j["registry"].value("version", 0));
+  }
+  std::printf("run %s is finished: step %lld, final loss %.4f%s (summary.json)\n", run_dir.c_str(),
+              static_cast<long long>(j.is_discarded() ? 0 : j.value("final_step", 0)),
+              j.is_discarded() ? 0.0 : j.value("final_loss", 0.0), registered.c_str());
+  return kExitOk;
 }
 
 int RunStatus(const StatusArgs& args) {
   coord::ClientOptions o;
   o.address = args.coordinator;
   if (o.address.empty() && !args.run_dir.empty()) {
-    auto text = ReadFile(args.run_dir + "/coordinator.addr");
-    if (!text.ok()) {
-      std::fprintf(stderr, "meshtrain status: %s/coordinator.addr: %s\n", args.run_dir.c_str(),
-                   std::string(text.status().message()).c_str());
+    if (!std::filesystem::is_directory(args.run_dir)) {
+      std::fprintf(stderr, "meshtrain status: --run-dir %s: no such directory\n",
+                   args.run_dir.c_str());
       return kExitInvalid;
     }
+    const std::string holder = LiveHolder(args.run_dir);
+    auto text = ReadFile(args.run_dir + "/coordinator.addr");
+    if (holder.empty() || !text.ok()) return RunDirStatus(args.run_dir, holder);
     o.address = std::string(text::Trim(*text));
   }
   if (o.address.empty()) {
@@ -142,10 +202,14 @@ int RunStatus(const StatusArgs& args) {
   }
   o.rpc_timeout_s = 5;
   auto client = coord::CoordinatorClient::Connect(o);
-  if (!client.ok()) return kExitFailure;
-  auto status = (*client)->GetStatus();
+  auto status =
+      client.ok() ? (*client)->GetStatus() : absl::StatusOr<coord::v1::JobStatus>(client.status());
   if (!status.ok()) {
-    return Fail("meshtrain status", status.status(), kExitFailure);
+    std::fprintf(stderr,
+                 "meshtrain status: no coordinator answers at %s (the job may have "
+                 "ended): %s\n",
+                 o.address.c_str(), std::string(status.status().message()).c_str());
+    return kExitFailure;
   }
   if (args.json) {
     std::string json;

@@ -205,6 +205,9 @@ int RunRun(RunArgs args) {
   }
   const int nproc = r.spec.mesh().dp() * r.spec.mesh().tp() * r.spec.mesh().pp();
   if (nproc > 1) return RunLocalJob(args, r.spec, nproc);
+  // One process: no coordinator (a previous multi-process run's address is stale: `status`
+  // reads this run dir's hold instead), so the data audit is kept here too.
+  std::remove((args.run_dir + "/coordinator.addr").c_str());
   // One process: no coordinator, so the data audit is kept here (the same file and records).
   const std::string audit_path = args.run_dir + "/data-audit.jsonl";
   std::remove(audit_path.c_str());  // a new run

@@ -477,6 +477,7 @@ absl::StatusOr<v1::HeartbeatReply> Coordinator::Heartbeat(const v1::HeartbeatReq
   m.phase = r.phase();
   m.tokens_per_s = r.tokens_per_s();
   m.last_collective = r.last_collective();
+  m.collectives = r.collectives();
   v1::HeartbeatReply reply;
   reply.set_action(v1::CONTINUE);
   return reply;
@@ -579,6 +580,7 @@ v1::JobStatus Coordinator::Status() const {
     r->set_step(m.step);
     r->set_phase(m.phase);
     *r->mutable_last_collective() = m.last_collective;
+    *r->mutable_collectives() = m.collectives;
     r->set_heartbeat_age_s(phase_ == Phase::kRendezvous ? 0
                                                         : SecondsBetween(m.last_heartbeat, now));
     r->set_tokens_per_s(m.tokens_per_s);

@@ -136,6 +136,7 @@ class Coordinator {
     int64_t step = 0;
     std::string phase;
     v1::CollectiveInfo last_collective;
+    google::protobuf::RepeatedPtrField<v1::CollectiveInfo> collectives;
     double tokens_per_s = 0;
     SteadyTime last_heartbeat;
     int64_t timed_step = -1;  // step and time of the heartbeat step time is measured from

@@ -62,18 +62,27 @@ class Heartbeat {
     r.set_phase(train::PhaseName(live_.phase.load()));
     r.set_tokens_per_s(live_.tokens_per_s.load());
     if (const comm::Backend* comm = comm_.load()) {
-      if (const std::optional<comm::OpRecord> last = comm->recorder().Last()) {
-        const comm::OpRecord& op = *last;
-        v1::CollectiveInfo* c = r.mutable_last_collective();
-        c->set_seq(op.seq);
-        c->set_op(std::string(op.op));
-        c->set_bytes(op.bytes);
-        c->set_state(std::string(comm::OpStateName(op.state)));
-        c->set_age_s(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - op.queued).count());
-      }
+      Describe("world", *comm, r.mutable_last_collective());
     }
+    live_.ForEachComm([&](const std::string& name, const comm::Backend& comm) {
+      v1::CollectiveInfo c;
+      if (Describe(name, comm, &c)) *r.add_collectives() = std::move(c);
+    });
     return r;
+  }
+
+  // The last op of `comm`'s flight recorder into `c`; false when it ran none.
+  static bool Describe(const std::string& name, const comm::Backend& comm, v1::CollectiveInfo* c) {
+    const std::optional<comm::OpRecord> last = comm.recorder().Last();
+    if (!last) return false;
+    c->set_comm(name);
+    c->set_seq(last->seq);
+    c->set_op(std::string(last->op));
+    c->set_bytes(last->bytes);
+    c->set_state(std::string(comm::OpStateName(last->state)));
+    c->set_age_s(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - last->queued).count());
+    return true;
   }
 
   void Loop() {
@@ -106,7 +115,13 @@ class Heartbeat {
                    fmt::format("the coordinator has not answered for {} s: {}", give_up_s,
                                std::string(reply.status().message())));
       }
-      cv_.wait_for(lock, period, [&] { return stop_; });
+      // The next beat after a period, or as soon as the step moves (checked every 100 ms):
+      // `meshtrain status` shows the current step, not one a heartbeat old.
+      const int64_t sent_step = request.step();
+      const auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(period);
+      while (!stop_ && Clock::now() < next && live_.step.load() == sent_step) {
+        cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; });
+      }
     }
     channel_.reset();
   }

@@ -303,4 +303,44 @@ TEST(Misuse, OverridesAreValidatedAndRecorded) {
   fs::remove_all(dir);
 }
 
+// `status` on a run dir: a live multi-process run shows each mesh communicator's last
+// collective (a rank stuck in a tp all-reduce is named with it); a one-process run and a
+// finished run say what they are instead of a gRPC error.
+TEST(Misuse, StatusNamesEveryCommunicatorAndExplainsRunsWithoutACoordinator) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  const std::string tp =
+      Job(dir, "tp", "steps: 1000000, schedule: constant", "mesh: {tp: 2}\n", "cktp");
+  const pid_t mesh = Spawn("run " + tp + " --run-dir " + dir + "/tp", dir + "/tp.log");
+  ASSERT_TRUE(WaitForFile(dir + "/cktp/LATEST")) << ReadFile(dir + "/tp.log");
+  Result live = Meshtrain("status --run-dir " + dir + "/tp");
+  EXPECT_EQ(live.exit_code, 0) << live.output;
+  EXPECT_THAT(live.output, HasSubstr("running (generation 1"));
+  EXPECT_THAT(live.output, HasSubstr("tp allreduce #"));
+  kill(mesh, SIGINT);
+  waitpid(mesh, nullptr, 0);
+
+  const std::string one = Job(dir, "one", "steps: 1000000, schedule: constant", "", "ckone");
+  const pid_t single = Spawn("run " + one + " --run-dir " + dir + "/one", dir + "/one.log");
+  ASSERT_TRUE(WaitForFile(dir + "/ckone/LATEST")) << ReadFile(dir + "/one.log");
+  Result alone = Meshtrain("status --run-dir " + dir + "/one");
+  EXPECT_EQ(alone.exit_code, 0) << alone.output;
+  EXPECT_THAT(alone.output, HasSubstr("a one-process run is training in " + dir +
+                                      "/one (meshtrain run (pid " + std::to_string(single)));
+  kill(single, SIGINT);
+  waitpid(single, nullptr, 0);
+
+  ASSERT_EQ(
+      Meshtrain("run " + Job(dir, "done", "steps: 5") + " --run-dir " + dir + "/done").exit_code,
+      0);
+  Result done = Meshtrain("status --run-dir " + dir + "/done");
+  EXPECT_EQ(done.exit_code, 0) << done.output;
+  EXPECT_THAT(done.output, HasSubstr("/done is finished: step 5, final loss "));
+  EXPECT_THAT(done.output, HasSubstr("registered as misuse v1"));
+  Result nothing = Meshtrain("status --coordinator 127.0.0.1:1");
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_THAT(nothing.output, HasSubstr("no coordinator answers at 127.0.0.1:1"));
+  fs::remove_all(dir);
+}
+
 }  // namespace

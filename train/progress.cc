@@ -23,11 +23,12 @@ std::string FormatRate(double r) {
 
 Progress::Progress(int64_t total_steps) : total_(total_steps), tty_(isatty(STDOUT_FILENO)) {}
 
-void Progress::Update(int64_t step, double loss, double lr, double tokens_per_s, double elapsed_s) {
-  const double eta = step > 0 ? elapsed_s / step * (total_ - step) : 0;
-  const std::string line =
-      fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | ETA {}", step, total_, loss,
-                  lr, FormatRate(tokens_per_s), FormatDuration(eta));
+void Progress::Update(int64_t step, const Numbers& n) {
+  std::string line = fmt::format("step {}/{} | loss {:.4f} | lr {:.2e} | {} tok/s", step, total_,
+                                 n.loss, n.lr, FormatRate(n.tokens_per_s));
+  if (n.mfu > 0) line += fmt::format(" | MFU {:.1f}%", 100 * n.mfu);
+  if (n.peak_bytes > 0) line += fmt::format(" | peak {:.0f} MiB", n.peak_bytes / 1048576.0);
+  line += " | ETA " + FormatDuration(n.eta_s);
   if (tty_) {
     std::printf("\r\033[K%s", line.c_str());
     dirty_ = true;

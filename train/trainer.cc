@@ -5,6 +5,9 @@
 // dataset), run_checkpoints (resume, saver, fine-tune base), run_eval, run_report.
 #include "train/trainer.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -16,6 +19,7 @@
 #include "runtime/core/file.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/status.h"
+#include "runtime/job/summary.h"
 #include "runtime/kernels/cpu/gemm.h"
 #include "runtime/nn/model.h"
 #include "runtime/optim/schedule.h"
@@ -43,12 +47,28 @@ void SetPhase(LiveProgress* live, Phase phase) {
   if (live) live->phase.store(phase);
 }
 
-void LogGemmProvider() {
+// Logs the GEMM library and returns its measured rate (FLOP/s): the CPU peak MFU is
+// measured against.
+double LogGemmProvider() {
   const cpu::GemmProviderInfo info = cpu::GemmInfo();
   const auto rate = cpu::MeasureGemmGflops(512, 512, 512, 0.05);
   MT_LOG(kInfo, kTrain, "GEMM: OpenBLAS {} kernels, {} threads, {:.0f} GFLOP/s at 512^3", info.core,
          info.threads, rate.value_or(0.0));
   if (auto warning = cpu::GemmWarning()) MT_LOG(kWarn, kTrain, "{}", *warning);
+  return rate.value_or(0.0) * 1e9;
+}
+
+// Training FLOPs per token (forward and backward, PaLM's count): 6 per parameter plus the
+// attention scores, 12 * n_layer * seq_len * d_model.
+double FlopsPerToken(const meshtrain::v1::ModelSpec& m) {
+  return 6.0 * static_cast<double>(job::ParameterCount(m)) +
+         12.0 * m.n_layer() * m.seq_len() * m.d_model();
+}
+
+double PeakRssBytes() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024;  // KiB on Linux
 }
 
 optim::LrSchedule ScheduleFrom(const meshtrain::v1::TrainSpec& t) {
@@ -81,9 +101,12 @@ struct Run {
   DataTrace trace;
   const int64_t tokens_per_step;
   TrainSummary summary;
-  // The steps since the last log line, for its tokens/s.
+  // The steps since the last log line, for its tokens/s; evaluation and checkpoint time in
+  // the window is not training time and is left out.
   Clock::time_point window_start;
   int64_t window_steps = 0;
+  double window_excluded_s = 0;
+  double peak_flops = 0;  // the whole world's (CPU: the measured GEMM rate x ranks); 0: unknown
 };
 
 // ---- start: model, checkpoints, data, records ----
@@ -106,7 +129,9 @@ absl::Status OpenReport(Run& run) {
 absl::Status Start(Run& run) {
   const TrainOptions& o = run.o;
   SetPhase(o.live, Phase::kStartup);
-  if (run.spec.device() != "cuda") LogGemmProvider();
+  if (run.spec.device() != "cuda") {
+    run.peak_flops = LogGemmProvider() * (o.comm ? o.comm->size() : 1);
+  }
   MT_ASSIGN_OR_RETURN(run.pm, ParallelModel::Create(run.spec, o.comm));
   ParallelModel& pm = *run.pm;
   if (o.live) {  // heartbeats report each mesh communicator's last collective
@@ -151,7 +176,8 @@ absl::Status OnNonFinite(Run& run, int64_t step, const StepResult& r) {
 // Every train.log_every steps and at the last: the tokens/s of the window, the metrics record
 // and the progress line (lead rank).
 absl::Status LogStep(Run& run, int64_t done, double lr, const StepResult& r) {
-  const double rate = run.window_steps * run.tokens_per_step / Seconds(run.window_start);
+  const double train_s = std::max(1e-9, Seconds(run.window_start) - run.window_excluded_s);
+  const double rate = run.window_steps * run.tokens_per_step / train_s;
   if (run.o.live) run.o.live->tokens_per_s.store(rate);
   if (run.lead) {
     MT_RETURN_IF_ERROR(run.report->Write({{"step", done},
@@ -159,10 +185,21 @@ absl::Status LogStep(Run& run, int64_t done, double lr, const StepResult& r) {
                                           {"lr", lr},
                                           {"grad_norm", r.stats.grad_norm},
                                           {"tokens_per_s", rate}}));
-    if (!run.o.quiet) run.progress.Update(done, r.loss, lr, rate, Seconds(run.start));
+    if (!run.o.quiet) {
+      const int64_t this_run = done - run.ckpt.restored.step;
+      Progress::Numbers n;
+      n.loss = r.loss;
+      n.lr = lr;
+      n.tokens_per_s = rate;
+      n.mfu = run.peak_flops > 0 ? rate * FlopsPerToken(run.spec.model()) / run.peak_flops : 0;
+      n.peak_bytes = PeakRssBytes();
+      n.eta_s = Seconds(run.start) / this_run * (run.spec.train().steps() - done);
+      run.progress.Update(done, n);
+    }
   }
   run.window_start = Clock::now();
   run.window_steps = 0;
+  run.window_excluded_s = 0;
   return absl::OkStatus();
 }
 
@@ -208,11 +245,13 @@ absl::Status TrainStep(Run& run, int64_t step) {
   if (run.o.live) run.o.live->step.store(done);
   const bool last = done == spec.train().steps();
   if (last || Due(done, spec.train().log_every())) MT_RETURN_IF_ERROR(LogStep(run, done, lr, r));
+  const auto aside = Clock::now();  // evaluation and saving: not training time
   if (last || Due(done, spec.eval().every())) MT_RETURN_IF_ERROR(EvalNow(run, done));
   const int64_t every = spec.has_checkpoint() ? spec.checkpoint().every() : 0;
   if (run.ckpt.saver && (last || Due(done, every))) {
     MT_RETURN_IF_ERROR(SaveNow(run, done, *mine, r));
   }
+  run.window_excluded_s += Seconds(aside);
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -340,6 +341,46 @@ TEST(Misuse, StatusNamesEveryCommunicatorAndExplainsRunsWithoutACoordinator) {
   Result nothing = Meshtrain("status --coordinator 127.0.0.1:1");
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_THAT(nothing.output, HasSubstr("no coordinator answers at 127.0.0.1:1"));
+  fs::remove_all(dir);
+}
+
+// The progress line's tokens/s counts training steps only: a run that evaluates after every
+// logged step (most of its time) reports about the rate of one that never does. The line also
+// shows MFU (against the measured GEMM rate on CPU) and the peak memory.
+TEST(Misuse, ProgressRateExcludesEvaluationAndShowsMfuAndPeakMemory) {
+  char tmpl[] = "/tmp/meshtrain-rate-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 512 "
+                      "--eval-samples 8000 --out " +
+                      dir + "/data")
+                .exit_code,
+            0);
+  auto rate_and_wall = [&](const std::string& name, const std::string& eval) {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream(path) << "name: rate\nmodel: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, "
+                           "vocab_size: 256}\ndata: {uri: file://"
+                        << dir << "/data}\ntrain: {global_batch: 8, steps: 60, log_every: 10}\n"
+                        << eval;
+    const auto t0 = std::chrono::steady_clock::now();
+    Result r = Meshtrain("run " + path + " --run-dir " + dir + "/" + name);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("| MFU "));
+    EXPECT_THAT(r.output, HasSubstr(" MiB | ETA "));
+    double rate = 1e300;  // the slowest window: those after an evaluation
+    for (const std::string& line : Lines(ReadFile(dir + "/" + name + "/metrics.jsonl"))) {
+      const size_t at = line.find("\"tokens_per_s\":");
+      if (at != std::string::npos) rate = std::min(rate, std::stod(line.substr(at + 15)));
+    }
+    return std::pair{rate, wall};
+  };
+  const auto [plain, plain_wall] = rate_and_wall("plain", "eval: {every: 0, batches: 1}\n");
+  const auto [evals, evals_wall] = rate_and_wall("evals", "eval: {every: 10, batches: 1000}\n");
+  ASSERT_GT(plain, 0);
+  ASSERT_LT(plain, 1e300);
+  if (evals_wall < 3 * plain_wall) GTEST_SKIP() << "evaluation too cheap here to tell";
+  EXPECT_GT(evals, plain / 2) << "evaluation time counted as training time";
   fs::remove_all(dir);
 }
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh meshtrain  # the binary only: the tests are built by scripts/test.sh
 preset="${MT_PRESET:-default}"
 bin="build/$preset/bin/meshtrain"
 "$bin" validate -q examples/quickstart.yaml

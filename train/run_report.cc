@@ -3,13 +3,15 @@
 
 #include "runtime/core/file.h"
 #include "runtime/core/status.h"
+#include "runtime/job/job_id.h"
 
 namespace mt::train {
 
 using json = nlohmann::json;
 
 absl::Status WriteSummary(const TrainOptions& o, const TrainSummary& s) {
-  json j = {{"final_step", s.steps},
+  json j = {{"job_id", job::JobId(o.spec)},
+            {"final_step", s.steps},
             {"world_size", o.comm ? o.comm->size() : 1},
             {"generations", o.generation},
             {"restarts", o.restarts},

@@ -67,7 +67,8 @@ TEST(CliValidate, EveryInvalidJobExitsTwoWithExactlyItsProblemLines) {
 
 TEST(CliValidate, ValidJobsPrintTheResolvedSummary) {
   std::vector<std::string> jobs = {kJobs + "/valid/full.yaml",
-                                   std::string(MT_SOURCE_DIR) + "/examples/quickstart.yaml"};
+                                   std::string(MT_SOURCE_DIR) + "/examples/quickstart.yaml",
+                                   std::string(MT_SOURCE_DIR) + "/examples/job-with-dp4.yaml"};
   for (const std::string& path : jobs) {
     Result r = Meshtrain("validate " + path + WorldFlag(path));
     EXPECT_EQ(r.exit_code, 0) << path << "\n" << r.output;

@@ -425,7 +425,9 @@ TEST_F(Launch, CtrlCStopsEveryWorkerAndExits130) {
   ASSERT_FALSE(s.is_null()) << Slurp(dir_ + "/sigint.log");
   kill(launcher, SIGINT);
   EXPECT_EQ(Wait(launcher, 30), 130) << Slurp(dir_ + "/sigint.log");
-  EXPECT_THAT(Slurp(dir_ + "/sigint.log"), HasSubstr("job failed: interrupted by SIGINT"));
+  EXPECT_THAT(Slurp(dir_ + "/sigint.log"),
+              HasSubstr("meshtrain run: interrupted by SIGINT; no checkpoint block: a rerun "
+                        "starts from step 0"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   for (const auto& r : s["ranks"]) {
     const pid_t pid = std::stoi(r.value("pid", "0"));

@@ -13,6 +13,7 @@
 #include "launcher/cli/commands.h"
 #include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
+#include "launcher/cli/register_run.h"
 #include "launcher/coordinator/client.h"
 #include "launcher/coordinator/server.h"
 #include "nlohmann/json.hpp"
@@ -165,10 +166,8 @@ int RunDirStatus(const std::string& run_dir, const std::string& holder) {
   }
   const auto j = nlohmann::json::parse(*summary, nullptr, false);
   std::string registered;
-  if (!j.is_discarded() && j.contains("registry")) {
-    registered = fmt::format(", registered as {} v{}", j["registry"].value("model", "?"),
-                             j["registry"].value("version", 0));
-  }
+  if (auto as = RegisteredAs(j)) registered = ", registered as " + *as;
+
   std::printf("run %s is finished: step %lld, final loss %.4f%s (summary.json)\n", run_dir.c_str(),
               static_cast<long long>(j.is_discarded() ? 0 : j.value("final_step", 0)),
               j.is_discarded() ? 0.0 : j.value("final_loss", 0.0), registered.c_str());

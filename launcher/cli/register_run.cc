@@ -37,6 +37,12 @@ absl::Status FillCheckpoint(const meshtrain::v1::JobSpec& spec, const std::strin
 
 }  // namespace
 
+std::optional<std::string> RegisteredAs(const json& summary) {
+  if (!summary.is_object() || !summary.contains("registry")) return std::nullopt;
+  const json& r = summary["registry"];
+  return fmt::format("{} v{}", r.value("model", "?"), r.value("version", int64_t{0}));
+}
+
 absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
                                         const std::string& run_dir) {
   const std::string summary_path = run_dir + "/summary.json";
@@ -46,10 +52,8 @@ absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
   // Registered once: a run that trains writes a new summary.json (without this entry), so an
   // entry means this summary's model is in the registry already (a run found complete, a
   // rank that registers again).
-  if (summary.contains("registry")) {
-    return fmt::format("registry: already registered as {} v{}",
-                       summary["registry"].value("model", "?"),
-                       summary["registry"].value("version", 0));
+  if (auto registered = RegisteredAs(summary)) {
+    return "registry: already registered as " + *registered;
   }
   MT_ASSIGN_OR_RETURN(auto registry, control::OpenControl(spec.control(), run_dir));
   control::VersionInfo v;

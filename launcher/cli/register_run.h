@@ -7,10 +7,12 @@
 // production. The decision goes into summary.json ("registry") and the returned line.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "meshtrain/v1/job.pb.h"
+#include "nlohmann/json.hpp"
 
 namespace mt::cli {
 
@@ -18,5 +20,9 @@ namespace mt::cli {
 // cannot judge (its metrics lack the policy's) is registered and reported as not judged.
 absl::StatusOr<std::string> RegisterRun(const meshtrain::v1::JobSpec& spec,
                                         const std::string& run_dir);
+
+// "MODEL vN" when a summary.json (parsed) records its registration; nullopt when it does not.
+// The one reader of that entry: RegisterRun (register once), `run` on a complete job, `status`.
+std::optional<std::string> RegisteredAs(const nlohmann::json& summary);
 
 }  // namespace mt::cli

@@ -111,10 +111,8 @@ int SayComplete(const meshtrain::v1::JobSpec& spec, const std::string& run_dir, 
                 int64_t version, const std::string& store) {
   std::string registered;
   if (auto text = ReadFile(run_dir + "/summary.json"); text.ok()) {
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_discarded() && j.contains("registry")) {
-      registered = fmt::format("; registered as {} v{}", j["registry"].value("model", "?"),
-                               j["registry"].value("version", 0));
+    if (auto as = RegisteredAs(nlohmann::json::parse(*text, nullptr, false))) {
+      registered = "; registered as " + *as;
     }
   }
   std::printf(

@@ -6,7 +6,13 @@
 #include "runtime/core/status.h"
 
 namespace mt::train {
-namespace {}  // namespace
+namespace {
+
+int64_t CountedTargets(const Batch& b) {
+  return std::count_if(b.targets.begin(), b.targets.end(), [](int32_t t) { return t >= 0; });
+}
+
+}  // namespace
 
 std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const int32_t* predictions,
                                              const data::AnswerSpans& spans) {
@@ -33,7 +39,7 @@ std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const int32_t* 
 
 EvalResult EvalSums::Result(bool has_answers) const {
   EvalResult r;
-  r.loss = batches > 0 ? loss / batches : 0;
+  r.loss = targets > 0 ? loss / static_cast<double>(targets) : 0;
   if (has_answers && answers > 0) r.accuracy = static_cast<double>(correct) / answers;
   r.answers = answers;
   return r;
@@ -58,8 +64,9 @@ absl::StatusOr<EvalSums> Evaluate(const EvalForward& forward, int64_t seq,
     BuildBatch(index, samples.data(), batch_size, seq, batch, answers_only);
     MT_ASSIGN_OR_RETURN(std::optional<EvalOutput> out, forward(batch));
     if (!out) continue;
-    r.loss += out->loss;
-    ++r.batches;
+    const int64_t counted = CountedTargets(batch);
+    r.loss += static_cast<double>(out->loss) * counted;
+    r.targets += counted;
     if (index.answer) {
       auto [c, t] = ScoreAnswerSpans(batch, out->predictions, *index.answer);
       r.correct += c;

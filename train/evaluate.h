@@ -33,9 +33,12 @@ std::pair<int64_t, int64_t> ScoreAnswerSpans(const Batch& batch, const int32_t* 
                                              const data::AnswerSpans& spans);
 
 // Sums over evaluated batches; a mesh adds them up over its ranks before EvalResult.
+// The loss is weighted by counted targets, so the mean is per target token and does not
+// depend on how the samples are cut into batches (micro_batches, dp).
 struct EvalSums {
-  double loss = 0;  // sum of batch losses
-  int64_t batches = 0, correct = 0, answers = 0;
+  double loss = 0;      // sum over batches of (batch mean loss x its counted targets)
+  int64_t targets = 0;  // counted targets (those that are not -1)
+  int64_t correct = 0, answers = 0;
   EvalResult Result(bool has_answers) const;
 };
 

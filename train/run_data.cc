@@ -80,8 +80,11 @@ absl::StatusOr<TrainData> OpenData(const JobSpec& spec, DpSlice slice,
     return absl::InvalidArgumentError(
         fmt::format("data.uri: no training samples in {}", spec.data().uri()));
   }
+  // eval.batches counts batches of global_batch samples, scored in micro_batches pieces each:
+  // the samples evaluated, and so the metric, do not depend on micro_batches or the mesh.
   d.eval_batch = spec.train().global_batch() / spec.parallel().micro_batches();
-  std::vector<int64_t> eval_ids(std::min(d.eval_size, spec.eval().batches() * d.eval_batch));
+  d.eval_batches = int64_t{spec.eval().batches()} * spec.parallel().micro_batches();
+  std::vector<int64_t> eval_ids(std::min(d.eval_size, d.eval_batches * d.eval_batch));
   std::iota(eval_ids.begin(), eval_ids.end(), eval_first);
   auto table = data::ReadSamples(*store, d.index, eval_split, eval_ids, on_fetched);
   if (!table.ok()) return Annotate(table.status(), "data.uri");

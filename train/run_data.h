@@ -24,7 +24,8 @@ struct TrainData {
   // eval samples, read once at start (every rank holds them; each scores its own batches).
   std::vector<uint16_t> eval_table;
   int64_t eval_size = 0;
-  int64_t eval_batch = 0;  // samples per evaluation batch (a training micro-batch's size)
+  int64_t eval_batch = 0;    // samples per evaluation batch: global_batch / micro_batches
+  int64_t eval_batches = 0;  // evaluation batches: eval.batches x micro_batches
 };
 
 // Data parallelism: every rank of dp rank `dp_rank` (all its tp and pp peers) reads that

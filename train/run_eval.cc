@@ -20,7 +20,7 @@ absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
                                           const JobSpec& spec) {
   MT_RETURN_IF_ERROR(pm.SyncHost(/*optimizer=*/false));  // device: cuda: eval runs on the host
   const int64_t batch = d.eval_batch;
-  const int64_t batches = spec.eval().batches();
+  const int64_t batches = d.eval_batches;
   const int dp = pm.shape().dp, rank = pm.coords().dp;
   std::vector<int64_t> mine;  // positions in d.eval_table
   int64_t my_batches = 0;
@@ -31,7 +31,7 @@ absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
       EvalSums r, Evaluate(pm.EvalFn(), spec.model().seq_len(), d.index, d.eval_table, mine, batch,
                            my_batches, spec.data().loss_on() == "answers"));
   // Sums over the dp ranks (their batches) and the pipeline stages (only the head's has any).
-  std::vector<float> sums = {static_cast<float>(r.loss), static_cast<float>(r.batches),
+  std::vector<float> sums = {static_cast<float>(r.loss), static_cast<float>(r.targets),
                              static_cast<float>(r.correct), static_cast<float>(r.answers)};
   for (comm::Backend* group : {pm.dp_group(), pm.pp_group()}) {
     if (group == nullptr) continue;
@@ -40,7 +40,7 @@ absl::StatusOr<EvalResult> EvaluateShared(ParallelModel& pm, const TrainData& d,
   }
   EvalSums all;
   all.loss = sums[0];
-  all.batches = std::lround(sums[1]);
+  all.targets = std::llround(sums[1]);
   all.correct = std::lround(sums[2]);
   all.answers = std::lround(sums[3]);
   return all.Result(d.index.answer.has_value());

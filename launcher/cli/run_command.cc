@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "checkpoint/store/store.h"
@@ -100,6 +101,8 @@ struct RunArgs {
   SecurityFlags security;
   std::string resume;  // "": the job's checkpoint.resume
   bool allow_job_change = false;
+  bool force = false;                  // replace a finished checkpoint-less run's results
+  bool results_checked = false;        // `finetune` ran StopAtFinishedResults already
   std::vector<std::string> overrides;  // --set
   // Taken by `finetune` before it writes into the run dir; else RunRun takes them.
   std::shared_ptr<storage::RunHolds> holds;
@@ -124,6 +127,46 @@ int SayComplete(const meshtrain::v1::JobSpec& spec, const std::string& run_dir, 
       static_cast<long long>(spec.train().steps()), static_cast<long long>(version), store.c_str(),
       registered.c_str());
   return kExitOk;
+}
+
+// A job without a checkpoint block cannot resume, so running it into a run dir that holds a
+// finished run's results (summary.json, model.safetensors, which the registry may hold as a
+// version's weights) would train from step 0 and replace them. The same job, finished: says
+// it is complete (exit 0). Another job: refused (exit 2) unless --force. nullopt: go on.
+std::optional<int> StopAtFinishedResults(const meshtrain::v1::JobSpec& spec,
+                                         const std::string& run_dir, bool force, const char* who) {
+  if (spec.has_checkpoint()) return std::nullopt;  // CheckStart decides from the checkpoint
+  auto text = ReadFile(run_dir + "/summary.json");
+  if (!text.ok()) return std::nullopt;  // nothing finished here
+  const nlohmann::json prev = nlohmann::json::parse(*text, nullptr, false);
+  const std::string prev_job = prev.is_object() ? prev.value("job_id", "") : "";
+  const int64_t prev_step = prev.is_object() ? prev.value("final_step", int64_t{0}) : 0;
+  const std::optional<std::string> as = RegisteredAs(prev);
+  const std::string registered = as ? "; registered as " + *as : "";
+  if (force) {
+    std::fprintf(stderr, "%s: --force: replacing the results of %s (step %lld%s) in %s\n", who,
+                 prev_job.c_str(), static_cast<long long>(prev_step), registered.c_str(),
+                 run_dir.c_str());
+    return std::nullopt;
+  }
+  if (prev_job == job::JobId(spec) && prev_step >= spec.train().steps()) {
+    std::printf(
+        "job %s is complete: step %lld of %lld, results in %s (model.safetensors, "
+        "summary.json)%s. Nothing was trained or written.\nThe job has no checkpoint block, so "
+        "it cannot resume: to train again from step 0 pass --force (replaces these results) or "
+        "use another --run-dir; add a checkpoint block to make reruns resume.\n",
+        spec.name().c_str(), static_cast<long long>(prev_step),
+        static_cast<long long>(spec.train().steps()), run_dir.c_str(), registered.c_str());
+    return kExitOk;
+  }
+  std::fprintf(stderr,
+               "%s: %s holds the results of another run (job %s, step %lld%s): this job has no "
+               "checkpoint block to resume from, so it would train from step 0 and replace its "
+               "model.safetensors and summary.json. Use another --run-dir, or pass --force to "
+               "replace them.\n",
+               who, run_dir.c_str(), prev_job.empty() ? "unknown" : prev_job.c_str(),
+               static_cast<long long>(prev_step), registered.c_str());
+  return kExitInvalid;
 }
 
 std::string SummaryLine(const train::TrainSummary& s) {
@@ -194,6 +237,11 @@ int RunRun(RunArgs args) {
   if (!begin.ok()) return Fail("meshtrain run", begin.status(), TrainingExitCode(begin.status()));
   if (begin->complete) {
     return SayComplete(r.spec, args.run_dir, begin->step, begin->version, begin->store);
+  }
+  if (!args.results_checked) {
+    if (auto stop = StopAtFinishedResults(r.spec, args.run_dir, args.force, "meshtrain run")) {
+      return *stop;
+    }
   }
   if (!args.overrides.empty()) {  // the workers load the job as overridden
     args.job = args.run_dir + "/job.effective.yaml";
@@ -278,8 +326,13 @@ int RunFinetune(const FinetuneArgs& f) {
   if (!f.db.empty()) spec.mutable_control()->set_db(f.db);
   auto held = HoldRunOrSay(spec, f.run.run_dir, "meshtrain finetune");
   if (!held.ok()) return TrainingExitCode(held.status());
+  // Before finetune-job.yaml is written: a refused rerun changes nothing.
+  if (auto stop = StopAtFinishedResults(spec, f.run.run_dir, f.run.force, "meshtrain finetune")) {
+    return *stop;
+  }
   RunArgs run = f.run;
   run.holds = *held;
+  run.results_checked = true;
   run.job = f.run.run_dir + "/finetune-job.yaml";
   run.overrides.clear();  // applied above, in the file
   if (absl::Status s = WriteEffectiveJob(spec, run.job); !s.ok()) {
@@ -310,6 +363,9 @@ Command AddFinetuneCommand(CLI::App& root) {
                   "RUN_DIR/control.db); the new version is registered there too");
   app->add_option("--run-dir", args->run.run_dir, "Directory for metrics and results")->required();
   AddSetFlag(app, args->run.overrides);
+  app->add_flag("--force", args->run.force,
+                "A job without a checkpoint block, into a run dir holding another finished "
+                "run's results: train from step 0 and replace them");
   return Command{app, [args] { return RunFinetune(*args); }};
 }
 
@@ -332,6 +388,9 @@ Command AddRunCommand(CLI::App& root) {
   app->add_option("--resume", args->resume,
                   "latest, never or a checkpoint version to resume from (default: the job's "
                   "checkpoint.resume)");
+  app->add_flag("--force", args->force,
+                "A job without a checkpoint block, into a run dir holding another finished "
+                "run's results: train from step 0 and replace them");
   AddSetFlag(app, args->overrides);
   app->add_flag("--allow-job-change", args->allow_job_change,
                 "Resume although the job changes the checkpoint's trajectory (model, data, "

@@ -83,9 +83,9 @@ std::string StorageLines(const meshtrain::v1::JobSpec& s) {
   } else {
     out += "  checkpoint  none (no checkpoint block)\n";
   }
-  absl::StrAppendFormat(&out, "  eval        every %s, %d batches\n",
+  absl::StrAppendFormat(&out, "  eval        every %s, %d x %d samples\n",
                         s.eval().every() ? absl::StrCat(s.eval().every(), " steps") : "end",
-                        s.eval().batches());
+                        s.eval().batches(), s.train().global_batch());
   return out;
 }
 

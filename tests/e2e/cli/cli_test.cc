@@ -247,13 +247,15 @@ TEST(CliRegistry, RunRegistersGatePromoteRollbackAndAudit) {
   const std::string job = MeshJob(
       dir, "reg", "{dp: 1, tp: 1, pp: 1}", "",
       "train: {global_batch: 16, steps: 6, lr: 1e-2, log_every: 3}\neval: {every: 0, batches: 1}\n"
-      "control: {model: adder, promote: {metric: eval_loss, min_improvement: 0.5}}\n");
-  const std::string db = " --db " + dir + "/run/control.db";
+      "control: {model: adder, db: " +
+          dir + "/control.db, promote: {metric: eval_loss, min_improvement: 0.5}}\n");
+  const std::string db = " --db " + dir + "/control.db";
   Result first = Meshtrain("run " + job + " --run-dir " + dir + "/run");
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_THAT(first.output, HasSubstr("registry: adder v1 -> production (eval_loss "));
   EXPECT_THAT(ReadFile(dir + "/run/summary.json"), HasSubstr("\"decision\": \"promoted\""));
-  Result second = Meshtrain("run " + job + " --run-dir " + dir + "/run");
+  // The job again, into its own run dir (the first run's holds v1's weights).
+  Result second = Meshtrain("run " + job + " --run-dir " + dir + "/run2");
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("registry: adder v2 -> staging ("));
   EXPECT_THAT(second.output, HasSubstr("needs an improvement of 0.5: stays a candidate"));
@@ -277,7 +279,7 @@ TEST(CliRegistry, RunRegistersGatePromoteRollbackAndAudit) {
   EXPECT_THAT(audit.output, HasSubstr("data read"));
   EXPECT_THAT(audit.output, HasSubstr("\"uri\":\"file://" + dir + "/data/train-00000.bin\""));
   const std::string edit = "python3 -c \"import sqlite3; c = sqlite3.connect('" + dir +
-                           "/run/control.db'); c.execute(\\\"UPDATE audit SET body = "
+                           "/control.db'); c.execute(\\\"UPDATE audit SET body = "
                            "replace(body, 'adder', 'other') WHERE id = 3\\\"); c.commit()\"";
   ASSERT_EQ(std::system(edit.c_str()), 0);
   Result bad = Meshtrain("audit verify" + db);
@@ -325,12 +327,14 @@ TEST(CliRegistry, FinetuneFromProductionRegistersAChild) {
 TEST(CliTrain, BadDatasetsAreClearErrorsBeforeTraining) {
   const std::string dir = TinyDataset();
   ASSERT_FALSE(dir.empty());
+  int runs = 0;  // a run dir each: a finished checkpoint-less run's dir refuses another job
   auto job = [&](const std::string& model) {
     std::ofstream(dir + "/job.yaml")
         << "name: cli-bad\nmodel: {" + model + "}\ndata: {uri: file://" + dir +
                "/data}\ntrain: {global_batch: 16, steps: 2, lr: 1e-2, warmup: 0, log_every: 1}\n"
                "eval: {every: 0, batches: 1}\n";
-    return Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run");
+    const std::string run = runs++ == 0 ? "/run" : "/run" + std::to_string(runs);
+    return Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + run);
   };
   const std::string good = "n_layer: 1, n_head: 2, d_model: 16, seq_len: 12, vocab_size: 256";
   Result ok = job(good);

@@ -87,6 +87,40 @@ TEST(Misuse, AFinishedJobRunAgainChangesNothing) {
   fs::remove_all(dir);
 }
 
+// A job without a checkpoint block cannot resume: run again into a run dir holding its
+// finished results it says complete; another job there is refused (the model file is a
+// registered version's weights) unless --force. Before, both trained from step 0 and replaced
+// model.safetensors and summary.json.
+TEST(Misuse, ACheckpointlessRerunKeepsTheFinishedResultsUnlessForced) {
+  const std::string dir = TinyDataset();
+  ASSERT_FALSE(dir.empty());
+  const std::string job = dir + "/plain.yaml";
+  std::ofstream(job) << "name: plain\nmodel: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, "
+                        "vocab_size: 256}\ndata: {uri: file://"
+                     << dir << "/data}\ntrain: {global_batch: 8, steps: 6}\n";
+  const std::string run = " --run-dir " + dir + "/run";
+  ASSERT_EQ(Meshtrain("run " + job + run).exit_code, 0);
+  const std::string model = ReadFile(dir + "/run/model.safetensors");
+  const std::string summary = ReadFile(dir + "/run/summary.json");
+  ASSERT_FALSE(model.empty());
+  Result same = Meshtrain("run " + job + run);
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_THAT(same.output, HasSubstr("job plain is complete: step 6 of 6"));
+  EXPECT_THAT(same.output, HasSubstr("registered as plain v1"));
+  EXPECT_THAT(same.output, HasSubstr("pass --force"));
+  Result other = Meshtrain("run " + job + run + " --set train.steps=8");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_THAT(other.output, HasSubstr("holds the results of another run (job plain-"));
+  EXPECT_THAT(other.output, HasSubstr("step 6; registered as plain v1)"));
+  EXPECT_EQ(ReadFile(dir + "/run/model.safetensors"), model);
+  EXPECT_EQ(ReadFile(dir + "/run/summary.json"), summary);
+  Result forced = Meshtrain("run " + job + run + " --set train.steps=8 --force");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_THAT(forced.output, HasSubstr("--force: replacing the results of plain-"));
+  EXPECT_THAT(ReadFile(dir + "/run/summary.json"), HasSubstr("\"final_step\": 8"));
+  fs::remove_all(dir);
+}
+
 TEST(Misuse, ASecondRunIntoAHeldRunDirOrStoreIsRefusedAndADeadHolderTakenOver) {
   const std::string dir = TinyDataset();
   ASSERT_FALSE(dir.empty());
@@ -382,6 +416,39 @@ TEST(Misuse, ProgressRateExcludesEvaluationAndShowsMfuAndPeakMemory) {
   if (evals_wall < 3 * plain_wall) GTEST_SKIP() << "evaluation too cheap here to tell";
   // Without the exclusion the slowest window is over 10x slower; loaded machines vary ~2x.
   EXPECT_GT(evals, plain / 5) << "evaluation time counted as training time";
+  fs::remove_all(dir);
+}
+
+// eval.batches counts batches of global_batch samples: the evaluated samples, and so eval_loss
+// (the metric the promotion gate compares), stay the same when micro_batches changes. Before,
+// micro_batches 2 scored half the samples and eval_loss moved by far more than rounding.
+TEST(Misuse, EvalBatchesCountSamplesWhateverTheMicroBatches) {
+  char tmpl[] = "/tmp/meshtrain-evalb-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(Meshtrain("data prepare --digits 2 --sample-len 13 --train-samples 256 "
+                      "--eval-samples 512 --out " +
+                      dir + "/data")
+                .exit_code,
+            0);
+  auto eval_loss = [&](int micro) {
+    const std::string name = "mb" + std::to_string(micro);
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream(path) << "name: evalb\nmodel: {n_layer: 2, n_head: 2, d_model: 16, seq_len: 12, "
+                           "vocab_size: 256}\ndata: {uri: file://"
+                        << dir << "/data}\ntrain: {global_batch: 8, steps: 4}\n"
+                        << "parallel: {micro_batches: " << micro << "}\n"
+                        << "eval: {every: 0, batches: 6}\n";
+    Result r = Meshtrain("run " + path + " --run-dir " + dir + "/" + name);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("6 x 8 samples"));
+    const std::string summary = ReadFile(dir + "/" + name + "/summary.json");
+    const size_t at = summary.find("\"eval_loss\":");
+    EXPECT_NE(at, std::string::npos) << summary;
+    return at == std::string::npos ? -1.0 : std::stod(summary.substr(at + 12));
+  };
+  const double one = eval_loss(1), two = eval_loss(2);
+  ASSERT_GT(one, 0);
+  EXPECT_NEAR(one, two, 1e-4);
   fs::remove_all(dir);
 }
 

@@ -70,6 +70,11 @@ mt_require("SQLite3" SQLite3_FOUND libsqlite3-dev)
 find_package(PkgConfig QUIET)
 pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
 mt_require("xxHash" XXHASH_FOUND libxxhash-dev)
+# Tokenizers: PCRE2 (8-bit, JIT) for the split patterns, SentencePiece for .model files.
+pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET libpcre2-8)
+mt_require("PCRE2" PCRE2_FOUND libpcre2-dev)
+pkg_check_modules(SENTENCEPIECE QUIET IMPORTED_TARGET sentencepiece)
+mt_require("SentencePiece" SENTENCEPIECE_FOUND libsentencepiece-dev)
 # OpenBLAS, OpenMP build: our kernels use OpenMP too, and the pthread build's spinning
 # threads fight OpenMP's for the same cores (measured: 5.5k vs 9.4k tokens/s on the quickstart
 # model, bench/RESULTS.md). Debian installs both builds side by side; the runtime path

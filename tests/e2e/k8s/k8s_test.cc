@@ -45,7 +45,7 @@ bool NpmToolsPresent() {
 }
 
 TEST(K8sRender, ManifestsOfTheExamplesValidate) {
-  ASSERT_TRUE(NpmToolsPresent()) << "run scripts/k8s-tools.sh (scripts/test.sh does)";
+  ASSERT_TRUE(NpmToolsPresent()) << "run scripts/npm-tools.sh (scripts/test.sh does)";
   char tmpl[] = "/tmp/meshtrain-k8s-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   for (const char* example : {"quickstart.yaml", "gpu-3d.yaml"}) {

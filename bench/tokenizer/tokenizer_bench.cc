@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
     const size_t n = (*tok)->Encode(text, /*specials=*/false).size();
     const double ours_s = Seconds(t0);
     const json ref = Tiktoken(c.name, text_file);
-    const double ref_rate = ref.is_object() ? ref["tokens"].get<double>() / ref["seconds"].get<double>() : 0;
+    const double ref_rate =
+        ref.is_object() ? ref["tokens"].get<double>() / ref["seconds"].get<double>() : 0;
     const double rate = n / ours_s;
     const double mbytes = text.size() / 1e6;
     std::printf("%-12s %-14s %10.1f %12zu %12.0f %8.2fx\n", c.name, "meshtrain", mbytes, n, rate,

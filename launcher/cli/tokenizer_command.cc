@@ -97,7 +97,7 @@ Command AddTokenizerCommand(CLI::App& root) {
   app->require_subcommand(1);
   app->footer(
       "SPEC: byte | gpt2:DIR (encoder.json + vocab.bpe) | tiktoken:[ENCODING:]FILE | hf:PATH "
-      "(tokenizer.json) | sentencepiece:FILE (see docs/data.md).");
+      "(tokenizer.json) | sentencepiece:FILE (see docs/tokenizers.md).");
   CLI::App* encode = app->add_subcommand("encode", "stdin text -> token ids on stdout");
   CLI::App* decode = app->add_subcommand("decode", "token ids on stdin -> text on stdout");
   CLI::App* info = app->add_subcommand("info", "Kind, vocabulary size and special tokens");

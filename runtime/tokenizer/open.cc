@@ -24,13 +24,17 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> OpenTokenizer(const std::string& spec
                     "sentencepiece:FILE",
                     spec));
   }
+  if (kind != "gpt2" && kind != "hf" && kind != "sentencepiece" && kind != "tiktoken") {
+    return absl::InvalidArgumentError(fmt::format(
+        "tokenizer '{}': unknown kind '{}' (byte, gpt2, tiktoken, hf, sentencepiece)", spec, kind));
+  }
   if (kind != "tiktoken" && !std::filesystem::exists(rest)) {
     return absl::NotFoundError(fmt::format("tokenizer '{}': {} does not exist", spec, rest));
   }
   if (kind == "gpt2") return OpenGpt2Files(rest);
   if (kind == "hf") return OpenHfTokenizerJson(rest);
   if (kind == "sentencepiece") return OpenSentencePiece(rest);
-  if (kind == "tiktoken") {
+  {
     // tiktoken:ENCODING:FILE when the part before a second colon names an encoding.
     const size_t second = rest.find(':');
     std::string encoding, file = rest;
@@ -43,8 +47,6 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> OpenTokenizer(const std::string& spec
     }
     return OpenTiktoken(encoding, file);
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "tokenizer '{}': unknown kind '{}' (byte, gpt2, tiktoken, hf, sentencepiece)", spec, kind));
 }
 
 }  // namespace mt::tok

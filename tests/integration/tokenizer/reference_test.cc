@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fmt/format.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/tokenizer/loaders.h"
@@ -159,6 +160,40 @@ TEST_F(Reference, InvalidUtf8RoundTrips) {
       EXPECT_TRUE(*back == *text);
     }
   }
+}
+
+// A SentencePiece BPE model with byte fallback (the Llama-2 / Mistral form), trained here by
+// python3-sentencepiece, gives the library's own ids through our tokenizer on text it was not
+// trained on (scripts it barely saw go through byte fallback); bos / eos are the model's.
+TEST(SentencePieceReference, EqualsPythonSentencePiece) {
+  char tmpl[] = "/tmp/meshtrain-sp-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string ref = "/usr/bin/python3 " + kSource + "/tests/support/sentencepiece_ref.py";
+  const std::string corpus = mt::testing::VariedCorpus(kSource, 600 * 1024, 11);
+  std::ofstream(dir + "/train.txt", std::ios::binary) << corpus;
+  const std::string train = fmt::format("{} train {}/train.txt {}/sp 6000", ref, dir, dir);
+  ASSERT_EQ(std::system(train.c_str()), 0) << train;
+  const std::string text = mt::testing::VariedCorpus(kSource, 300 * 1024, 12).substr(100 * 1024);
+  std::ofstream(dir + "/text.txt", std::ios::binary) << text;
+  const std::string enc =
+      fmt::format("{} encode {}/sp.model {}/text.txt {}/ids.json", ref, dir, dir, dir);
+  ASSERT_EQ(std::system(enc.c_str()), 0) << enc;
+  const auto want = nlohmann::json::parse(Slurp(dir + "/ids.json")).get<std::vector<int32_t>>();
+  auto t = OpenTokenizer("sentencepiece:" + dir + "/sp.model");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->vocab_size(), 6000);
+  EXPECT_EQ((*t)->special_ids().bos, 1);
+  EXPECT_EQ((*t)->special_ids().eos, 2);
+  const std::vector<int32_t> got = (*t)->Encode(text, /*specials=*/false);
+  EXPECT_GT(got.size(), text.size() / 8);
+  EXPECT_TRUE(got == want) << got.size() << " tokens, python " << want.size();
+  auto back = (*t)->Decode(got);
+  ASSERT_TRUE(back.ok()) << back.status();
+  auto want_back = (*t)->Decode(want);
+  EXPECT_EQ(*back, *want_back);
+  EXPECT_THAT(std::vector<int32_t>((*t)->Encode("<s>x</s>")),
+              ::testing::AllOf(::testing::Contains(1), ::testing::Contains(2)));
+  fs::remove_all(dir);
 }
 
 }  // namespace

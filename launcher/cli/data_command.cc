@@ -13,6 +13,7 @@
 #include "runtime/core/status.h"
 #include "runtime/data/addition.h"
 #include "runtime/data/dataset.h"
+#include "runtime/data/text_dataset.h"
 #include "runtime/storage/azure_store.h"
 #include "runtime/storage/blob_store.h"
 
@@ -25,6 +26,7 @@ struct PrepareArgs {
   bool force = false;
   data::AdditionOptions addition;
   bool no_reverse = false;
+  data::TextOptions text;  // with --from: a dataset from the user's text
 };
 
 struct CopyArgs {
@@ -50,7 +52,10 @@ absl::Status CheckDatasetFree(const std::string& uri, bool force, std::string_vi
 int PrepareExit(const absl::Status& st) {
   return Fail("meshtrain data prepare", st,
               st.code() == absl::StatusCode::kInvalidArgument ||
-                      st.code() == absl::StatusCode::kAlreadyExists
+                      st.code() == absl::StatusCode::kAlreadyExists ||
+                      st.code() == absl::StatusCode::kUnimplemented ||
+                      st.code() == absl::StatusCode::kNotFound ||
+                      st.code() == absl::StatusCode::kDataLoss
                   ? kExitInvalid
                   : kExitFailure);
 }
@@ -73,23 +78,49 @@ int RunPrepare(PrepareArgs args) {
     return PrepareExit(free);
   }
   std::optional<data::Dataset> ds;
+  std::optional<data::TextStats> stats;
+  const bool from_text = !args.text.from.empty();
+  if (from_text && args.text.tokenizer.empty()) {
+    return PrepareExit(absl::InvalidArgumentError("--from: needs --tokenizer"));
+  }
+  if (from_text) {
+    args.text.sample_len = args.addition.sample_len;
+    args.text.seed = static_cast<uint64_t>(args.addition.seed);
+  }
   // Written aside and renamed into place once re-read: an existing dataset (with --force) is
   // replaced whole or not at all.
   absl::Status st = PublishDirAtomic(local, [&](const std::string& tmp) {
-    MT_RETURN_IF_ERROR(data::WriteAdditionDataset(tmp, args.addition));
+    if (from_text) {
+      MT_ASSIGN_OR_RETURN(stats, data::WriteTextDataset(tmp, args.text));
+    } else {
+      MT_RETURN_IF_ERROR(data::WriteAdditionDataset(tmp, args.addition));
+    }
     auto opened = data::Dataset::Open(tmp);  // re-read: proves the index and checksums
     if (!opened.ok()) return opened.status();
     ds.emplace(std::move(*opened));
     return absl::OkStatus();
   });
   if (!st.ok()) return PrepareExit(st);
-  std::printf(
-      "wrote %s: %ld train + %ld eval samples of %ld tokens in %zu shards (task %s, %d "
-      "digits%s)\n",
-      final_uri.c_str(), static_cast<long>(ds->Samples("train")),
-      static_cast<long>(ds->Samples("eval")), static_cast<long>(ds->index().sample_len),
-      ds->index().shards.size(), args.task.c_str(), args.addition.digits,
-      args.addition.reverse_answer ? ", answers reversed" : "");
+  if (stats) {
+    std::printf(
+        "wrote %s: %lld documents (%lld held out for eval, %lld skipped) from %lld files "
+        "(%.1f MB), %lld tokens -> %lld train + %lld eval samples of %lld tokens in %zu shards; "
+        "%lld tokens dropped (the partial last sample of each split); tokenizer %s, vocab %lld\n",
+        final_uri.c_str(), (long long)stats->documents, (long long)stats->eval_documents,
+        (long long)stats->skipped, (long long)stats->files, stats->bytes / 1e6,
+        (long long)stats->tokens, (long long)stats->train_samples, (long long)stats->eval_samples,
+        (long long)ds->index().sample_len, ds->index().shards.size(),
+        (long long)stats->dropped_tokens, ds->index().tokenizer.c_str(),
+        (long long)ds->index().vocab_size);
+  } else {
+    std::printf(
+        "wrote %s: %ld train + %ld eval samples of %ld tokens in %zu shards (task %s, %d "
+        "digits%s)\n",
+        final_uri.c_str(), static_cast<long>(ds->Samples("train")),
+        static_cast<long>(ds->Samples("eval")), static_cast<long>(ds->index().sample_len),
+        ds->index().shards.size(), args.task.c_str(), args.addition.digits,
+        args.addition.reverse_answer ? ", answers reversed" : "");
+  }
   if (!remote) return kExitOk;
   const int rc = RunUpload({local, final_uri, /*force=*/true});  // checked above
   std::filesystem::remove_all(std::filesystem::path(local).parent_path());
@@ -178,6 +209,24 @@ Command AddDataCommand(CLI::App& root) {
   prepare->add_option("--seed", args->addition.seed, "Generator seed");
   prepare->add_flag("--no-reverse", args->no_reverse, "Write sums most-significant digit first");
   prepare->add_flag("--force", args->force, "Replace a dataset that exists at --out");
+  prepare->add_option("--from", args->text.from,
+                      "Text files or globs (repeatable): a dataset from your text instead of a "
+                      "task");
+  prepare->add_option("--format", args->text.format, "--from files: text or jsonl")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  prepare->add_option("--tokenizer", args->text.tokenizer,
+                      "--from: the tokenizer (byte, gpt2:DIR, tiktoken:FILE, hf:PATH, "
+                      "sentencepiece:FILE; docs/tokenizers.md)");
+  prepare->add_option("--doc-sep", args->text.doc_sep,
+                      "--format text: documents are separated by this string (default: a file "
+                      "is a document)");
+  prepare->add_option("--field", args->text.field, "--format jsonl: the field holding the text");
+  prepare
+      ->add_option("--eval-fraction", args->text.eval_fraction,
+                   "--from: share of documents held out as the eval split")
+      ->check(CLI::Range(0.0, 0.5));
+  prepare->add_flag("--skip-invalid", args->text.skip_invalid,
+                    "--from: count and skip invalid records instead of stopping");
 
   auto copy = std::make_shared<CopyArgs>();
   CLI::App* upload = data->add_subcommand("upload", "Copy a dataset to another store (az://)");

@@ -21,6 +21,7 @@ std::string IndexToJson(const DatasetIndex& index) {
             {"sample_len", index.sample_len}, {"token_dtype", "uint16"}};
   if (index.answer) j["answer"] = {{"begin", index.answer->begin}, {"end", index.answer->end}};
   if (index.pad) j["pad"] = *index.pad;
+  if (!index.provenance.empty()) j["provenance"] = json::parse(index.provenance);
   j["shards"] = json::array();
   for (const ShardInfo& s : index.shards) {
     j["shards"].push_back({{"name", s.name},
@@ -93,6 +94,7 @@ absl::StatusOr<DatasetIndex> IndexFromJson(const std::string& text, const std::s
           AnswerSpans{j["answer"].at("begin").get<int32_t>(), j["answer"].at("end").get<int32_t>()};
     }
     if (j.contains("pad")) index.pad = j["pad"].get<int32_t>();
+    if (j.contains("provenance")) index.provenance = j["provenance"].dump();
     for (const json& s : j.at("shards")) {
       index.shards.push_back(ShardInfo{s.at("name").get<std::string>(),
                                        s.at("split").get<std::string>(),

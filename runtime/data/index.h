@@ -43,6 +43,10 @@ struct DatasetIndex {
   int64_t sample_len = 0;
   std::optional<AnswerSpans> answer;
   std::optional<int32_t> pad;
+  // Optional "provenance" object (JSON text, kept as written): the tokenizer (spec, kind,
+  // vocabulary, special ids) and the sources (name, bytes, xxh64) a text dataset came from,
+  // and what its preparation counted. Readers need nothing from it; `data inspect` shows it.
+  std::string provenance;
   std::vector<ShardInfo> shards;
 
   int64_t Samples(const std::string& split) const;

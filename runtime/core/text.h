@@ -21,5 +21,7 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 // Whole-string parses (after trimming); nullopt on anything else, including overflow.
 std::optional<int64_t> ToInt(std::string_view s);
 std::optional<double> ToDouble(std::string_view s);
+// The UTF-8 encoding of code point `cp` (< 0x110000).
+std::string Utf8(uint32_t cp);
 
 }  // namespace mt::text

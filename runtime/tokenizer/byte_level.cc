@@ -1,27 +1,14 @@
 // GPT-2's byte-level alphabet (see byte_level.h).
 #include "runtime/tokenizer/byte_level.h"
 
+#include "runtime/core/text.h"
+
 #include <array>
 #include <cstdint>
 #include <unordered_map>
 
 namespace mt::tok {
 namespace {
-
-std::string Utf8(uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 struct Alphabet {
   std::array<std::string, 256> chars;
@@ -31,7 +18,7 @@ struct Alphabet {
     for (uint32_t b = 0; b < 256; ++b) {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
       const uint32_t cp = printable ? b : next++;
-      chars[b] = Utf8(cp);
+      chars[b] = text::Utf8(cp);
       bytes[cp] = static_cast<unsigned char>(b);
     }
   }

@@ -662,6 +662,12 @@ TEST(CliText, PrepareFromTextAndJsonlPacksDocumentsAndTrains) {
   EXPECT_GT(in_eval, 5);
   EXPECT_LT(in_eval, 40);
   EXPECT_THAT(ReadFile(dir + "/ds/index.json"), HasSubstr("\"spec\": \"gpt2:" + gpt2));
+  Result inspect = Meshtrain("data inspect " + dir + "/ds --decode 0");
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_THAT(inspect.output,
+              HasSubstr("tokenizer   gpt2:" + gpt2 + " (gpt2, vocab 50257, eos 50256)"));
+  EXPECT_THAT(inspect.output, HasSubstr("documents   200 ("));
+  EXPECT_THAT(inspect.output, HasSubstr("train sample 0 (33 tokens):\n\"Document "));
   // Text files split by --doc-sep.
   std::ofstream(dir + "/a.txt") << "first doc\n===\nsecond doc\n===\n";
   Result sep = Meshtrain("data prepare --from '" + dir + "/*.txt' --doc-sep '===\n'" + tok +
